@@ -1,0 +1,329 @@
+//! The command-line front end: turns arguments into calls on the library and
+//! results into text (or JSON) for people and scripts. Nothing here decides
+//! anything the HTTP front end would decide differently.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalogue::{Catalogue, CatalogueError, Diagnostic};
+use crate::intent::{Domain, Namespace, Platform, Replicas, RuleParser};
+use crate::plan::{Overrides, PlanError, Planner};
+use crate::render::{EphemeralSecrets, RenderOptions};
+
+/// Exit code for input deckhand could not accept (bad sentence, bad blueprint).
+const EXIT_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "deckhand", version, about = "Natural-language deployments: say what to install, see the plan, get wired manifests")]
+pub struct Cli {
+    /// Extra blueprint directory (repeatable); a blueprint there overrides a built-in one
+    /// with the same name. `DECKHAND_BLUEPRINTS` (a path list) adds more.
+    #[arg(long = "blueprints", global = true, value_name = "DIR")]
+    blueprints: Vec<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse a sentence into an intent (the JSON contract); `-` reads one sentence per line from stdin.
+    Parse {
+        /// Print the intent as JSON (one object per line with `-`).
+        #[arg(long)]
+        json: bool,
+        /// The sentence, or `-` for stdin.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Show what a sentence would do, and optionally write the manifests.
+    Plan(PlanArgs),
+    /// Browse and check the blueprint catalogue.
+    #[command(subcommand, alias = "catalog")]
+    Catalogue(CatalogueCommand),
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// What to do, e.g. "install authentik with TLS".
+    #[arg(required = true, num_args = 1..)]
+    sentence: Vec<String>,
+    /// Platform when the sentence names none (default kubernetes).
+    #[arg(long, value_enum)]
+    platform: Option<Platform>,
+    /// Namespace, overriding the sentence.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Public host name, overriding the sentence.
+    #[arg(long)]
+    domain: Option<String>,
+    /// Write the manifests here (Kubernetes YAML per release, or compose.yaml).
+    #[arg(long, short, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    render: RenderArgs,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// Base domain for releases that get an Ingress without a domain.
+    #[arg(long, env = "DECKHAND_BASE_DOMAIN", default_value = "example.com")]
+    base_domain: String,
+    /// cert-manager ClusterIssuer for TLS.
+    #[arg(long, env = "DECKHAND_CLUSTER_ISSUER", default_value = "letsencrypt")]
+    cluster_issuer: String,
+    /// Ingress class name, when the cluster needs one.
+    #[arg(long, env = "DECKHAND_INGRESS_CLASS")]
+    ingress_class: Option<String>,
+}
+
+impl RenderArgs {
+    fn options(&self) -> RenderOptions {
+        RenderOptions {
+            base_domain: self.base_domain.clone(),
+            cluster_issuer: self.cluster_issuer.clone(),
+            ingress_class: self.ingress_class.clone(),
+            ..RenderOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogueCommand {
+    /// List blueprints.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only this category.
+        #[arg(long)]
+        category: Option<String>,
+        /// Only blueprints matching this text (name, alias, tag, description).
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show one blueprint.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a directory of blueprints the way loading does; prints every problem.
+    Lint { dir: PathBuf },
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            ExitCode::from(EXIT_INPUT)
+        }
+    }
+}
+
+fn load_catalogue(extra: &[PathBuf]) -> Result<Catalogue, String> {
+    let mut dirs = Catalogue::dirs_from_env();
+    dirs.extend(extra.iter().cloned());
+    Catalogue::load(&dirs).map_err(|e| e.to_string())
+}
+
+fn execute(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Parse { json, words } => {
+            let catalogue = load_catalogue(&cli.blueprints)?;
+            parse_command(&catalogue, json, &words)
+        }
+        Command::Plan(args) => {
+            let catalogue = load_catalogue(&cli.blueprints)?;
+            plan_command(&catalogue, args)
+        }
+        Command::Catalogue(command) => catalogue_command(&cli.blueprints, command),
+    }
+}
+
+fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<ExitCode, String> {
+    let parser = RuleParser::new(catalogue);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let print = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(|e| e.to_string());
+    if words.len() == 1 && words[0] == "-" {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
+            let text = match parser.parse(&line) {
+                Ok(intent) if json => serde_json::to_string(&intent).expect("intents serialize"),
+                Ok(intent) => intent.summary(),
+                Err(failure) if json => serde_json::to_string(&failure).expect("failures serialize"),
+                Err(failure) => format!("error: {failure}"),
+            };
+            print(&mut out, &text)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match parser.parse(&words.join(" ")) {
+        Ok(intent) => {
+            let text = if json { serde_json::to_string(&intent).expect("intents serialize") } else { intent.summary() };
+            print(&mut out, &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            if json {
+                print(&mut out, &serde_json::to_string(&failure).expect("failures serialize"))?;
+            } else {
+                let mut text = format!("error: {failure}");
+                if !failure.suggestions.is_empty() && !failure.error.contains("did you mean") {
+                    text.push_str(&format!("\n  try: {}", failure.suggestions.join(" | ")));
+                }
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
+            Ok(ExitCode::from(EXIT_INPUT))
+        }
+    }
+}
+
+fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, String> {
+    let overrides = Overrides {
+        platform: None,
+        namespace: args.namespace.as_deref().map(Namespace::parse).transpose().map_err(|e| e.to_string())?,
+        domain: args.domain.as_deref().map(Domain::parse).transpose().map_err(|e| e.to_string())?,
+        replicas: None::<Replicas>,
+        tls: None,
+    };
+    let mut planner = Planner::new(catalogue, args.render.options());
+    if let Some(platform) = args.platform {
+        planner.default_platform = platform;
+    }
+    let sentence = args.sentence.join(" ");
+    let plan = match planner.plan(&sentence, &overrides, &mut EphemeralSecrets::new()) {
+        Ok(plan) => plan,
+        Err(err) => return Err(with_suggestions(&err)),
+    };
+    let mut text = if args.json {
+        serde_json::to_string_pretty(&plan).expect("plans serialize")
+    } else {
+        plan.to_text()
+    };
+    if let Some(dir) = &args.output {
+        let written = plan.write_manifests(dir).map_err(|e| e.to_string())?;
+        if !args.json {
+            text.push_str(&format!("\nWrote {} file(s) to {}:\n", written.len(), dir.display()));
+            for path in written {
+                text.push_str(&format!("  {}\n", path.display()));
+            }
+        }
+    }
+    print!("{text}");
+    if args.json {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_suggestions(err: &PlanError) -> String {
+    let mut text = err.to_string();
+    let suggestions = err.suggestions();
+    if !suggestions.is_empty() && !text.contains("did you mean") {
+        text.push_str(&format!("\n  try: {}", suggestions.join(" | ")));
+    }
+    text
+}
+
+fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<ExitCode, String> {
+    match command {
+        CatalogueCommand::Lint { dir } => {
+            let mut sources = crate::catalogue::read_dir_sources(&dir).map_err(|e| e.to_string())?;
+            if sources.is_empty() {
+                return Err(format!("no *.yaml blueprints in {}", dir.display()));
+            }
+            let count = sources.len();
+            // Built-ins first, so requirements on them resolve; the directory overrides.
+            let mut all = Catalogue::builtin_sources();
+            all.append(&mut sources);
+            match Catalogue::from_sources(all) {
+                Ok(_) => {
+                    println!("{count} blueprint(s) in {}: no problems", dir.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(CatalogueError::Invalid(diagnostics)) => {
+                    let mine: Vec<&Diagnostic> = diagnostics.iter().filter(|d| !d.file.starts_with("builtin:")).collect();
+                    for d in &mine {
+                        println!("{d}");
+                    }
+                    for d in diagnostics.iter().filter(|d| d.file.starts_with("builtin:")) {
+                        println!("{d} (a built-in blueprint, affected by an override in {})", dir.display());
+                    }
+                    println!("{} problem(s)", diagnostics.len());
+                    Ok(ExitCode::from(1))
+                }
+                Err(other) => Err(other.to_string()),
+            }
+        }
+        CatalogueCommand::List { json, category, search } => {
+            let catalogue = load_catalogue(extra)?;
+            let hits = catalogue.search(search.as_deref(), category.as_deref());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits).expect("summaries serialize"));
+            } else {
+                let width = hits.iter().map(|h| h.name.len()).max().unwrap_or(4);
+                for hit in &hits {
+                    let requires = if hit.requires.is_empty() { String::new() } else { format!("  [needs {}]", hit.requires.join(", ")) };
+                    println!("{:width$}  {:12}  {:10}  {}{requires}", hit.name, hit.category, hit.version, hit.description);
+                }
+                println!("{} blueprint(s)", hits.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CatalogueCommand::Show { name, json } => {
+            let catalogue = load_catalogue(extra)?;
+            let entry = catalogue.get(&name).map_err(|e| e.to_string())?;
+            let detail = catalogue.detail(entry);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&detail).expect("details serialize"));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let s = &detail.summary;
+            println!("{} — {}", s.name, s.description);
+            println!("category: {}   default version: {}   known versions: {}", s.category, s.version, s.versions.join(", "));
+            if !s.aliases.is_empty() {
+                println!("also called: {}", s.aliases.join(", "));
+            }
+            if !detail.requirements.is_empty() {
+                println!("requires:");
+                for r in &detail.requirements {
+                    let when = r.when.as_ref().map_or(String::new(), |w| format!(" when {w}"));
+                    println!("  {} as {}{when}", r.blueprint, r.alias());
+                }
+            }
+            if !detail.parameters.is_empty() {
+                println!("parameters:");
+                for (name, p) in &detail.parameters {
+                    let default = p.default.as_ref().map_or(String::new(), |d| format!(" = {d}"));
+                    println!("  {name} ({:?}){default}  {}", p.kind, p.description.clone().unwrap_or_default());
+                }
+            }
+            println!("components:");
+            for c in &detail.components {
+                let ports: Vec<String> = c.ports.iter().map(|p| format!("{}:{}", p.name, p.port)).collect();
+                println!("  {} — {}  ports [{}]{}", c.name, c.image, ports.join(", "), if c.scalable { "" } else { "  (single instance)" });
+                for v in &c.volumes {
+                    println!("    volume {v}");
+                }
+            }
+            if !detail.provides.is_empty() {
+                println!("provides to dependents: {}", detail.provides.join(", "));
+            }
+            if !detail.secrets.is_empty() {
+                println!("generated secrets: {}", detail.secrets.join(", "));
+            }
+            println!("try: deckhand plan \"{}\"", detail.example);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The intent: what a person asked for, in the fixed JSON shape of the
+//! contract in DESIGN.md ("Intent (contract)").
+//!
+//! [`rules`] turns a sentence into an [`Intent`] offline; every value inside an
+//! intent is one of the validated newtypes from [`values`], so an intent that
+//! exists is an intent that can be planned.
+
+pub mod rules;
+pub mod values;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use rules::{ParseFailure, RuleParser};
+pub use values::{Domain, Namespace, Replicas, Storage, ValueError, Version};
+
+/// What the person wants done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Install,
+    Upgrade,
+    Scale,
+    Remove,
+    Rollback,
+    Status,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Install => "install",
+            Action::Upgrade => "upgrade",
+            Action::Scale => "scale",
+            Action::Remove => "remove",
+            Action::Rollback => "rollback",
+            Action::Status => "status",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the manifests are meant to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Kubernetes,
+    Compose,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Kubernetes => "kubernetes",
+            Platform::Compose => "compose",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who produced the intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Rules,
+    Llm,
+}
+
+/// The parameters a person can give in a sentence. Anything not said stays
+/// `None` and is left out of the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Domain>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Replicas>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+}
+
+/// One parsed request (the contract's JSON object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub action: Action,
+    /// Canonical blueprint names in the order given; empty only for `status`.
+    pub applications: Vec<String>,
+    pub platform: Option<Platform>,
+    pub namespace: Option<Namespace>,
+    pub parameters: Parameters,
+    pub source: Source,
+}
+
+impl Intent {
+    /// A one-line summary for people: "install authentik (tls) in namespace auth".
+    pub fn summary(&self) -> String {
+        let mut out = self.action.to_string();
+        if self.applications.is_empty() {
+            out.push_str(" (all applications)");
+        } else {
+            out.push(' ');
+            out.push_str(&self.applications.join(", "));
+        }
+        let p = &self.parameters;
+        let mut said = Vec::new();
+        if let Some(v) = &p.version {
+            said.push(format!("version {v}"));
+        }
+        if let Some(r) = p.replicas {
+            said.push(format!("{r} replicas"));
+        }
+        if p.tls == Some(true) {
+            said.push("TLS".into());
+        }
+        if p.ingress == Some(true) {
+            said.push("ingress".into());
+        }
+        if let Some(d) = &p.domain {
+            said.push(format!("domain {d}"));
+        }
+        if let Some(s) = &p.storage {
+            said.push(format!("storage {s}"));
+        }
+        if !said.is_empty() {
+            out.push_str(&format!(" with {}", said.join(", ")));
+        }
+        if let Some(ns) = &self.namespace {
+            out.push_str(&format!(" in namespace {ns}"));
+        }
+        if let Some(platform) = self.platform {
+            out.push_str(&format!(" on {platform}"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_matches_the_contract() {
+        let intent = Intent {
+            action: Action::Install,
+            applications: vec!["authentik".into()],
+            platform: None,
+            namespace: Some(Namespace::parse("auth").unwrap()),
+            parameters: Parameters { tls: Some(true), ..Default::default() },
+            source: Source::Rules,
+        };
+        let json = serde_json::to_string(&intent).unwrap();
+        assert_eq!(
+            json,
+            r#"{"action":"install","applications":["authentik"],"platform":null,"namespace":"auth","parameters":{"tls":true},"source":"rules"}"#
+        );
+        let back: Intent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, intent);
+    }
+
+    #[test]
+    fn invalid_values_are_refused_when_deserializing() {
+        let json = r#"{"action":"install","applications":["x"],"platform":null,"namespace":"Bad_NS","parameters":{},"source":"llm"}"#;
+        let err = serde_json::from_str::<Intent>(json).unwrap_err().to_string();
+        assert!(err.contains("Bad_NS"), "{err}");
+    }
+}

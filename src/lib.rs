@@ -1,0 +1,24 @@
+//! deckhand: a natural-language deployment assistant.
+//!
+//! The pipeline, one path for every front end:
+//!
+//! ```text
+//! text ──parse──▶ Intent ──resolve──▶ ReleaseGraph ──render──▶ RenderedRelease ──▶ Kubernetes objects / Compose file
+//!      (intent)          (resolve)               (render)                    (render::kubernetes, render::compose)
+//! ```
+//!
+//! - [`intent`]: the intent contract, its validated values, and the rule parser;
+//! - [`catalogue`]: blueprints (embedded + extra directories), validation, search;
+//! - [`resolve`]: the dependency DAG (`petgraph`) and its parallel waves;
+//! - [`render`]: wiring, secrets, and the platform renderers;
+//! - [`plan`]: the [`plan::Planner`] that drives the stages, and the plan people see;
+//! - [`template`]: the blueprint template language, shared by loading and rendering;
+//! - [`cli`]: the command-line front end.
+
+pub mod catalogue;
+pub mod cli;
+pub mod intent;
+pub mod plan;
+pub mod render;
+pub mod resolve;
+pub mod template;

@@ -1,0 +1,410 @@
+//! The plan: what deckhand will do for an intent, before it does anything.
+//!
+//! [`Planner::plan`] is the one path from a sentence (or an already parsed
+//! intent) to a [`Plan`]: parse → resolve → render, for every front end. A
+//! plan lists the releases in wave order, what each creates on the chosen
+//! platform, how each connection is wired, which secrets are generated (by
+//! name only) and anything the person should know; it can be printed for a
+//! person, serialized as JSON, or written out as manifests.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::catalogue::Catalogue;
+use crate::intent::{Action, Intent, ParseFailure, Platform, RuleParser};
+use crate::render::{self, compose, kubernetes, RenderOptions, RenderedRelease, SecretSource};
+use crate::resolve::{self, Request};
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Parse(#[from] ParseFailure),
+    #[error("{0}")]
+    Resolve(#[from] resolve::ResolveError),
+    #[error("{0}")]
+    Render(#[from] render::RenderError),
+    #[error("{action} needs the record of installed releases, which planning alone does not have: run it with `deckhand apply` or through `deckhand serve`")]
+    NeedsHistory { action: Action },
+    #[error("cannot write manifests to '{path}': {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+impl PlanError {
+    /// Suggestions to show with the error, when there are any.
+    pub fn suggestions(&self) -> Vec<String> {
+        match self {
+            PlanError::Parse(f) => f.suggestions.clone(),
+            PlanError::Resolve(resolve::ResolveError::UnknownApplication { suggestions, .. })
+            | PlanError::Resolve(resolve::ResolveError::MissingDependency { suggestions, .. }) => suggestions.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a front end may add to or override in a sentence.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub platform: Option<Platform>,
+    pub namespace: Option<crate::intent::Namespace>,
+    pub domain: Option<crate::intent::Domain>,
+    pub replicas: Option<crate::intent::Replicas>,
+    pub tls: Option<bool>,
+}
+
+impl Overrides {
+    /// Options win over what the sentence said.
+    pub fn apply(&self, intent: &mut Intent) {
+        if let Some(p) = self.platform {
+            intent.platform = Some(p);
+        }
+        if let Some(ns) = &self.namespace {
+            intent.namespace = Some(ns.clone());
+        }
+        if let Some(d) = &self.domain {
+            intent.parameters.domain = Some(d.clone());
+        }
+        if let Some(r) = self.replicas {
+            intent.parameters.replicas = Some(r);
+        }
+        if let Some(tls) = self.tls {
+            intent.parameters.tls = Some(tls);
+        }
+    }
+}
+
+/// A plan for one intent.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub intent: Intent,
+    pub platform: Platform,
+    pub namespace: String,
+    /// Releases in wave order.
+    pub releases: Vec<RenderedRelease>,
+    pub waves: Vec<Vec<String>>,
+    /// Things the person should know (defaults taken, limits).
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    pub options: RenderOptions,
+}
+
+/// Parses, resolves and renders, with one catalogue and one set of options.
+pub struct Planner<'a> {
+    pub catalogue: &'a Catalogue,
+    pub parser: RuleParser,
+    pub options: RenderOptions,
+    /// Platform when neither the sentence nor the overrides name one.
+    pub default_platform: Platform,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(catalogue: &'a Catalogue, options: RenderOptions) -> Self {
+        Self { catalogue, parser: RuleParser::new(catalogue), options, default_platform: Platform::Kubernetes }
+    }
+
+    /// From a sentence to a plan.
+    pub fn plan(&self, command: &str, overrides: &Overrides, secrets: &mut dyn SecretSource) -> Result<Plan, PlanError> {
+        let mut intent = self.parser.parse(command)?;
+        overrides.apply(&mut intent);
+        self.plan_intent(intent, secrets)
+    }
+
+    /// From a parsed intent to a plan.
+    pub fn plan_intent(&self, intent: Intent, secrets: &mut dyn SecretSource) -> Result<Plan, PlanError> {
+        if matches!(intent.action, Action::Rollback | Action::Status) {
+            return Err(PlanError::NeedsHistory { action: intent.action });
+        }
+        let platform = intent.platform.unwrap_or(self.default_platform);
+        let namespace = intent.namespace.as_ref().map_or(self.options.namespace.clone(), |n| n.to_string());
+        let mut options = self.options.clone();
+        options.namespace = namespace.clone();
+
+        let mut parameters: BTreeMap<String, Json> = BTreeMap::new();
+        let p = &intent.parameters;
+        if let Some(r) = p.replicas {
+            parameters.insert("replicas".into(), Json::from(r.get()));
+        }
+        if let Some(s) = &p.storage {
+            parameters.insert("storage".into(), Json::from(s.as_str()));
+        }
+        if let Some(d) = &p.domain {
+            parameters.insert("domain".into(), Json::from(d.as_str()));
+        }
+        if let Some(tls) = p.tls {
+            parameters.insert("tls".into(), Json::from(tls));
+        }
+        if let Some(ingress) = p.ingress {
+            parameters.insert("ingress".into(), Json::from(ingress));
+        }
+        let requests: Vec<Request> = intent
+            .applications
+            .iter()
+            .map(|app| Request {
+                blueprint: app.clone(),
+                version: p.version.as_ref().map(|v| v.to_string()),
+                parameters: parameters.clone(),
+            })
+            .collect();
+        let graph = resolve::resolve(self.catalogue, &requests)?;
+        let releases = render::render_releases(self.catalogue, &graph, &options, secrets)?;
+        let waves = graph.waves.iter().map(|w| w.iter().map(|i| graph.node(*i).release.clone()).collect()).collect();
+
+        let mut notes = Vec::new();
+        for release in &releases {
+            if let Some(ingress) = release.ingress.as_ref().filter(|i| i.default_host) {
+                notes.push(format!(
+                    "no domain given: {} is reached at {}; say \"on domain app.example.org\" or set DECKHAND_BASE_DOMAIN",
+                    release.release, ingress.host
+                ));
+            }
+            let asked = intent.parameters.replicas.map_or(1, |r| r.get());
+            if release.requested && asked > 1 {
+                for c in release.components.iter().filter(|c| !c.scalable) {
+                    notes.push(format!("{}: component {} runs as a single instance; only the others get {asked} replicas", release.release, c.name));
+                }
+            }
+            if platform == Platform::Compose && release.ingress.as_ref().is_some_and(|i| i.tls) {
+                notes.push(format!(
+                    "{}: Compose has no Ingress or cert-manager; TLS for {} must come from a reverse proxy in front of it",
+                    release.release,
+                    release.ingress.as_ref().map_or("", |i| i.host.as_str())
+                ));
+            }
+        }
+        if intent.parameters.ingress == Some(true) && releases.iter().all(|r| r.ingress.is_none()) {
+            notes.push("an ingress was asked for, but none of these applications exposes a web port".into());
+        }
+        if intent.action == Action::Remove {
+            notes.push("removal goes in reverse order: dependents first; persistent volumes are kept unless asked".into());
+        }
+        Ok(Plan { intent, platform, namespace, releases, waves, notes, options })
+    }
+}
+
+impl Plan {
+    /// The Kubernetes objects of a release, for display and for executors.
+    pub fn kubernetes_objects(&self, release: &RenderedRelease) -> Vec<kubernetes::KubeObject> {
+        kubernetes::release_objects(release, &self.options)
+    }
+
+    /// What a release creates on this plan's platform, one entry each.
+    pub fn creates(&self, release: &RenderedRelease) -> Vec<String> {
+        match self.platform {
+            Platform::Kubernetes => self
+                .kubernetes_objects(release)
+                .iter()
+                .map(|o| match o {
+                    kubernetes::KubeObject::StatefulSet(s) => {
+                        let claims: Vec<String> = s
+                            .spec
+                            .volume_claim_templates
+                            .as_ref()
+                            .map(|c| {
+                                c.iter()
+                                    .map(|pvc| {
+                                        let size = pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map_or(String::new(), |q| q.0.clone());
+                                        format!("{} {size}", pvc.metadata.name.clone().unwrap_or_default())
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        format!("StatefulSet {} (volumes: {})", o.name(), claims.join(", "))
+                    }
+                    kubernetes::KubeObject::Service(s) => {
+                        let ports: Vec<String> = s.spec.as_ref().and_then(|s| s.ports.as_ref()).map(|p| p.iter().map(|p| p.port.to_string()).collect()).unwrap_or_default();
+                        format!("Service {}:{}", o.name(), ports.join(","))
+                    }
+                    kubernetes::KubeObject::Ingress(_) => {
+                        let ingress = release.ingress.as_ref().expect("ingress object implies spec");
+                        if ingress.tls {
+                            format!("Ingress https://{} (certificate from cert-manager, issuer {})", ingress.host, self.options.cluster_issuer)
+                        } else {
+                            format!("Ingress http://{}", ingress.host)
+                        }
+                    }
+                    other => format!("{} {}", other.kind(), other.name()),
+                })
+                .collect(),
+            Platform::Compose => {
+                let mut out = Vec::new();
+                for c in &release.components {
+                    let ports: Vec<String> = c.ports.iter().map(|p| p.port.to_string()).collect();
+                    out.push(if ports.is_empty() { format!("service {}", c.service) } else { format!("service {}:{}", c.service, ports.join(",")) });
+                    for v in &c.volumes {
+                        out.push(format!("volume {}", compose::volume_name(release, c, &v.name)));
+                    }
+                }
+                out.push(format!("network {}", release.release));
+                out
+            }
+        }
+    }
+
+    /// The plan for a person.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Intent: {}", self.intent.summary());
+        let _ = writeln!(out, "Platform: {}   Namespace: {}", self.platform, self.namespace);
+        let verb = match self.intent.action {
+            Action::Remove => "to remove",
+            Action::Upgrade => "to upgrade",
+            Action::Scale => "to scale",
+            _ => "to install",
+        };
+        let _ = writeln!(out, "\nReleases {verb} ({} in {} wave{}):", self.releases.len(), self.waves.len(), if self.waves.len() == 1 { "" } else { "s" });
+        let by_name: BTreeMap<&str, &RenderedRelease> = self.releases.iter().map(|r| (r.release.as_str(), r)).collect();
+        let mut waves: Vec<&Vec<String>> = self.waves.iter().collect();
+        if self.intent.action == Action::Remove {
+            waves.reverse();
+        }
+        for (number, wave) in waves.iter().enumerate() {
+            let _ = writeln!(out, "  wave {}{}", number + 1, if wave.len() > 1 { " (in parallel)" } else { "" });
+            for name in wave.iter() {
+                let release = by_name[name.as_str()];
+                let role = if release.requested { String::new() } else { format!("  (for {})", self.dependents_of(&release.release).join(", ")) };
+                let _ = writeln!(out, "    {} — {} {}{role}", release.release, release.blueprint, release.version);
+                let _ = writeln!(out, "      creates: {}", self.creates(release).join("; "));
+                if !release.wiring.is_empty() {
+                    let _ = writeln!(out, "      wiring:");
+                    for wire in &release.wiring {
+                        let target = if wire.shown == "********" {
+                            format!("{} {} (secret)", wire.dependency, wire.facts.join(", "))
+                        } else if wire.shown == wire.dependency {
+                            wire.dependency.clone()
+                        } else {
+                            format!("{} ({})", wire.shown, wire.dependency)
+                        };
+                        let on = wire.component.as_ref().map_or(String::new(), |c| format!(" [{c}]"));
+                        let _ = writeln!(out, "        {}{on} → {target}", wire.variable);
+                    }
+                }
+                let endpoints = release.endpoints();
+                if !endpoints.is_empty() && release.requested {
+                    let _ = writeln!(out, "      reach it at: {}", endpoints.join(", "));
+                }
+            }
+        }
+        let with_secrets: Vec<&RenderedRelease> = self.releases.iter().filter(|r| !r.secrets.is_empty()).collect();
+        if !with_secrets.is_empty() {
+            let _ = writeln!(out, "\nSecrets to generate (values are never shown):");
+            for release in with_secrets {
+                let _ = writeln!(out, "  {}: {}", release.release, release.secrets.join(", "));
+            }
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(out, "\nNotes:");
+            for note in &self.notes {
+                let _ = writeln!(out, "  - {note}");
+            }
+        }
+        out
+    }
+
+    fn dependents_of(&self, release: &str) -> Vec<String> {
+        self.releases.iter().filter(|r| r.dependencies.iter().any(|d| d == release)).map(|r| r.release.clone()).collect()
+    }
+
+    /// The files of this plan: Kubernetes YAML per release, or `compose.yaml`
+    /// plus one `<service>.env` per service with secrets.
+    pub fn manifest_files(&self) -> Vec<ManifestFile> {
+        match self.platform {
+            Platform::Kubernetes => kubernetes::manifest_files(&self.releases, &self.options)
+                .into_iter()
+                .map(|(path, content)| ManifestFile { path, content, secret: false })
+                .collect(),
+            Platform::Compose => {
+                let project = compose::project(&self.releases, compose::Scope::Together);
+                let mut files = vec![ManifestFile { path: "compose.yaml".into(), content: project.to_yaml(), secret: false }];
+                files.extend(project.env_files.into_iter().map(|(path, content)| ManifestFile { path, content, secret: true }));
+                files
+            }
+        }
+    }
+
+    /// Writes [`Plan::manifest_files`] into `dir` (created when missing);
+    /// files with secrets get mode 0600. Returns the paths written.
+    pub fn write_manifests(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, PlanError> {
+        let fail = |path: &Path, source| PlanError::Write { path: path.display().to_string(), source };
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+        let mut written = Vec::new();
+        for file in self.manifest_files() {
+            let path = dir.join(&file.path);
+            write_file(&path, &file.content, file.secret).map_err(|e| fail(&path, e))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// One file of rendered manifests.
+#[derive(Debug, Clone)]
+pub struct ManifestFile {
+    pub path: String,
+    pub content: String,
+    /// Holds secret values.
+    pub secret: bool,
+}
+
+/// Writes a file; secret ones are created with mode 0600 on Unix.
+pub fn write_file(path: &Path, content: &str, secret: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(content.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::EphemeralSecrets;
+
+    fn plan(text: &str) -> Plan {
+        let catalogue = Catalogue::builtin().unwrap();
+        let planner = Planner::new(&catalogue, RenderOptions::default());
+        planner.plan(text, &Overrides::default(), &mut EphemeralSecrets::new()).unwrap()
+    }
+
+    #[test]
+    fn the_text_shows_waves_wiring_and_secret_names_only() {
+        let plan = plan("install authentik with TLS");
+        let text = plan.to_text();
+        assert!(text.contains("wave 1"), "{text}");
+        assert!(text.contains("AUTHENTIK_POSTGRESQL__HOST → authentik-postgresql"), "{text}");
+        assert!(text.contains("authentik-postgresql: password"), "{text}");
+        assert!(text.contains("cert-manager"), "{text}");
+        for release in &plan.releases {
+            for c in &release.components {
+                for var in c.env.iter().filter(|v| v.secret) {
+                    assert!(!text.contains(&var.value), "secret {} shown", var.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_win_over_the_sentence() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let planner = Planner::new(&catalogue, RenderOptions::default());
+        let overrides = Overrides { namespace: Some(crate::intent::Namespace::parse("other").unwrap()), platform: Some(Platform::Compose), ..Default::default() };
+        let plan = planner.plan("install redis in namespace cache", &overrides, &mut EphemeralSecrets::new()).unwrap();
+        assert_eq!((plan.namespace.as_str(), plan.platform), ("other", Platform::Compose));
+    }
+
+    #[test]
+    fn rollback_and_status_need_history() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let planner = Planner::new(&catalogue, RenderOptions::default());
+        let err = planner.plan("rollback grafana", &Overrides::default(), &mut EphemeralSecrets::new()).unwrap_err();
+        assert!(matches!(err, PlanError::NeedsHistory { .. }));
+    }
+}

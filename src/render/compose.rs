@@ -1,0 +1,271 @@
+//! Compose files for rendered releases, following the Compose Specification
+//! (validated in the tests against its JSON schema).
+//!
+//! Every component is a service; every release has a network of its own,
+//! and a dependent joins the networks of what it requires; volumes are named
+//! volumes; health checks come from the blueprint; `depends_on` waits for
+//! `service_healthy`. Secret-derived variables are not written into the
+//! Compose file: each service that has some reads them from its own
+//! `<service>.env` file (written with mode 0600 beside it).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{RenderedComponent, RenderedRelease};
+use crate::catalogue::blueprint::Check;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComposeFile {
+    pub services: BTreeMap<String, ComposeService>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, ComposeNetwork>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, ComposeVolume>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComposeService {
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env_file: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<ComposeHealthcheck>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, DependsOn>,
+    pub networks: Vec<String>,
+    pub restart: String,
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Deploy {
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComposeHealthcheck {
+    pub test: Vec<String>,
+    pub interval: String,
+    pub timeout: String,
+    pub retries: u32,
+    pub start_period: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DependsOn {
+    pub condition: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ComposeNetwork {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ComposeVolume {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A Compose file and the env files its services read.
+#[derive(Debug, Clone)]
+pub struct ComposeProject {
+    pub file: ComposeFile,
+    /// `<service>.env` → content (secret values: write with mode 0600).
+    pub env_files: BTreeMap<String, String>,
+}
+
+impl ComposeProject {
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(&self.file).expect("compose file serializes")
+    }
+}
+
+/// How releases outside this file are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// All releases in one file (`plan --output`): networks and `depends_on` are local.
+    Together,
+    /// One file per release (one Compose project each): dependencies' networks
+    /// are external (`name:` is global) and ordering is the runner's job.
+    PerRelease,
+}
+
+/// One Compose project for `releases`.
+pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
+    let mut file = ComposeFile { services: BTreeMap::new(), networks: BTreeMap::new(), volumes: BTreeMap::new() };
+    let mut env_files = BTreeMap::new();
+    let by_name: BTreeMap<&str, &RenderedRelease> = releases.iter().map(|r| (r.release.as_str(), r)).collect();
+    for release in releases {
+        file.networks.insert(release.release.clone(), ComposeNetwork { name: Some(release.release.clone()), external: None });
+        for dependency in &release.dependencies {
+            if scope == Scope::PerRelease || !by_name.contains_key(dependency.as_str()) {
+                file.networks.insert(dependency.clone(), ComposeNetwork { name: Some(dependency.clone()), external: Some(true) });
+            }
+        }
+        for component in &release.components {
+            let (service, env_file) = service(release, component, &by_name, scope);
+            for volume in &component.volumes {
+                let name = volume_name(release, component, &volume.name);
+                file.volumes.insert(name.clone(), ComposeVolume { name: Some(name) });
+            }
+            if let Some(content) = env_file {
+                env_files.insert(format!("{}.env", component.service), content);
+            }
+            file.services.insert(component.service.clone(), service);
+        }
+    }
+    ComposeProject { file, env_files }
+}
+
+/// The named volume of a component's volume.
+pub fn volume_name(release: &RenderedRelease, component: &RenderedComponent, volume: &str) -> String {
+    format!("{}-{}-{volume}", release.release, component.name)
+}
+
+fn service(
+    release: &RenderedRelease,
+    component: &RenderedComponent,
+    local: &BTreeMap<&str, &RenderedRelease>,
+    scope: Scope,
+) -> (ComposeService, Option<String>) {
+    let mut environment = BTreeMap::new();
+    let mut secret_lines = String::new();
+    for var in &component.env {
+        if var.secret {
+            secret_lines.push_str(&format!("{}={}\n", var.name, env_file_value(&var.value)));
+        } else {
+            environment.insert(var.name.clone(), var.value.clone());
+        }
+    }
+    let mut depends_on = BTreeMap::new();
+    if scope == Scope::Together {
+        for dependency in &release.dependencies {
+            if let Some(dep) = local.get(dependency.as_str()) {
+                for c in &dep.components {
+                    let condition = if c.readiness.is_some() { "service_healthy" } else { "service_started" };
+                    depends_on.insert(c.service.clone(), DependsOn { condition: condition.into() });
+                }
+            }
+        }
+    }
+    let mut networks = vec![release.release.clone()];
+    networks.extend(release.dependencies.iter().cloned());
+    let published: Vec<String> = if release.requested {
+        component
+            .ports
+            .iter()
+            .filter(|p| component.expose.as_deref() == Some(p.name.as_str()))
+            .map(|p| format!("127.0.0.1:{0}:{0}", p.port))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let labels = BTreeMap::from([
+        ("io.deckhand.release".to_string(), release.release.clone()),
+        ("io.deckhand.blueprint".to_string(), release.blueprint.clone()),
+        ("io.deckhand.component".to_string(), component.name.clone()),
+        ("io.deckhand.version".to_string(), release.version.clone()),
+    ]);
+    let service = ComposeService {
+        image: component.image.clone(),
+        entrypoint: (!component.command.is_empty()).then(|| component.command.clone()),
+        command: (!component.args.is_empty()).then(|| component.args.clone()),
+        environment,
+        env_file: if secret_lines.is_empty() { vec![] } else { vec![format!("{}.env", component.service)] },
+        ports: if component.replicas > 1 { vec![] } else { published },
+        expose: component.ports.iter().map(|p| p.port.to_string()).collect(),
+        volumes: component.volumes.iter().map(|v| format!("{}:{}", volume_name(release, component, &v.name), v.path)).collect(),
+        healthcheck: component.readiness.as_ref().map(|check| ComposeHealthcheck {
+            test: health_test(check),
+            interval: "10s".into(),
+            timeout: "5s".into(),
+            retries: 6,
+            start_period: format!("{}s", component.start_period.unwrap_or(10)),
+        }),
+        depends_on,
+        networks,
+        restart: "unless-stopped".into(),
+        labels,
+        deploy: (component.replicas != 1).then_some(Deploy { replicas: component.replicas }),
+    };
+    (service, (!secret_lines.is_empty()).then_some(secret_lines))
+}
+
+/// Env-file values are taken literally up to the end of the line; generated
+/// secrets are alphanumeric, and anything else is quoted.
+fn env_file_value(value: &str) -> String {
+    if value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=".contains(c)) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// The Compose `test` for a check. HTTP and TCP checks use the tools most
+/// images carry (wget, curl, nc), whichever exists.
+pub fn health_test(check: &Check) -> Vec<String> {
+    if let Some(http) = &check.http {
+        let url = format!("http://127.0.0.1:{}{}", http.port, http.path);
+        vec![
+            "CMD-SHELL".into(),
+            format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"),
+        ]
+    } else if let Some(tcp) = &check.tcp {
+        vec!["CMD-SHELL".into(), format!("nc -z 127.0.0.1 {0} || exit 1", tcp.port)]
+    } else if let Some(exec) = &check.exec {
+        let mut test = vec!["CMD".to_string()];
+        test.extend(exec.command.iter().cloned());
+        test
+    } else {
+        vec!["NONE".into()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::render_app;
+
+    #[test]
+    fn dependents_wait_for_healthy_dependencies_and_secrets_stay_out() {
+        let releases = render_app("authentik", None, &[]);
+        let project = project(&releases, Scope::Together);
+        let server = &project.file.services["authentik"];
+        assert_eq!(server.depends_on["authentik-postgresql"].condition, "service_healthy");
+        assert!(server.networks.contains(&"authentik-postgresql".to_string()));
+        assert_eq!(server.environment["AUTHENTIK_POSTGRESQL__HOST"], "authentik-postgresql");
+        assert!(!server.environment.contains_key("AUTHENTIK_POSTGRESQL__PASSWORD"));
+        let env = &project.env_files["authentik.env"];
+        let pg_env = &project.env_files["authentik-postgresql.env"];
+        let password = |text: &str, key: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap().to_string();
+        assert_eq!(password(env, "AUTHENTIK_POSTGRESQL__PASSWORD"), password(pg_env, "POSTGRES_PASSWORD"));
+        assert!(!project.to_yaml().contains(&password(pg_env, "POSTGRES_PASSWORD")));
+    }
+
+    #[test]
+    fn per_release_projects_use_external_networks() {
+        let releases = render_app("authentik", None, &[]);
+        let project = project(&releases[1..], Scope::PerRelease);
+        assert_eq!(project.file.networks["authentik-postgresql"].external, Some(true));
+        assert!(project.file.services["authentik"].depends_on.is_empty());
+    }
+}

@@ -1,0 +1,489 @@
+//! Rendering: from the resolved release graph to concrete, wired releases,
+//! and from those to Kubernetes objects ([`kubernetes`]) or a Compose file
+//! ([`compose`]).
+//!
+//! Wiring happens here, once for every platform: releases are rendered in
+//! wave order, each one's `provides` facts (host, port, database, password…)
+//! become the `<alias>.*` variables of the releases that require it, and
+//! every environment value is marked secret when it is derived from a
+//! generated secret (its own or a dependency's), so the platform renderers
+//! can put it in a Secret (Kubernetes) or an env file (Compose) and never in
+//! plain text.
+
+pub mod compose;
+pub mod kubernetes;
+pub mod secrets;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use petgraph::graph::NodeIndex;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use crate::catalogue::blueprint::{Check, short_error};
+use crate::catalogue::Catalogue;
+use crate::resolve::ReleaseGraph;
+use crate::template;
+pub use secrets::{EphemeralSecrets, SecretSource};
+
+/// Settings that shape every render.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Namespace of every release (Kubernetes), default `default`.
+    pub namespace: String,
+    /// Base of the host name given to a release that gets an Ingress without a domain.
+    pub base_domain: String,
+    /// cert-manager ClusterIssuer named in the TLS annotation.
+    pub cluster_issuer: String,
+    /// Ingress class, when the cluster needs one named.
+    pub ingress_class: Option<String>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            namespace: "default".into(),
+            base_domain: "example.com".into(),
+            cluster_issuer: "letsencrypt".into(),
+            ingress_class: None,
+        }
+    }
+}
+
+/// Why rendering failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("{release}: {what} could not be rendered: {reason}")]
+    Template { release: String, what: String, reason: String },
+    #[error(
+        "{release} cannot run {replicas} replicas: {} runs as a single instance (the blueprint marks it so, e.g. a database without replication)",
+        .components.join(", ")
+    )]
+    SingleInstance { release: String, replicas: u32, components: Vec<String> },
+    #[error("{release}: volume size '{size}' is not a Kubernetes quantity")]
+    VolumeSize { release: String, size: String },
+}
+
+/// One environment variable of a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+    /// Derived from a generated secret: never shown, never in plain manifests.
+    pub secret: bool,
+}
+
+/// A volume a component mounts, with its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeMount {
+    pub name: String,
+    pub path: String,
+    pub size: String,
+}
+
+/// One workload, ready for a platform renderer.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderedComponent {
+    pub name: String,
+    /// Name of its Service / Compose service (the release name for the first component).
+    pub service: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+    pub ports: Vec<crate::catalogue::blueprint::Port>,
+    pub expose: Option<String>,
+    pub replicas: u32,
+    pub scalable: bool,
+    pub readiness: Option<Check>,
+    pub liveness: Option<Check>,
+    pub start_period: Option<u32>,
+    pub volumes: Vec<VolumeMount>,
+    pub env: Vec<EnvVar>,
+    pub cpu: String,
+    pub memory: String,
+}
+
+/// The public entry point of a release.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngressSpec {
+    pub host: String,
+    pub tls: bool,
+    /// True when the host was made up from the base domain.
+    pub default_host: bool,
+    pub service: String,
+    pub port: u16,
+    pub port_name: String,
+}
+
+/// One connection made for a dependent: `AUTHENTIK_POSTGRESQL__HOST → authentik-postgresql`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wire {
+    pub variable: String,
+    /// The component that receives it, or `None` when every component does.
+    pub component: Option<String>,
+    pub dependency: String,
+    pub facts: Vec<String>,
+    /// The value, or `********` when secret.
+    pub shown: String,
+}
+
+/// A release with everything decided: images, env, volumes, wiring.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderedRelease {
+    pub release: String,
+    pub blueprint: String,
+    pub version: String,
+    pub namespace: String,
+    pub requested: bool,
+    pub components: Vec<RenderedComponent>,
+    pub ingress: Option<IngressSpec>,
+    /// Facts handed to dependents, with a flag for secret ones.
+    pub provides: BTreeMap<String, (String, bool)>,
+    pub wiring: Vec<Wire>,
+    /// Names of the generated secrets (never their values).
+    pub secrets: Vec<String>,
+    /// Releases this one requires.
+    pub dependencies: Vec<String>,
+    pub wave: usize,
+    /// Readiness timeout in seconds, when the blueprint sets one.
+    pub timeout: Option<u64>,
+    pub parameters: BTreeMap<String, Json>,
+}
+
+impl RenderedRelease {
+    /// Where people reach it: the Ingress URL or the in-cluster service address.
+    pub fn endpoints(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(ingress) = &self.ingress {
+            out.push(format!("{}://{}", if ingress.tls { "https" } else { "http" }, ingress.host));
+        }
+        for c in &self.components {
+            for p in &c.ports {
+                out.push(format!("{}:{} ({})", c.service, p.port, p.name));
+            }
+        }
+        out
+    }
+}
+
+/// Renders every release of the graph in wave order.
+pub fn render_releases(
+    catalogue: &Catalogue,
+    graph: &ReleaseGraph,
+    options: &RenderOptions,
+    secrets: &mut dyn SecretSource,
+) -> Result<Vec<RenderedRelease>, RenderError> {
+    let mut done: HashMap<NodeIndex, RenderedRelease> = HashMap::new();
+    let mut order = Vec::new();
+    for (wave, members) in graph.waves.iter().enumerate() {
+        for &index in members {
+            let rendered = render_one(catalogue, graph, index, wave, &done, options, secrets)?;
+            done.insert(index, rendered);
+            order.push(index);
+        }
+    }
+    Ok(order.into_iter().map(|i| done.remove(&i).expect("rendered")).collect())
+}
+
+const MASK: &str = "********";
+
+fn render_one(
+    catalogue: &Catalogue,
+    graph: &ReleaseGraph,
+    index: NodeIndex,
+    wave: usize,
+    done: &HashMap<NodeIndex, RenderedRelease>,
+    options: &RenderOptions,
+    secret_source: &mut dyn SecretSource,
+) -> Result<RenderedRelease, RenderError> {
+    let node = graph.node(index);
+    let entry = catalogue.entry(&node.blueprint).expect("graph nodes come from the catalogue");
+    let bp = &entry.blueprint;
+    let release = node.release.clone();
+    let fail = |what: &str, err: minijinja::Error| RenderError::Template {
+        release: release.clone(),
+        what: what.to_string(),
+        reason: short_error(&err),
+    };
+
+    // Secrets of this release.
+    let mut secret_values: BTreeMap<String, String> = BTreeMap::new();
+    for (name, spec) in &bp.secrets {
+        secret_values.insert(name.clone(), secret_source.secret(&release, name, &spec.value));
+    }
+
+    // Dependencies' facts, by alias; which of them are secret.
+    let dependencies = graph.dependencies(index);
+    let mut dependency_facts: BTreeMap<String, Json> = BTreeMap::new();
+    let mut secret_vars: BTreeSet<String> = secret_values.keys().map(|k| format!("secrets.{k}")).collect();
+    let mut alias_release: BTreeMap<String, String> = BTreeMap::new();
+    for (alias, dep) in &dependencies {
+        let dep_release = &done[dep];
+        let mut facts = serde_json::Map::new();
+        for (fact, (value, secret)) in &dep_release.provides {
+            facts.insert(fact.clone(), Json::String(value.clone()));
+            if *secret {
+                secret_vars.insert(format!("{alias}.{fact}"));
+            }
+        }
+        dependency_facts.insert(alias.clone(), Json::Object(facts));
+        alias_release.insert(alias.clone(), dep_release.release.clone());
+    }
+    let declared_aliases: BTreeSet<String> = bp.requires.iter().map(|r| r.value.alias()).collect();
+    let inactive_aliases: BTreeSet<String> =
+        declared_aliases.iter().filter(|a| !dependency_facts.contains_key(*a)).cloned().collect();
+
+    // Public entry point.
+    let tls = node.parameters.get("tls").and_then(Json::as_bool).unwrap_or(false);
+    let ingress_asked = node.parameters.get("ingress").and_then(Json::as_bool).unwrap_or(false);
+    let given_domain = node.parameters.get("domain").and_then(Json::as_str).unwrap_or("").to_string();
+    let first = bp.components.first().map(|c| &c.value);
+    let exposed = bp.components.iter().enumerate().find_map(|(i, c)| {
+        let c = &c.value;
+        let port_name = c.expose.as_ref()?;
+        let port = c.ports.iter().find(|p| &p.name == port_name)?;
+        Some((service_name(&release, i, &c.name), port.clone()))
+    });
+    let wants_ingress = tls || ingress_asked || !given_domain.is_empty();
+    let ingress = match (&exposed, wants_ingress) {
+        (Some((service, port)), true) => {
+            let default_host = given_domain.is_empty();
+            let host = if default_host { format!("{release}.{}", options.base_domain) } else { given_domain.clone() };
+            Some(IngressSpec { host, tls, default_host, service: service.clone(), port: port.port, port_name: port.name.clone() })
+        }
+        _ => None,
+    };
+    let domain = ingress.as_ref().map(|i| i.host.clone()).unwrap_or_default();
+    let url = match (&ingress, &exposed, first) {
+        (Some(i), _, _) => format!("{}://{}", if i.tls { "https" } else { "http" }, i.host),
+        (None, Some((service, port)), _) => format!("http://{service}:{}", port.port),
+        (None, None, Some(c)) => match c.ports.first() {
+            Some(p) => format!("http://{release}:{}", p.port),
+            None => format!("http://{release}"),
+        },
+        (None, None, None) => format!("http://{release}"),
+    };
+
+    let mut context = serde_json::Map::new();
+    context.insert("release".into(), json!({
+        "name": release, "namespace": options.namespace, "host": release,
+        "url": url, "domain": domain, "tls": tls && ingress.is_some(),
+    }));
+    context.insert("version".into(), Json::String(node.version.clone()));
+    context.insert("params".into(), Json::Object(node.parameters.clone().into_iter().collect()));
+    context.insert("secrets".into(), Json::Object(secret_values.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect()));
+    for (alias, facts) in &dependency_facts {
+        context.insert(alias.clone(), facts.clone());
+    }
+    let context = minijinja::Value::from(minijinja::value::Serde(Json::Object(context)));
+
+    // Renders a template; None when it reads an inactive dependency.
+    let render = |what: &str, source: &str| -> Result<Option<(String, bool, BTreeSet<String>)>, RenderError> {
+        let vars = template::referenced_variables(source).map_err(|e| fail(what, e))?;
+        if vars.iter().any(|v| inactive_aliases.contains(v.split('.').next().unwrap_or_default())) {
+            return Ok(None);
+        }
+        let secret = vars.iter().any(|v| secret_vars.contains(v));
+        let value = template::render(source, &context).map_err(|e| fail(what, e))?;
+        Ok(Some((value, secret, vars)))
+    };
+
+    // Provides.
+    let mut provides = BTreeMap::new();
+    for (fact, source) in &bp.provides {
+        if let Some((value, secret, _)) = render(&format!("provides.{fact}"), &source.value)? {
+            provides.insert(fact.clone(), (value, secret));
+        }
+    }
+
+    // Replicas.
+    let asked_replicas = node.parameters.get("replicas").and_then(Json::as_u64).unwrap_or(1) as u32;
+    let any_scalable = bp.components.iter().any(|c| c.value.scalable);
+    if asked_replicas > 1 && !any_scalable {
+        return Err(RenderError::SingleInstance {
+            release: release.clone(),
+            replicas: asked_replicas,
+            components: bp.single_instance_components().iter().map(|s| s.to_string()).collect(),
+        });
+    }
+
+    let mut wiring = Vec::new();
+    let mut env_for = |component: Option<&str>, entries: &BTreeMap<String, serde_saphyr::Spanned<String>>| -> Result<Vec<EnvVar>, RenderError> {
+        let mut out = Vec::new();
+        for (name, source) in entries {
+            let Some((value, secret, vars)) = render(&format!("env {name}"), &source.value)? else { continue };
+            if value.is_empty() {
+                continue;
+            }
+            let mut by_dependency: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for var in &vars {
+                if let Some((alias, fact)) = var.split_once('.') {
+                    if let Some(dep) = alias_release.get(alias) {
+                        by_dependency.entry(dep.clone()).or_default().push(fact.to_string());
+                    }
+                }
+            }
+            for (dependency, facts) in by_dependency {
+                wiring.push(Wire {
+                    variable: name.clone(),
+                    component: component.map(str::to_string),
+                    dependency,
+                    facts,
+                    shown: if secret { MASK.to_string() } else { value.clone() },
+                });
+            }
+            out.push(EnvVar { name: name.clone(), value, secret });
+        }
+        Ok(out)
+    };
+    let shared_env = env_for(None, &bp.env)?;
+
+    let mut components = Vec::new();
+    for (i, spanned) in bp.components.iter().enumerate() {
+        let c = &spanned.value;
+        let tag = match &c.tag {
+            Some(t) => render(&format!("tag of {}", c.name), &t.value)?.map(|(v, _, _)| v).unwrap_or_default(),
+            None => node.version.clone(),
+        };
+        let image = if has_tag(&c.image) || tag.is_empty() { c.image.clone() } else { format!("{}:{tag}", c.image) };
+        let mut env = shared_env.clone();
+        for var in env_for(Some(&c.name), &c.env)? {
+            env.retain(|e| e.name != var.name);
+            env.push(var);
+        }
+        let mut volumes = Vec::new();
+        for v in &c.volumes {
+            let path = render(&format!("path of volume {}", v.name), &v.path.value)?.map(|(p, _, _)| p).unwrap_or_default();
+            let size = match &v.size {
+                Some(s) => render(&format!("size of volume {}", v.name), &s.value)?.map(|(p, _, _)| p).unwrap_or_default(),
+                None => node.parameters.get("storage").and_then(Json::as_str).unwrap_or(crate::catalogue::blueprint::DEFAULT_STORAGE).to_string(),
+            };
+            if crate::intent::Storage::parse(&size).is_err() {
+                return Err(RenderError::VolumeSize { release: release.clone(), size });
+            }
+            volumes.push(VolumeMount { name: v.name.clone(), path, size });
+        }
+        let health = c.health.as_ref();
+        components.push(RenderedComponent {
+            name: c.name.clone(),
+            service: service_name(&release, i, &c.name),
+            image,
+            command: c.command.clone(),
+            args: c.args.clone(),
+            ports: c.ports.clone(),
+            expose: c.expose.clone(),
+            replicas: if c.scalable { asked_replicas.max(if asked_replicas == 0 { 0 } else { 1 }) } else { asked_replicas.min(1) },
+            scalable: c.scalable,
+            readiness: health.map(|h| h.readiness()),
+            liveness: health.map(|h| h.liveness()),
+            start_period: health.and_then(|h| h.start_period),
+            volumes,
+            env,
+            cpu: c.resources.as_ref().and_then(|r| r.cpu.clone()).unwrap_or_else(|| "50m".into()),
+            memory: c.resources.as_ref().and_then(|r| r.memory.clone()).unwrap_or_else(|| "64Mi".into()),
+        });
+    }
+
+    Ok(RenderedRelease {
+        release: release.clone(),
+        blueprint: node.blueprint.clone(),
+        version: node.version.clone(),
+        namespace: options.namespace.clone(),
+        requested: node.requested,
+        components,
+        ingress,
+        provides,
+        wiring,
+        secrets: secret_values.keys().cloned().collect(),
+        dependencies: dependencies.iter().map(|(_, d)| graph.node(*d).release.clone()).collect(),
+        wave,
+        timeout: bp.timeout,
+        parameters: node.parameters.clone(),
+    })
+}
+
+/// Service name of the i-th component: the release itself for the first.
+pub fn service_name(release: &str, index: usize, component: &str) -> String {
+    if index == 0 { release.to_string() } else { format!("{release}-{component}") }
+}
+
+/// True when an image reference already carries a tag or digest.
+fn has_tag(image: &str) -> bool {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.contains(':') || last.contains('@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::{resolve, Request};
+
+    pub(crate) fn render_app(name: &str, version: Option<&str>, params: &[(&str, Json)]) -> Vec<RenderedRelease> {
+        let catalogue = Catalogue::builtin().unwrap();
+        let request = Request {
+            blueprint: name.into(),
+            version: version.map(str::to_string),
+            parameters: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        };
+        let graph = resolve(&catalogue, &[request]).unwrap();
+        render_releases(&catalogue, &graph, &RenderOptions::default(), &mut EphemeralSecrets::new()).unwrap()
+    }
+
+    fn env<'a>(release: &'a RenderedRelease, component: &str, name: &str) -> Option<&'a EnvVar> {
+        release.components.iter().find(|c| c.name == component)?.env.iter().find(|e| e.name == name)
+    }
+
+    #[test]
+    fn authentik_is_wired_to_its_own_postgresql() {
+        let releases = render_app("authentik", None, &[]);
+        let [pg, ak] = &releases[..] else { panic!("{releases:?}") };
+        assert_eq!(pg.release, "authentik-postgresql");
+        assert_eq!(env(ak, "server", "AUTHENTIK_POSTGRESQL__HOST").unwrap().value, "authentik-postgresql");
+        let password = env(ak, "server", "AUTHENTIK_POSTGRESQL__PASSWORD").unwrap();
+        assert!(password.secret);
+        assert_eq!(password.value, env(pg, "postgres", "POSTGRES_PASSWORD").unwrap().value);
+        assert_eq!(env(pg, "postgres", "POSTGRES_DB").unwrap().value, "authentik");
+        assert!(env(ak, "server", "AUTHENTIK_REDIS__HOST").is_none(), "2026.x has no redis");
+        assert!(env(ak, "worker", "AUTHENTIK_BOOTSTRAP_PASSWORD").unwrap().secret);
+        assert!(env(ak, "server", "AUTHENTIK_BOOTSTRAP_PASSWORD").is_none());
+        assert!(ak.wiring.iter().any(|w| w.variable == "AUTHENTIK_POSTGRESQL__PASSWORD" && w.shown == MASK));
+        assert_eq!(ak.components[0].image, "ghcr.io/goauthentik/server:2026.2.2");
+        assert_eq!(ak.components[0].volumes[0].path, "/data");
+    }
+
+    #[test]
+    fn old_authentik_gets_redis_and_media() {
+        let releases = render_app("authentik", Some("2025.2.4"), &[]);
+        let ak = releases.last().unwrap();
+        assert_eq!(env(ak, "server", "AUTHENTIK_REDIS__HOST").unwrap().value, "authentik-redis");
+        assert_eq!(ak.components[0].volumes[0].path, "/media");
+    }
+
+    #[test]
+    fn postgresql_data_directory_follows_the_version() {
+        let new = render_app("postgresql", None, &[]);
+        assert_eq!(new[0].components[0].volumes[0].path, "/var/lib/postgresql");
+        assert!(env(&new[0], "postgres", "PGDATA").is_none());
+        let old = render_app("postgresql", Some("16"), &[]);
+        assert_eq!(old[0].components[0].volumes[0].path, "/var/lib/postgresql/data");
+        assert_eq!(env(&old[0], "postgres", "PGDATA").unwrap().value, "/var/lib/postgresql/data/pgdata");
+        assert_eq!(old[0].components[0].image, "postgres:16");
+    }
+
+    #[test]
+    fn tls_gives_an_ingress_with_a_default_host() {
+        let releases = render_app("authentik", None, &[("tls", Json::Bool(true))]);
+        let ingress = releases.last().unwrap().ingress.clone().unwrap();
+        assert_eq!((ingress.host.as_str(), ingress.tls, ingress.port), ("authentik.example.com", true, 9000));
+        assert!(releases[0].ingress.is_none());
+    }
+
+    #[test]
+    fn single_instance_components_refuse_replicas() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let request = Request { blueprint: "postgresql".into(), version: None, parameters: [("replicas".to_string(), Json::from(3))].into() };
+        let graph = resolve(&catalogue, &[request]).unwrap();
+        let err = render_releases(&catalogue, &graph, &RenderOptions::default(), &mut EphemeralSecrets::new()).unwrap_err();
+        assert!(err.to_string().contains("single instance"), "{err}");
+    }
+}
