@@ -460,7 +460,11 @@ fn take_namespace(words: &mut [Word]) -> Result<Option<Namespace>, ParseFailure>
         words[next].used = true;
         next += 1;
     }
-    let after = words.get(next).filter(|w| !w.used && !is_filler(&w.lower));
+    // The word after is the name unless it starts the next phrase ("the auth
+    // namespace with tls"); "apps" or "web" are fine names even though they
+    // are filler elsewhere.
+    const PHRASE_STARTS: &[&str] = &["with", "and", "on", "in", "for", "to", "using", "via", "at", "from", "please", "the", "a", "an"];
+    let after = words.get(next).filter(|w| !w.used && !PHRASE_STARTS.contains(&w.lower.as_str()));
     let chosen = match after {
         Some(_) => Some(next),
         // "in the sso namespace"

@@ -1,0 +1,62 @@
+//! Helpers shared by the integration tests: running the real binary, and
+//! finding outside tools (skipped with a message, or a failure under
+//! `DECKHAND_CI=1`).
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `deckhand` binary cargo built for these tests.
+pub fn deckhand() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deckhand"));
+    command.env_remove("DECKHAND_BLUEPRINTS");
+    command
+}
+
+/// Runs the binary with `args` and `stdin`, returning its output.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = deckhand();
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("deckhand starts");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            pipe.write_all(text.as_bytes()).expect("stdin written");
+        }
+    }
+    child.wait_with_output().expect("deckhand finishes")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// True under CI (`DECKHAND_CI=1`), where a missing tool is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("DECKHAND_CI").is_ok_and(|v| v == "1")
+}
+
+/// The path of `tool` on PATH, or a skip (None) with a message; under CI, a panic.
+pub fn require_tool(tool: &str, why: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(tool)).find(|p| p.is_file())
+    });
+    match found {
+        Some(path) => Some(path),
+        None if in_ci() => panic!("{tool} is required under DECKHAND_CI=1 ({why}) but is not on PATH"),
+        None => {
+            eprintln!("SKIPPED: {tool} is not installed, so {why} is not checked (pip install kubernetes-validate, or run .ci/run)");
+            None
+        }
+    }
+}
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
