@@ -17,7 +17,11 @@ use crate::render::{EphemeralSecrets, RenderOptions};
 const EXIT_INPUT: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "deckhand", version, about = "Natural-language deployments: say what to install, see the plan, get wired manifests")]
+#[command(
+    name = "deckhand",
+    version,
+    about = "Natural-language deployments: say what to install, see the plan, get wired manifests"
+)]
 pub struct Cli {
     /// Extra blueprint directory (repeatable); a blueprint there overrides a built-in one
     /// with the same name. `DECKHAND_BLUEPRINTS` (a path list) adds more.
@@ -153,14 +157,17 @@ fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<
     let parser = RuleParser::new(catalogue);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let print = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(|e| e.to_string());
+    let print =
+        |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(|e| e.to_string());
     if words.len() == 1 && words[0] == "-" {
         for line in std::io::stdin().lock().lines() {
             let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
             let text = match parser.parse(&line) {
                 Ok(intent) if json => serde_json::to_string(&intent).expect("intents serialize"),
                 Ok(intent) => intent.summary(),
-                Err(failure) if json => serde_json::to_string(&failure).expect("failures serialize"),
+                Err(failure) if json => {
+                    serde_json::to_string(&failure).expect("failures serialize")
+                }
                 Err(failure) => format!("error: {failure}"),
             };
             print(&mut out, &text)?;
@@ -169,13 +176,20 @@ fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<
     }
     match parser.parse(&words.join(" ")) {
         Ok(intent) => {
-            let text = if json { serde_json::to_string(&intent).expect("intents serialize") } else { intent.summary() };
+            let text = if json {
+                serde_json::to_string(&intent).expect("intents serialize")
+            } else {
+                intent.summary()
+            };
             print(&mut out, &text)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
             if json {
-                print(&mut out, &serde_json::to_string(&failure).expect("failures serialize"))?;
+                print(
+                    &mut out,
+                    &serde_json::to_string(&failure).expect("failures serialize"),
+                )?;
             } else {
                 let mut text = format!("error: {failure}");
                 if !failure.suggestions.is_empty() && !failure.error.contains("did you mean") {
@@ -191,8 +205,18 @@ fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<
 fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, String> {
     let overrides = Overrides {
         platform: None,
-        namespace: args.namespace.as_deref().map(Namespace::parse).transpose().map_err(|e| e.to_string())?,
-        domain: args.domain.as_deref().map(Domain::parse).transpose().map_err(|e| e.to_string())?,
+        namespace: args
+            .namespace
+            .as_deref()
+            .map(Namespace::parse)
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        domain: args
+            .domain
+            .as_deref()
+            .map(Domain::parse)
+            .transpose()
+            .map_err(|e| e.to_string())?,
         replicas: None::<Replicas>,
         tls: None,
     };
@@ -213,7 +237,11 @@ fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, Strin
     if let Some(dir) = &args.output {
         let written = plan.write_manifests(dir).map_err(|e| e.to_string())?;
         if !args.json {
-            text.push_str(&format!("\nWrote {} file(s) to {}:\n", written.len(), dir.display()));
+            text.push_str(&format!(
+                "\nWrote {} file(s) to {}:\n",
+                written.len(),
+                dir.display()
+            ));
             for path in written {
                 text.push_str(&format!("  {}\n", path.display()));
             }
@@ -238,7 +266,8 @@ fn with_suggestions(err: &PlanError) -> String {
 fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<ExitCode, String> {
     match command {
         CatalogueCommand::Lint { dir } => {
-            let mut sources = crate::catalogue::read_dir_sources(&dir).map_err(|e| e.to_string())?;
+            let mut sources =
+                crate::catalogue::read_dir_sources(&dir).map_err(|e| e.to_string())?;
             if sources.is_empty() {
                 return Err(format!("no *.yaml blueprints in {}", dir.display()));
             }
@@ -252,12 +281,21 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(CatalogueError::Invalid(diagnostics)) => {
-                    let mine: Vec<&Diagnostic> = diagnostics.iter().filter(|d| !d.file.starts_with("builtin:")).collect();
+                    let mine: Vec<&Diagnostic> = diagnostics
+                        .iter()
+                        .filter(|d| !d.file.starts_with("builtin:"))
+                        .collect();
                     for d in &mine {
                         println!("{d}");
                     }
-                    for d in diagnostics.iter().filter(|d| d.file.starts_with("builtin:")) {
-                        println!("{d} (a built-in blueprint, affected by an override in {})", dir.display());
+                    for d in diagnostics
+                        .iter()
+                        .filter(|d| d.file.starts_with("builtin:"))
+                    {
+                        println!(
+                            "{d} (a built-in blueprint, affected by an override in {})",
+                            dir.display()
+                        );
                     }
                     println!("{} problem(s)", diagnostics.len());
                     Ok(ExitCode::from(1))
@@ -265,16 +303,30 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
                 Err(other) => Err(other.to_string()),
             }
         }
-        CatalogueCommand::List { json, category, search } => {
+        CatalogueCommand::List {
+            json,
+            category,
+            search,
+        } => {
             let catalogue = load_catalogue(extra)?;
             let hits = catalogue.search(search.as_deref(), category.as_deref());
             if json {
-                println!("{}", serde_json::to_string_pretty(&hits).expect("summaries serialize"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&hits).expect("summaries serialize")
+                );
             } else {
                 let width = hits.iter().map(|h| h.name.len()).max().unwrap_or(4);
                 for hit in &hits {
-                    let requires = if hit.requires.is_empty() { String::new() } else { format!("  [needs {}]", hit.requires.join(", ")) };
-                    println!("{:width$}  {:12}  {:10}  {}{requires}", hit.name, hit.category, hit.version, hit.description);
+                    let requires = if hit.requires.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [needs {}]", hit.requires.join(", "))
+                    };
+                    println!(
+                        "{:width$}  {:12}  {:10}  {}{requires}",
+                        hit.name, hit.category, hit.version, hit.description
+                    );
                 }
                 println!("{} blueprint(s)", hits.len());
             }
@@ -285,33 +337,65 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
             let entry = catalogue.get(&name).map_err(|e| e.to_string())?;
             let detail = catalogue.detail(entry);
             if json {
-                println!("{}", serde_json::to_string_pretty(&detail).expect("details serialize"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&detail).expect("details serialize")
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             let s = &detail.summary;
             println!("{} — {}", s.name, s.description);
-            println!("category: {}   default version: {}   known versions: {}", s.category, s.version, s.versions.join(", "));
+            println!(
+                "category: {}   default version: {}   known versions: {}",
+                s.category,
+                s.version,
+                s.versions.join(", ")
+            );
             if !s.aliases.is_empty() {
                 println!("also called: {}", s.aliases.join(", "));
             }
             if !detail.requirements.is_empty() {
                 println!("requires:");
                 for r in &detail.requirements {
-                    let when = r.when.as_ref().map_or(String::new(), |w| format!(" when {w}"));
+                    let when = r
+                        .when
+                        .as_ref()
+                        .map_or(String::new(), |w| format!(" when {w}"));
                     println!("  {} as {}{when}", r.blueprint, r.alias());
                 }
             }
             if !detail.parameters.is_empty() {
                 println!("parameters:");
                 for (name, p) in &detail.parameters {
-                    let default = p.default.as_ref().map_or(String::new(), |d| format!(" = {d}"));
-                    println!("  {name} ({:?}){default}  {}", p.kind, p.description.clone().unwrap_or_default());
+                    let default = p
+                        .default
+                        .as_ref()
+                        .map_or(String::new(), |d| format!(" = {d}"));
+                    println!(
+                        "  {name} ({:?}){default}  {}",
+                        p.kind,
+                        p.description.clone().unwrap_or_default()
+                    );
                 }
             }
             println!("components:");
             for c in &detail.components {
-                let ports: Vec<String> = c.ports.iter().map(|p| format!("{}:{}", p.name, p.port)).collect();
-                println!("  {} — {}  ports [{}]{}", c.name, c.image, ports.join(", "), if c.scalable { "" } else { "  (single instance)" });
+                let ports: Vec<String> = c
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}:{}", p.name, p.port))
+                    .collect();
+                println!(
+                    "  {} — {}  ports [{}]{}",
+                    c.name,
+                    c.image,
+                    ports.join(", "),
+                    if c.scalable {
+                        ""
+                    } else {
+                        "  (single instance)"
+                    }
+                );
                 for v in &c.volumes {
                     println!("    volume {v}");
                 }

@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 
 use crate::catalogue::Catalogue;
 use crate::intent::{Action, Intent, ParseFailure, Platform, RuleParser};
-use crate::render::{self, compose, kubernetes, RenderOptions, RenderedRelease, SecretSource};
+use crate::render::{self, RenderOptions, RenderedRelease, SecretSource, compose, kubernetes};
 use crate::resolve::{self, Request};
 
 /// Why a plan could not be made.
@@ -28,10 +28,15 @@ pub enum PlanError {
     Resolve(#[from] resolve::ResolveError),
     #[error("{0}")]
     Render(#[from] render::RenderError),
-    #[error("{action} needs the record of installed releases, which planning alone does not have: run it with `deckhand apply` or through `deckhand serve`")]
+    #[error(
+        "{action} needs the record of installed releases, which planning alone does not have: run it with `deckhand apply` or through `deckhand serve`"
+    )]
     NeedsHistory { action: Action },
     #[error("cannot write manifests to '{path}': {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl PlanError {
@@ -39,8 +44,12 @@ impl PlanError {
     pub fn suggestions(&self) -> Vec<String> {
         match self {
             PlanError::Parse(f) => f.suggestions.clone(),
-            PlanError::Resolve(resolve::ResolveError::UnknownApplication { suggestions, .. })
-            | PlanError::Resolve(resolve::ResolveError::MissingDependency { suggestions, .. }) => suggestions.clone(),
+            PlanError::Resolve(resolve::ResolveError::UnknownApplication {
+                suggestions, ..
+            })
+            | PlanError::Resolve(resolve::ResolveError::MissingDependency {
+                suggestions, ..
+            }) => suggestions.clone(),
             _ => Vec::new(),
         }
     }
@@ -103,23 +112,42 @@ pub struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     pub fn new(catalogue: &'a Catalogue, options: RenderOptions) -> Self {
-        Self { catalogue, parser: RuleParser::new(catalogue), options, default_platform: Platform::Kubernetes }
+        Self {
+            catalogue,
+            parser: RuleParser::new(catalogue),
+            options,
+            default_platform: Platform::Kubernetes,
+        }
     }
 
     /// From a sentence to a plan.
-    pub fn plan(&self, command: &str, overrides: &Overrides, secrets: &mut dyn SecretSource) -> Result<Plan, PlanError> {
+    pub fn plan(
+        &self,
+        command: &str,
+        overrides: &Overrides,
+        secrets: &mut dyn SecretSource,
+    ) -> Result<Plan, PlanError> {
         let mut intent = self.parser.parse(command)?;
         overrides.apply(&mut intent);
         self.plan_intent(intent, secrets)
     }
 
     /// From a parsed intent to a plan.
-    pub fn plan_intent(&self, intent: Intent, secrets: &mut dyn SecretSource) -> Result<Plan, PlanError> {
+    pub fn plan_intent(
+        &self,
+        intent: Intent,
+        secrets: &mut dyn SecretSource,
+    ) -> Result<Plan, PlanError> {
         if matches!(intent.action, Action::Rollback | Action::Status) {
-            return Err(PlanError::NeedsHistory { action: intent.action });
+            return Err(PlanError::NeedsHistory {
+                action: intent.action,
+            });
         }
         let platform = intent.platform.unwrap_or(self.default_platform);
-        let namespace = intent.namespace.as_ref().map_or(self.options.namespace.clone(), |n| n.to_string());
+        let namespace = intent
+            .namespace
+            .as_ref()
+            .map_or(self.options.namespace.clone(), |n| n.to_string());
         let mut options = self.options.clone();
         options.namespace = namespace.clone();
 
@@ -151,7 +179,11 @@ impl<'a> Planner<'a> {
             .collect();
         let graph = resolve::resolve(self.catalogue, &requests)?;
         let releases = render::render_releases(self.catalogue, &graph, &options, secrets)?;
-        let waves = graph.waves.iter().map(|w| w.iter().map(|i| graph.node(*i).release.clone()).collect()).collect();
+        let waves = graph
+            .waves
+            .iter()
+            .map(|w| w.iter().map(|i| graph.node(*i).release.clone()).collect())
+            .collect();
 
         let mut notes = Vec::new();
         for release in &releases {
@@ -176,12 +208,23 @@ impl<'a> Planner<'a> {
             }
         }
         if intent.parameters.ingress == Some(true) && releases.iter().all(|r| r.ingress.is_none()) {
-            notes.push("an ingress was asked for, but none of these applications exposes a web port".into());
+            notes.push(
+                "an ingress was asked for, but none of these applications exposes a web port"
+                    .into(),
+            );
         }
         if intent.action == Action::Remove {
             notes.push("removal goes in reverse order: dependents first; persistent volumes are kept unless asked".into());
         }
-        Ok(Plan { intent, platform, namespace, releases, waves, notes, options })
+        Ok(Plan {
+            intent,
+            platform,
+            namespace,
+            releases,
+            waves,
+            notes,
+            options,
+        })
     }
 }
 
@@ -206,8 +249,17 @@ impl Plan {
                             .map(|c| {
                                 c.iter()
                                     .map(|pvc| {
-                                        let size = pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map_or(String::new(), |q| q.0.clone());
-                                        format!("{} {size}", pvc.metadata.name.clone().unwrap_or_default())
+                                        let size = pvc
+                                            .spec
+                                            .as_ref()
+                                            .and_then(|s| s.resources.as_ref())
+                                            .and_then(|r| r.requests.as_ref())
+                                            .and_then(|r| r.get("storage"))
+                                            .map_or(String::new(), |q| q.0.clone());
+                                        format!(
+                                            "{} {size}",
+                                            pvc.metadata.name.clone().unwrap_or_default()
+                                        )
                                     })
                                     .collect()
                             })
@@ -215,13 +267,24 @@ impl Plan {
                         format!("StatefulSet {} (volumes: {})", o.name(), claims.join(", "))
                     }
                     kubernetes::KubeObject::Service(s) => {
-                        let ports: Vec<String> = s.spec.as_ref().and_then(|s| s.ports.as_ref()).map(|p| p.iter().map(|p| p.port.to_string()).collect()).unwrap_or_default();
+                        let ports: Vec<String> = s
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.ports.as_ref())
+                            .map(|p| p.iter().map(|p| p.port.to_string()).collect())
+                            .unwrap_or_default();
                         format!("Service {}:{}", o.name(), ports.join(","))
                     }
                     kubernetes::KubeObject::Ingress(_) => {
-                        let ingress = release.ingress.as_ref().expect("ingress object implies spec");
+                        let ingress = release
+                            .ingress
+                            .as_ref()
+                            .expect("ingress object implies spec");
                         if ingress.tls {
-                            format!("Ingress https://{} (certificate from cert-manager, issuer {})", ingress.host, self.options.cluster_issuer)
+                            format!(
+                                "Ingress https://{} (certificate from cert-manager, issuer {})",
+                                ingress.host, self.options.cluster_issuer
+                            )
                         } else {
                             format!("Ingress http://{}", ingress.host)
                         }
@@ -233,9 +296,16 @@ impl Plan {
                 let mut out = Vec::new();
                 for c in &release.components {
                     let ports: Vec<String> = c.ports.iter().map(|p| p.port.to_string()).collect();
-                    out.push(if ports.is_empty() { format!("service {}", c.service) } else { format!("service {}:{}", c.service, ports.join(",")) });
+                    out.push(if ports.is_empty() {
+                        format!("service {}", c.service)
+                    } else {
+                        format!("service {}:{}", c.service, ports.join(","))
+                    });
                     for v in &c.volumes {
-                        out.push(format!("volume {}", compose::volume_name(release, c, &v.name)));
+                        out.push(format!(
+                            "volume {}",
+                            compose::volume_name(release, c, &v.name)
+                        ));
                     }
                 }
                 out.push(format!("network {}", release.release));
@@ -248,25 +318,55 @@ impl Plan {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Intent: {}", self.intent.summary());
-        let _ = writeln!(out, "Platform: {}   Namespace: {}", self.platform, self.namespace);
+        let _ = writeln!(
+            out,
+            "Platform: {}   Namespace: {}",
+            self.platform, self.namespace
+        );
         let verb = match self.intent.action {
             Action::Remove => "to remove",
             Action::Upgrade => "to upgrade",
             Action::Scale => "to scale",
             _ => "to install",
         };
-        let _ = writeln!(out, "\nReleases {verb} ({} in {} wave{}):", self.releases.len(), self.waves.len(), if self.waves.len() == 1 { "" } else { "s" });
-        let by_name: BTreeMap<&str, &RenderedRelease> = self.releases.iter().map(|r| (r.release.as_str(), r)).collect();
+        let _ = writeln!(
+            out,
+            "\nReleases {verb} ({} in {} wave{}):",
+            self.releases.len(),
+            self.waves.len(),
+            if self.waves.len() == 1 { "" } else { "s" }
+        );
+        let by_name: BTreeMap<&str, &RenderedRelease> = self
+            .releases
+            .iter()
+            .map(|r| (r.release.as_str(), r))
+            .collect();
         let mut waves: Vec<&Vec<String>> = self.waves.iter().collect();
         if self.intent.action == Action::Remove {
             waves.reverse();
         }
         for (number, wave) in waves.iter().enumerate() {
-            let _ = writeln!(out, "  wave {}{}", number + 1, if wave.len() > 1 { " (in parallel)" } else { "" });
+            let _ = writeln!(
+                out,
+                "  wave {}{}",
+                number + 1,
+                if wave.len() > 1 { " (in parallel)" } else { "" }
+            );
             for name in wave.iter() {
                 let release = by_name[name.as_str()];
-                let role = if release.requested { String::new() } else { format!("  (for {})", self.dependents_of(&release.release).join(", ")) };
-                let _ = writeln!(out, "    {} — {} {}{role}", release.release, release.blueprint, release.version);
+                let role = if release.requested {
+                    String::new()
+                } else {
+                    format!(
+                        "  (for {})",
+                        self.dependents_of(&release.release).join(", ")
+                    )
+                };
+                let _ = writeln!(
+                    out,
+                    "    {} — {} {}{role}",
+                    release.release, release.blueprint, release.version
+                );
                 let _ = writeln!(out, "      creates: {}", self.creates(release).join("; "));
                 if !release.wiring.is_empty() {
                     let _ = writeln!(out, "      wiring:");
@@ -278,7 +378,10 @@ impl Plan {
                         } else {
                             format!("{} ({})", wire.shown, wire.dependency)
                         };
-                        let on = wire.component.as_ref().map_or(String::new(), |c| format!(" [{c}]"));
+                        let on = wire
+                            .component
+                            .as_ref()
+                            .map_or(String::new(), |c| format!(" [{c}]"));
                         let _ = writeln!(out, "        {}{on} → {target}", wire.variable);
                     }
                 }
@@ -288,7 +391,11 @@ impl Plan {
                 }
             }
         }
-        let with_secrets: Vec<&RenderedRelease> = self.releases.iter().filter(|r| !r.secrets.is_empty()).collect();
+        let with_secrets: Vec<&RenderedRelease> = self
+            .releases
+            .iter()
+            .filter(|r| !r.secrets.is_empty())
+            .collect();
         if !with_secrets.is_empty() {
             let _ = writeln!(out, "\nSecrets to generate (values are never shown):");
             for release in with_secrets {
@@ -305,7 +412,11 @@ impl Plan {
     }
 
     fn dependents_of(&self, release: &str) -> Vec<String> {
-        self.releases.iter().filter(|r| r.dependencies.iter().any(|d| d == release)).map(|r| r.release.clone()).collect()
+        self.releases
+            .iter()
+            .filter(|r| r.dependencies.iter().any(|d| d == release))
+            .map(|r| r.release.clone())
+            .collect()
     }
 
     /// The files of this plan: Kubernetes YAML per release, or `compose.yaml`
@@ -314,12 +425,29 @@ impl Plan {
         match self.platform {
             Platform::Kubernetes => kubernetes::manifest_files(&self.releases, &self.options)
                 .into_iter()
-                .map(|(path, content)| ManifestFile { path, content, secret: false })
+                .map(|(path, content)| ManifestFile {
+                    path,
+                    content,
+                    secret: false,
+                })
                 .collect(),
             Platform::Compose => {
                 let project = compose::project(&self.releases, compose::Scope::Together);
-                let mut files = vec![ManifestFile { path: "compose.yaml".into(), content: project.to_yaml(), secret: false }];
-                files.extend(project.env_files.into_iter().map(|(path, content)| ManifestFile { path, content, secret: true }));
+                let mut files = vec![ManifestFile {
+                    path: "compose.yaml".into(),
+                    content: project.to_yaml(),
+                    secret: false,
+                }];
+                files.extend(
+                    project
+                        .env_files
+                        .into_iter()
+                        .map(|(path, content)| ManifestFile {
+                            path,
+                            content,
+                            secret: true,
+                        }),
+                );
                 files
             }
         }
@@ -328,7 +456,10 @@ impl Plan {
     /// Writes [`Plan::manifest_files`] into `dir` (created when missing);
     /// files with secrets get mode 0600. Returns the paths written.
     pub fn write_manifests(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, PlanError> {
-        let fail = |path: &Path, source| PlanError::Write { path: path.display().to_string(), source };
+        let fail = |path: &Path, source| PlanError::Write {
+            path: path.display().to_string(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
         let mut written = Vec::new();
         for file in self.manifest_files() {
@@ -371,7 +502,9 @@ mod tests {
     fn plan(text: &str) -> Plan {
         let catalogue = Catalogue::builtin().unwrap();
         let planner = Planner::new(&catalogue, RenderOptions::default());
-        planner.plan(text, &Overrides::default(), &mut EphemeralSecrets::new()).unwrap()
+        planner
+            .plan(text, &Overrides::default(), &mut EphemeralSecrets::new())
+            .unwrap()
     }
 
     #[test]
@@ -379,7 +512,10 @@ mod tests {
         let plan = plan("install authentik with TLS");
         let text = plan.to_text();
         assert!(text.contains("wave 1"), "{text}");
-        assert!(text.contains("AUTHENTIK_POSTGRESQL__HOST → authentik-postgresql"), "{text}");
+        assert!(
+            text.contains("AUTHENTIK_POSTGRESQL__HOST → authentik-postgresql"),
+            "{text}"
+        );
         assert!(text.contains("authentik-postgresql: password"), "{text}");
         assert!(text.contains("cert-manager"), "{text}");
         for release in &plan.releases {
@@ -395,16 +531,35 @@ mod tests {
     fn overrides_win_over_the_sentence() {
         let catalogue = Catalogue::builtin().unwrap();
         let planner = Planner::new(&catalogue, RenderOptions::default());
-        let overrides = Overrides { namespace: Some(crate::intent::Namespace::parse("other").unwrap()), platform: Some(Platform::Compose), ..Default::default() };
-        let plan = planner.plan("install redis in namespace cache", &overrides, &mut EphemeralSecrets::new()).unwrap();
-        assert_eq!((plan.namespace.as_str(), plan.platform), ("other", Platform::Compose));
+        let overrides = Overrides {
+            namespace: Some(crate::intent::Namespace::parse("other").unwrap()),
+            platform: Some(Platform::Compose),
+            ..Default::default()
+        };
+        let plan = planner
+            .plan(
+                "install redis in namespace cache",
+                &overrides,
+                &mut EphemeralSecrets::new(),
+            )
+            .unwrap();
+        assert_eq!(
+            (plan.namespace.as_str(), plan.platform),
+            ("other", Platform::Compose)
+        );
     }
 
     #[test]
     fn rollback_and_status_need_history() {
         let catalogue = Catalogue::builtin().unwrap();
         let planner = Planner::new(&catalogue, RenderOptions::default());
-        let err = planner.plan("rollback grafana", &Overrides::default(), &mut EphemeralSecrets::new()).unwrap_err();
+        let err = planner
+            .plan(
+                "rollback grafana",
+                &Overrides::default(),
+                &mut EphemeralSecrets::new(),
+            )
+            .unwrap_err();
         assert!(matches!(err, PlanError::NeedsHistory { .. }));
     }
 }

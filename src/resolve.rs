@@ -11,31 +11,50 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use petgraph::Direction;
 use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
-use petgraph::Direction;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::catalogue::{did_you_mean, Catalogue};
+use crate::catalogue::{Catalogue, did_you_mean};
 use crate::template;
 
 /// Why a set of applications cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     #[error("'{name}' is not in the catalogue{}", did_you_mean(.suggestions))]
-    UnknownApplication { name: String, suggestions: Vec<String> },
+    UnknownApplication {
+        name: String,
+        suggestions: Vec<String>,
+    },
     #[error("blueprint '{requirer}' requires '{missing}', which is not in the catalogue{}", did_you_mean(.suggestions))]
-    MissingDependency { requirer: String, missing: String, suggestions: Vec<String> },
+    MissingDependency {
+        requirer: String,
+        missing: String,
+        suggestions: Vec<String>,
+    },
     #[error("dependency cycle: {}", .cycle.join(" → "))]
     Cycle { cycle: Vec<String> },
     #[error("release '{release}' is required with different parameters: {first} and {second}")]
-    ConflictingParameters { release: String, first: String, second: String },
+    ConflictingParameters {
+        release: String,
+        first: String,
+        second: String,
+    },
     #[error("parameter '{parameter}' of '{blueprint}' is invalid: {reason}")]
-    InvalidParameter { blueprint: String, parameter: String, reason: String },
+    InvalidParameter {
+        blueprint: String,
+        parameter: String,
+        reason: String,
+    },
     #[error("condition '{condition}' of '{blueprint}' failed: {reason}")]
-    Condition { blueprint: String, condition: String, reason: String },
+    Condition {
+        blueprint: String,
+        condition: String,
+        reason: String,
+    },
 }
 
 /// One application to install, with what the person said about it.
@@ -90,14 +109,19 @@ impl ReleaseGraph {
 
     /// Releases that require this one.
     pub fn dependents(&self, index: NodeIndex) -> Vec<NodeIndex> {
-        let mut out: Vec<NodeIndex> = self.graph.neighbors_directed(index, Direction::Incoming).collect();
+        let mut out: Vec<NodeIndex> = self
+            .graph
+            .neighbors_directed(index, Direction::Incoming)
+            .collect();
         out.sort_by(|a, b| self.graph[*a].release.cmp(&self.graph[*b].release));
         out.dedup();
         out
     }
 
     pub fn find(&self, release: &str) -> Option<NodeIndex> {
-        self.graph.node_indices().find(|i| self.graph[*i].release == release)
+        self.graph
+            .node_indices()
+            .find(|i| self.graph[*i].release == release)
     }
 
     pub fn len(&self) -> usize {
@@ -115,49 +139,69 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
     let mut by_release: HashMap<String, NodeIndex> = HashMap::new();
 
     for request in requests {
-        let entry = catalogue.get(&request.blueprint).map_err(|e| ResolveError::UnknownApplication {
-            name: e.name,
-            suggestions: e.suggestions,
-        })?;
+        let entry =
+            catalogue
+                .get(&request.blueprint)
+                .map_err(|e| ResolveError::UnknownApplication {
+                    name: e.name,
+                    suggestions: e.suggestions,
+                })?;
         let root_blueprint = entry.blueprint.name().to_string();
-        let mut parameters = entry.blueprint.default_parameters();
+        let mut parameters = entry.defaults.clone();
         for (key, value) in &request.parameters {
             if let Some(spec) = entry.blueprint.parameters.get(key) {
-                spec.value.check(value).map_err(|reason| ResolveError::InvalidParameter {
-                    blueprint: root_blueprint.clone(),
-                    parameter: key.clone(),
-                    reason,
-                })?;
+                spec.value
+                    .check(value)
+                    .map_err(|reason| ResolveError::InvalidParameter {
+                        blueprint: root_blueprint.clone(),
+                        parameter: key.clone(),
+                        reason,
+                    })?;
             }
             parameters.insert(key.clone(), value.clone());
         }
-        let version = request.version.clone().unwrap_or_else(|| entry.blueprint.default_version().to_string());
-        let root = add_node(&mut graph, &mut by_release, ReleaseNode {
-            release: root_blueprint.clone(),
-            blueprint: root_blueprint.clone(),
-            version,
-            parameters,
-            requested: true,
-        })?;
+        let version = request
+            .version
+            .clone()
+            .unwrap_or_else(|| entry.blueprint.default_version().to_string());
+        let root = add_node(
+            &mut graph,
+            &mut by_release,
+            ReleaseNode {
+                release: root_blueprint.clone(),
+                blueprint: root_blueprint.clone(),
+                version,
+                parameters,
+                requested: true,
+            },
+        )?;
 
         // blueprint → release within this root's tree
         let mut tree: HashMap<String, NodeIndex> = HashMap::new();
         tree.insert(root_blueprint.clone(), root);
         let mut pending = vec![root];
         while let Some(current) = pending.pop() {
-            let node = graph[current].clone();
-            let bp = &catalogue.entry(&node.blueprint).expect("nodes come from the catalogue").blueprint;
-            let context = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
-                "version": node.version,
-                "params": node.parameters,
-            })));
+            let blueprint_name = graph[current].blueprint.clone();
+            let bp = &catalogue
+                .entry(&blueprint_name)
+                .expect("nodes come from the catalogue")
+                .blueprint;
+            // Conditions see the requiring release's version and parameters.
+            let context = bp.requires.iter().any(|r| r.value.when.is_some()).then(|| {
+                minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
+                    "version": graph[current].version,
+                    "params": graph[current].parameters,
+                })))
+            });
             for requirement in &bp.requires {
                 let req = &requirement.value;
-                if let Some(condition) = &req.when {
-                    let active = template::evaluate_condition(condition, &context).map_err(|e| ResolveError::Condition {
-                        blueprint: node.blueprint.clone(),
-                        condition: condition.clone(),
-                        reason: crate::catalogue::blueprint::short_error(&e),
+                if let (Some(condition), Some(context)) = (&req.when, &context) {
+                    let active = template::evaluate_condition(condition, context).map_err(|e| {
+                        ResolveError::Condition {
+                            blueprint: blueprint_name.clone(),
+                            condition: condition.clone(),
+                            reason: crate::catalogue::blueprint::short_error(&e),
+                        }
                     })?;
                     if !active {
                         continue;
@@ -165,36 +209,50 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
                 }
                 let Some(dep_entry) = catalogue.entry(&req.blueprint) else {
                     return Err(ResolveError::MissingDependency {
-                        requirer: node.blueprint.clone(),
+                        requirer: blueprint_name.clone(),
                         missing: req.blueprint.clone(),
                         suggestions: catalogue.suggest(&req.blueprint, 3),
                     });
                 };
-                let dep_name = dep_entry.blueprint.name().to_string();
-                let mut dep_parameters = dep_entry.blueprint.default_parameters();
-                for (key, value) in &req.with_parameters {
-                    dep_parameters.insert(key.clone(), value.clone());
-                }
-                let child = match tree.get(&dep_name) {
+                let dep_name = dep_entry.blueprint.name();
+                let child = match tree.get(dep_name) {
                     Some(&existing) => {
-                        if existing != root && graph[existing].parameters != dep_parameters {
+                        // Shared within the tree: what this requirement asks
+                        // for must agree with what the release already has.
+                        let have = &graph[existing].parameters;
+                        if let Some((key, want)) = req
+                            .with_parameters
+                            .iter()
+                            .find(|(k, v)| have.get(*k) != Some(*v))
+                        {
                             return Err(ResolveError::ConflictingParameters {
                                 release: graph[existing].release.clone(),
-                                first: Json::from(graph[existing].parameters.clone().into_iter().collect::<serde_json::Map<_, _>>()).to_string(),
-                                second: Json::from(dep_parameters.into_iter().collect::<serde_json::Map<_, _>>()).to_string(),
+                                first: format!(
+                                    "{key}={}",
+                                    have.get(key).cloned().unwrap_or(Json::Null)
+                                ),
+                                second: format!("{key}={want} (asked by {blueprint_name})"),
                             });
                         }
                         existing
                     }
                     None => {
-                        let child = add_node(&mut graph, &mut by_release, ReleaseNode {
-                            release: format!("{root_blueprint}-{dep_name}"),
-                            blueprint: dep_name.clone(),
-                            version: dep_entry.blueprint.default_version().to_string(),
-                            parameters: dep_parameters,
-                            requested: false,
-                        })?;
-                        tree.insert(dep_name.clone(), child);
+                        let mut dep_parameters = dep_entry.defaults.clone();
+                        for (key, value) in &req.with_parameters {
+                            dep_parameters.insert(key.clone(), value.clone());
+                        }
+                        let child = add_node(
+                            &mut graph,
+                            &mut by_release,
+                            ReleaseNode {
+                                release: format!("{root_blueprint}-{dep_name}"),
+                                blueprint: dep_name.to_string(),
+                                version: dep_entry.blueprint.default_version().to_string(),
+                                parameters: dep_parameters,
+                                requested: false,
+                            },
+                        )?;
+                        tree.insert(dep_name.to_string(), child);
                         pending.push(child);
                         child
                     }
@@ -220,8 +278,27 @@ fn add_node(
         }
         return Err(ResolveError::ConflictingParameters {
             release: node.release.clone(),
-            first: format!("{} {}", other.blueprint, Json::from(other.parameters.clone().into_iter().collect::<serde_json::Map<_, _>>())),
-            second: format!("{} {}", node.blueprint, Json::from(node.parameters.clone().into_iter().collect::<serde_json::Map<_, _>>())),
+            first: format!(
+                "{} {}",
+                other.blueprint,
+                Json::from(
+                    other
+                        .parameters
+                        .clone()
+                        .into_iter()
+                        .collect::<serde_json::Map<_, _>>()
+                )
+            ),
+            second: format!(
+                "{} {}",
+                node.blueprint,
+                Json::from(
+                    node.parameters
+                        .clone()
+                        .into_iter()
+                        .collect::<serde_json::Map<_, _>>()
+                )
+            ),
         });
     }
     let release = node.release.clone();
@@ -233,8 +310,12 @@ fn add_node(
 /// Groups the nodes of a DAG (edges point at dependencies) into waves: wave 0
 /// has no dependencies, wave n depends only on earlier waves. Within a wave,
 /// nodes are sorted by their order key. A cycle is an error naming it.
-pub fn waves_of<N: Labelled, E>(graph: &DiGraph<N, E>) -> Result<Vec<Vec<NodeIndex>>, ResolveError> {
-    let order = toposort(graph, None).map_err(|_| ResolveError::Cycle { cycle: find_cycle(graph) })?;
+pub fn waves_of<N: Labelled, E>(
+    graph: &DiGraph<N, E>,
+) -> Result<Vec<Vec<NodeIndex>>, ResolveError> {
+    let order = toposort(graph, None).map_err(|_| ResolveError::Cycle {
+        cycle: find_cycle(graph),
+    })?;
     // toposort puts dependents before their dependencies (edges point at them).
     let mut level = vec![0usize; graph.node_count()];
     for &node in order.iter().rev() {
@@ -246,7 +327,8 @@ pub fn waves_of<N: Labelled, E>(graph: &DiGraph<N, E>) -> Result<Vec<Vec<NodeInd
         level[node.index()] = deepest;
     }
     let count = level.iter().max().map_or(0, |m| m + 1);
-    let mut waves: Vec<Vec<NodeIndex>> = vec![Vec::new(); if graph.node_count() == 0 { 0 } else { count }];
+    let mut waves: Vec<Vec<NodeIndex>> =
+        vec![Vec::new(); if graph.node_count() == 0 { 0 } else { count }];
     for node in graph.node_indices() {
         waves[level[node.index()]].push(node);
     }
@@ -284,19 +366,26 @@ impl Labelled for String {
 /// One cycle of the graph as labels, first label repeated at the end.
 fn find_cycle<N: Labelled, E>(graph: &DiGraph<N, E>) -> Vec<String> {
     for component in kosaraju_scc(graph) {
-        let in_component: std::collections::HashSet<NodeIndex> = component.iter().copied().collect();
+        let in_component: std::collections::HashSet<NodeIndex> =
+            component.iter().copied().collect();
         let self_loop = component.len() == 1 && graph.contains_edge(component[0], component[0]);
         if component.len() < 2 && !self_loop {
             continue;
         }
         // Start at the smallest label for a stable message, then walk the
         // component (BFS back to the start) to get one concrete cycle.
-        let start = *component.iter().min_by(|a, b| graph[**a].label().cmp(graph[**b].label())).expect("non-empty");
+        let start = *component
+            .iter()
+            .min_by(|a, b| graph[**a].label().cmp(graph[**b].label()))
+            .expect("non-empty");
         let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
         let mut queue = std::collections::VecDeque::from([start]);
         let mut closing = None;
         while let Some(node) = queue.pop_front() {
-            let mut next: Vec<NodeIndex> = graph.neighbors_directed(node, Direction::Outgoing).filter(|n| in_component.contains(n)).collect();
+            let mut next: Vec<NodeIndex> = graph
+                .neighbors_directed(node, Direction::Outgoing)
+                .filter(|n| in_component.contains(n))
+                .collect();
             next.sort_by(|a, b| graph[*a].label().cmp(graph[*b].label()));
             for n in next {
                 if n == start {
@@ -324,7 +413,10 @@ fn find_cycle<N: Labelled, E>(graph: &DiGraph<N, E>) -> Vec<String> {
             path.extend(back);
         }
         path.push(start);
-        return path.into_iter().map(|n| graph[n].label().to_string()).collect();
+        return path
+            .into_iter()
+            .map(|n| graph[n].label().to_string())
+            .collect();
     }
     Vec::new()
 }
@@ -335,7 +427,10 @@ mod tests {
     use crate::catalogue::BlueprintSource;
 
     fn bp(name: &str, requires: &[&str]) -> BlueprintSource {
-        let reqs: Vec<String> = requires.iter().map(|r| format!("{{blueprint: {r}}}")).collect();
+        let reqs: Vec<String> = requires
+            .iter()
+            .map(|r| format!("{{blueprint: {r}}}"))
+            .collect();
         BlueprintSource {
             origin: format!("test/{name}.yaml"),
             text: format!(
@@ -346,28 +441,49 @@ mod tests {
     }
 
     fn request(name: &str) -> Request {
-        Request { blueprint: name.into(), ..Default::default() }
+        Request {
+            blueprint: name.into(),
+            ..Default::default()
+        }
     }
 
     fn wave_names(graph: &ReleaseGraph) -> Vec<Vec<String>> {
-        graph.waves.iter().map(|w| w.iter().map(|i| graph.node(*i).release.clone()).collect()).collect()
+        graph
+            .waves
+            .iter()
+            .map(|w| w.iter().map(|i| graph.node(*i).release.clone()).collect())
+            .collect()
     }
 
     #[test]
     fn authentik_default_needs_only_postgresql_and_old_versions_redis_too() {
         let catalogue = Catalogue::builtin().unwrap();
         let graph = resolve(&catalogue, &[request("authentik")]).unwrap();
-        assert_eq!(wave_names(&graph), [vec!["authentik-postgresql"], vec!["authentik"]]);
-        let old = Request { version: Some("2025.8.4".into()), ..request("authentik") };
+        assert_eq!(
+            wave_names(&graph),
+            [vec!["authentik-postgresql"], vec!["authentik"]]
+        );
+        let old = Request {
+            version: Some("2025.8.4".into()),
+            ..request("authentik")
+        };
         let graph = resolve(&catalogue, &[old]).unwrap();
-        assert_eq!(wave_names(&graph), [vec!["authentik-postgresql", "authentik-redis"], vec!["authentik"]]);
+        assert_eq!(
+            wave_names(&graph),
+            [
+                vec!["authentik-postgresql", "authentik-redis"],
+                vec!["authentik"]
+            ]
+        );
         let pg = graph.find("authentik-postgresql").unwrap();
         assert_eq!(graph.node(pg).parameters["database"], "authentik");
     }
 
     #[test]
     fn diamonds_are_deduplicated_and_waves_ordered() {
-        let catalogue = Catalogue::from_sources(vec![bp("a", &["b", "c"]), bp("b", &["c"]), bp("c", &[])]).unwrap();
+        let catalogue =
+            Catalogue::from_sources(vec![bp("a", &["b", "c"]), bp("b", &["c"]), bp("c", &[])])
+                .unwrap();
         let graph = resolve(&catalogue, &[request("a")]).unwrap();
         assert_eq!(graph.len(), 3);
         assert_eq!(wave_names(&graph), [vec!["a-c"], vec!["a-b"], vec!["a"]]);
@@ -375,7 +491,9 @@ mod tests {
 
     #[test]
     fn cycles_are_named_in_full() {
-        let catalogue = Catalogue::from_sources(vec![bp("a", &["b"]), bp("b", &["c"]), bp("c", &["a"])]).unwrap();
+        let catalogue =
+            Catalogue::from_sources(vec![bp("a", &["b"]), bp("b", &["c"]), bp("c", &["a"])])
+                .unwrap();
         let err = resolve(&catalogue, &[request("a")]).unwrap_err();
         assert_eq!(err.to_string(), "dependency cycle: a → b → c → a");
     }
@@ -384,13 +502,19 @@ mod tests {
     fn unknown_applications_get_suggestions() {
         let catalogue = Catalogue::builtin().unwrap();
         let err = resolve(&catalogue, &[request("postgresq")]).unwrap_err();
-        assert!(err.to_string().contains("did you mean 'postgresql'"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean 'postgresql'"),
+            "{err}"
+        );
     }
 
     #[test]
     fn independent_roots_resolve_side_by_side() {
         let catalogue = Catalogue::builtin().unwrap();
         let graph = resolve(&catalogue, &[request("redis"), request("authentik")]).unwrap();
-        assert_eq!(wave_names(&graph), [vec!["authentik-postgresql", "redis"], vec!["authentik"]]);
+        assert_eq!(
+            wave_names(&graph),
+            [vec!["authentik-postgresql", "redis"], vec!["authentik"]]
+        );
     }
 }

@@ -98,7 +98,10 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
         (Some(x), Some(y)) => {
             let len = x.len().max(y.len());
             for i in 0..len {
-                let (p, q) = (x.get(i).copied().unwrap_or(0), y.get(i).copied().unwrap_or(0));
+                let (p, q) = (
+                    x.get(i).copied().unwrap_or(0),
+                    y.get(i).copied().unwrap_or(0),
+                );
                 match p.cmp(&q) {
                     Ordering::Equal => continue,
                     other => return other,
@@ -142,11 +145,17 @@ mod tests {
 
     #[test]
     fn helpers_read_the_version_from_the_context() {
-        let ctx = Value::from(minijinja::value::Serde(serde_json::json!({"version": "2025.8.4"})));
+        let ctx = Value::from(minijinja::value::Serde(
+            serde_json::json!({"version": "2025.8.4"}),
+        ));
         assert!(evaluate_condition("version_below('2025.10')", &ctx).unwrap());
         let ctx = context! { version => "18" };
         assert_eq!(
-            render("{% if version_at_least('18') %}new{% else %}old{% endif %}", &ctx).unwrap(),
+            render(
+                "{% if version_at_least('18') %}new{% else %}old{% endif %}",
+                &ctx
+            )
+            .unwrap(),
             "new"
         );
     }
@@ -160,7 +169,10 @@ mod tests {
 
     #[test]
     fn referenced_variables_are_dotted_paths() {
-        let vars = referenced_variables("{{ db.host }}:{{ db.port }} {% if version_below('1') %}{{ params.x }}{% endif %}").unwrap();
+        let vars = referenced_variables(
+            "{{ db.host }}:{{ db.port }} {% if version_below('1') %}{{ params.x }}{% endif %}",
+        )
+        .unwrap();
         let vars: Vec<_> = vars.into_iter().collect();
         assert_eq!(vars, ["db.host", "db.port", "params.x"]);
     }

@@ -11,43 +11,91 @@ const HELLO: &str = "name: hello\ndescription: a greeter\ncategory: web\nrequire
 fn plan_prints_the_plan_and_writes_kubernetes_manifests() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("manifests");
-    let output = common::run(&["plan", "install authentik with TLS", "--output", out_dir.to_str().unwrap()], None);
+    let output = common::run(
+        &[
+            "plan",
+            "install authentik with TLS",
+            "--output",
+            out_dir.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(output.status.success(), "{}", common::stderr(&output));
     let text = common::stdout(&output);
-    assert!(text.contains("Intent: install authentik with TLS"), "{text}");
-    assert!(text.contains("AUTHENTIK_POSTGRESQL__HOST → authentik-postgresql"), "{text}");
+    assert!(
+        text.contains("Intent: install authentik with TLS"),
+        "{text}"
+    );
+    assert!(
+        text.contains("AUTHENTIK_POSTGRESQL__HOST → authentik-postgresql"),
+        "{text}"
+    );
     assert!(text.contains("Secrets to generate"), "{text}");
-    let mut files: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     files.sort();
     assert_eq!(files, ["01-authentik-postgresql.yaml", "02-authentik.yaml"]);
     let authentik = std::fs::read_to_string(out_dir.join("02-authentik.yaml")).unwrap();
-    assert!(authentik.contains("cert-manager.io/cluster-issuer: letsencrypt"), "{authentik}");
+    assert!(
+        authentik.contains("cert-manager.io/cluster-issuer: letsencrypt"),
+        "{authentik}"
+    );
     assert!(authentik.contains("secretKeyRef"));
 }
 
 #[test]
 fn plan_for_compose_writes_compose_yaml_and_private_env_files() {
     let dir = tempfile::tempdir().unwrap();
-    let output = common::run(&["plan", "install redis on docker", "--output", dir.path().to_str().unwrap()], None);
+    let output = common::run(
+        &[
+            "plan",
+            "install redis on docker",
+            "--output",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(output.status.success(), "{}", common::stderr(&output));
     let compose = std::fs::read_to_string(dir.path().join("compose.yaml")).unwrap();
     assert!(compose.contains("image: redis:8"), "{compose}");
     let env = dir.path().join("redis.env");
-    assert!(std::fs::read_to_string(&env).unwrap().starts_with("REDISCLI_AUTH="));
+    assert!(
+        std::fs::read_to_string(&env)
+            .unwrap()
+            .starts_with("REDISCLI_AUTH=")
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
 #[test]
 fn plan_json_and_platform_flag() {
-    let output = common::run(&["plan", "install", "gitea", "--platform", "compose", "--json"], None);
+    let output = common::run(
+        &[
+            "plan",
+            "install",
+            "gitea",
+            "--platform",
+            "compose",
+            "--json",
+        ],
+        None,
+    );
     assert!(output.status.success(), "{}", common::stderr(&output));
     let plan: Value = serde_json::from_str(&common::stdout(&output)).unwrap();
     assert_eq!(plan["platform"], "compose");
-    assert_eq!(plan["waves"], serde_json::json!([["gitea-postgresql"], ["gitea"]]));
+    assert_eq!(
+        plan["waves"],
+        serde_json::json!([["gitea-postgresql"], ["gitea"]])
+    );
     let text = common::stdout(&output);
     for release in plan["releases"].as_array().unwrap() {
         for component in release["components"].as_array().unwrap() {
@@ -63,8 +111,15 @@ fn plan_json_and_platform_flag() {
 fn plan_errors_are_clear_and_exit_2() {
     let output = common::run(&["plan", "deploy postgresql with 3 replicas"], None);
     assert_eq!(output.status.code(), Some(2));
-    assert!(common::stderr(&output).contains("single instance"), "{}", common::stderr(&output));
-    let output = common::run(&["plan", "install", "grafana", "--namespace", "Bad_NS"], None);
+    assert!(
+        common::stderr(&output).contains("single instance"),
+        "{}",
+        common::stderr(&output)
+    );
+    let output = common::run(
+        &["plan", "install", "grafana", "--namespace", "Bad_NS"],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(common::stderr(&output).contains("Bad_NS"));
 }
@@ -74,13 +129,38 @@ fn catalogue_list_json_has_the_contract_fields() {
     let output = common::run(&["catalogue", "list", "--json"], None);
     assert!(output.status.success());
     let list: Value = serde_json::from_str(&common::stdout(&output)).unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     for required in [
-        "authentik", "postgresql", "redis", "mongodb", "nginx", "traefik", "webapp", "simple-service", "database",
-        "grafana", "prometheus", "gitea", "keycloak", "wordpress", "mariadb", "nextcloud", "minio", "n8n",
-        "uptime-kuma", "vaultwarden",
+        "authentik",
+        "postgresql",
+        "redis",
+        "mongodb",
+        "nginx",
+        "traefik",
+        "webapp",
+        "simple-service",
+        "database",
+        "grafana",
+        "prometheus",
+        "gitea",
+        "keycloak",
+        "wordpress",
+        "mariadb",
+        "nextcloud",
+        "minio",
+        "n8n",
+        "uptime-kuma",
+        "vaultwarden",
     ] {
-        assert!(names.contains(&required), "{required} missing from {names:?}");
+        assert!(
+            names.contains(&required),
+            "{required} missing from {names:?}"
+        );
     }
     for entry in list.as_array().unwrap() {
         for key in ["name", "description", "category", "requires"] {
@@ -98,17 +178,33 @@ fn catalogue_show_and_unknown_names() {
     assert_eq!(detail["components"][0]["ports"][0]["port"], 5432);
     let output = common::run(&["catalogue", "show", "grafanna"], None);
     assert_eq!(output.status.code(), Some(2));
-    assert!(common::stderr(&output).contains("did you mean 'grafana'"), "{}", common::stderr(&output));
+    assert!(
+        common::stderr(&output).contains("did you mean 'grafana'"),
+        "{}",
+        common::stderr(&output)
+    );
 }
 
 #[test]
 fn extra_blueprint_directories_add_and_override() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.yaml"), HELLO).unwrap();
-    let nginx = HELLO.replace("name: hello", "name: nginx").replace("a greeter", "my own nginx");
+    let nginx = HELLO
+        .replace("name: hello", "name: nginx")
+        .replace("a greeter", "my own nginx");
     std::fs::write(dir.path().join("nginx.yaml"), nginx).unwrap();
 
-    let output = common::run(&["--blueprints", dir.path().to_str().unwrap(), "catalogue", "show", "nginx", "--json"], None);
+    let output = common::run(
+        &[
+            "--blueprints",
+            dir.path().to_str().unwrap(),
+            "catalogue",
+            "show",
+            "nginx",
+            "--json",
+        ],
+        None,
+    );
     let detail: Value = serde_json::from_str(&common::stdout(&output)).unwrap();
     assert_eq!(detail["description"], "my own nginx");
 
@@ -118,29 +214,51 @@ fn extra_blueprint_directories_add_and_override() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", common::stderr(&output));
-    assert!(common::stdout(&output).contains("hello — hello latest"), "{}", common::stdout(&output));
+    assert!(
+        common::stdout(&output).contains("hello — hello latest"),
+        "{}",
+        common::stdout(&output)
+    );
 }
 
 #[test]
 fn bad_blueprints_are_reported_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let broken = HELLO.replace("    image: busybox\n", "    image: busybox\n    replica: 3\n")
-        + "env:\n  GREETING: \"{{ params.gretting }}\"\n";
+    let broken = HELLO.replace(
+        "    image: busybox\n",
+        "    image: busybox\n    replica: 3\n",
+    ) + "env:\n  GREETING: \"{{ params.gretting }}\"\n";
     std::fs::write(dir.path().join("hello.yaml"), broken).unwrap();
     let output = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);
     assert_eq!(output.status.code(), Some(1));
     let text = common::stdout(&output);
     let file = dir.path().join("hello.yaml").display().to_string();
-    assert!(text.contains(&format!("{file}:8: unknown field `replica`")), "{text}");
+    assert!(
+        text.contains(&format!("{file}:8: unknown field `replica`")),
+        "{text}"
+    );
 
     let fixed = HELLO.to_string() + "env:\n  GREETING: \"{{ params.gretting }}\"\n";
     std::fs::write(dir.path().join("hello.yaml"), fixed).unwrap();
     let output = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);
     let text = common::stdout(&output);
-    assert!(text.contains(&format!("{file}:10: env GREETING uses undefined variable 'params.gretting'")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{file}:10: env GREETING uses undefined variable 'params.gretting'"
+        )),
+        "{text}"
+    );
 
     // The same problems stop every other command, with the same report.
-    let output = common::run(&["--blueprints", dir.path().to_str().unwrap(), "catalogue", "list"], None);
+    let output = common::run(
+        &[
+            "--blueprints",
+            dir.path().to_str().unwrap(),
+            "catalogue",
+            "list",
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(common::stderr(&output).contains("params.gretting"));
 }

@@ -20,24 +20,39 @@ use base64::Engine;
 use deckhand::catalogue::Catalogue;
 use deckhand::intent::Platform;
 use deckhand::plan::{Overrides, Plan, Planner};
-use deckhand::render::{kubernetes::KubeObject, EphemeralSecrets, RenderOptions};
+use deckhand::render::{EphemeralSecrets, RenderOptions, kubernetes::KubeObject};
 use serde_json::Value;
 
 fn sentences(catalogue: &Catalogue) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for name in catalogue.names() {
         out.push((format!("{name}-defaults"), format!("install {name}")));
-        out.push((format!("{name}-tls"), format!("install {name} with TLS on {name}.example.org in namespace apps")));
+        out.push((
+            format!("{name}-tls"),
+            format!("install {name} with TLS on {name}.example.org in namespace apps"),
+        ));
     }
-    out.push(("authentik-2025.8".into(), "install authentik version 2025.8.4 with tls".into()));
-    out.push(("postgresql-16".into(), "install postgresql 16 with 20Gi storage".into()));
-    out.push(("grafana-replicas".into(), "install grafana with 3 replicas and ingress on grafana.example.org".into()));
+    out.push((
+        "authentik-2025.8".into(),
+        "install authentik version 2025.8.4 with tls".into(),
+    ));
+    out.push((
+        "postgresql-16".into(),
+        "install postgresql 16 with 20Gi storage".into(),
+    ));
+    out.push((
+        "grafana-replicas".into(),
+        "install grafana with 3 replicas and ingress on grafana.example.org".into(),
+    ));
     out
 }
 
 fn plan(catalogue: &Catalogue, sentence: &str, platform: Platform) -> Plan {
     let planner = Planner::new(catalogue, RenderOptions::default());
-    let overrides = Overrides { platform: Some(platform), ..Default::default() };
+    let overrides = Overrides {
+        platform: Some(platform),
+        ..Default::default()
+    };
     planner
         .plan(sentence, &overrides, &mut EphemeralSecrets::new())
         .unwrap_or_else(|e| panic!("{sentence}: {e}"))
@@ -54,7 +69,10 @@ fn kubernetes_manifests_pass_strict_validation_for_1_30_and_the_newest() {
         files.extend(plan.write_manifests(&target).unwrap());
     }
     assert!(files.len() > 40, "{} files", files.len());
-    let Some(validator) = common::require_tool("kubernetes-validate", "strict schema validation of the Kubernetes manifests") else {
+    let Some(validator) = common::require_tool(
+        "kubernetes-validate",
+        "strict schema validation of the Kubernetes manifests",
+    ) else {
         return;
     };
     for version in [Some("1.30.0"), None] {
@@ -63,7 +81,10 @@ fn kubernetes_manifests_pass_strict_validation_for_1_30_and_the_newest() {
         if let Some(v) = version {
             command.args(["-k", v]);
         }
-        let output = command.args(&files).output().expect("kubernetes-validate runs");
+        let output = command
+            .args(&files)
+            .output()
+            .expect("kubernetes-validate runs");
         assert!(
             output.status.success(),
             "kubernetes-validate {} failed:\n{}{}",
@@ -76,15 +97,22 @@ fn kubernetes_manifests_pass_strict_validation_for_1_30_and_the_newest() {
 
 #[test]
 fn compose_files_validate_against_the_compose_spec() {
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(common::root().join("tests/schemas/compose-spec.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("tests/schemas/compose-spec.json")).unwrap(),
+    )
+    .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the compose schema compiles");
     let catalogue = Catalogue::builtin().unwrap();
     let mut failures = Vec::new();
     for (label, sentence) in sentences(&catalogue) {
         let plan = plan(&catalogue, &sentence, Platform::Compose);
-        let compose = plan.manifest_files().into_iter().find(|f| f.path == "compose.yaml").unwrap();
-        let document: Value = serde_saphyr::from_str(&compose.content).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let compose = plan
+            .manifest_files()
+            .into_iter()
+            .find(|f| f.path == "compose.yaml")
+            .unwrap();
+        let document: Value =
+            serde_saphyr::from_str(&compose.content).unwrap_or_else(|e| panic!("{label}: {e}"));
         for error in validator.iter_errors(&document) {
             failures.push(format!("{label}: {error} at {}", error.instance_path()));
         }
@@ -98,21 +126,38 @@ fn decoded_secrets(objects: &[Value]) -> BTreeMap<(String, String), String> {
     for secret in objects.iter().filter(|o| o["kind"] == "Secret") {
         let name = secret["metadata"]["name"].as_str().unwrap().to_string();
         for (key, value) in secret["data"].as_object().unwrap() {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(value.as_str().unwrap()).unwrap();
-            out.insert((name.clone(), key.clone()), String::from_utf8(bytes).unwrap());
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value.as_str().unwrap())
+                .unwrap();
+            out.insert(
+                (name.clone(), key.clone()),
+                String::from_utf8(bytes).unwrap(),
+            );
         }
     }
     out
 }
 
 /// The value a container is given for `variable`, following `secretKeyRef`.
-fn env_value(container: &Value, variable: &str, secrets: &BTreeMap<(String, String), String>) -> Option<String> {
-    let var = container["env"].as_array()?.iter().find(|e| e["name"] == variable)?;
+fn env_value(
+    container: &Value,
+    variable: &str,
+    secrets: &BTreeMap<(String, String), String>,
+) -> Option<String> {
+    let var = container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == variable)?;
     if let Some(value) = var["value"].as_str() {
         return Some(value.to_string());
     }
     let reference = &var["valueFrom"]["secretKeyRef"];
-    secrets.get(&(reference["name"].as_str()?.to_string(), reference["key"].as_str()?.to_string())).cloned()
+    secrets
+        .get(&(
+            reference["name"].as_str()?.to_string(),
+            reference["key"].as_str()?.to_string(),
+        ))
+        .cloned()
 }
 
 #[test]
@@ -121,39 +166,81 @@ fn kubernetes_wiring_points_at_real_services_and_matching_passwords() {
     let mut checked = 0;
     for (label, sentence) in sentences(&catalogue) {
         let plan = plan(&catalogue, &sentence, Platform::Kubernetes);
-        let objects: Vec<Value> = plan.releases.iter().flat_map(|r| plan.kubernetes_objects(r)).map(|o| o.to_json()).collect();
+        let objects: Vec<Value> = plan
+            .releases
+            .iter()
+            .flat_map(|r| plan.kubernetes_objects(r))
+            .map(|o| o.to_json())
+            .collect();
         let secrets = decoded_secrets(&objects);
-        let services: Vec<&str> = objects.iter().filter(|o| o["kind"] == "Service").map(|o| o["metadata"]["name"].as_str().unwrap()).collect();
+        let services: Vec<&str> = objects
+            .iter()
+            .filter(|o| o["kind"] == "Service")
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
         for object in &objects {
-            assert!(object["kind"] != "Deployment" || object["spec"]["template"]["spec"]["containers"][0]["env"].as_array().is_none_or(|env| env.iter().all(|e| {
-                let name = e["name"].as_str().unwrap_or_default();
-                !(name.contains("PASSWORD") || name.contains("SECRET")) || e.get("valueFrom").is_some()
-            })), "{label}: a password is a plain value in {}", object["metadata"]["name"]);
+            assert!(
+                object["kind"] != "Deployment"
+                    || object["spec"]["template"]["spec"]["containers"][0]["env"]
+                        .as_array()
+                        .is_none_or(|env| env.iter().all(|e| {
+                            let name = e["name"].as_str().unwrap_or_default();
+                            !(name.contains("PASSWORD") || name.contains("SECRET"))
+                                || e.get("valueFrom").is_some()
+                        })),
+                "{label}: a password is a plain value in {}",
+                object["metadata"]["name"]
+            );
         }
         for release in &plan.releases {
             for wire in &release.wiring {
-                let dependency = plan.releases.iter().find(|r| r.release == wire.dependency).unwrap();
-                let components: Vec<&str> = release.components.iter().map(|c| c.name.as_str()).filter(|c| wire.component.as_deref().is_none_or(|w| w == *c)).collect();
+                let dependency = plan
+                    .releases
+                    .iter()
+                    .find(|r| r.release == wire.dependency)
+                    .unwrap();
+                let components: Vec<&str> = release
+                    .components
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .filter(|c| wire.component.as_deref().is_none_or(|w| w == *c))
+                    .collect();
                 for component in components {
                     let workload = objects
                         .iter()
-                        .find(|o| o["metadata"]["name"] == format!("{}-{component}", release.release) && o["kind"] != "Service")
+                        .find(|o| {
+                            o["metadata"]["name"] == format!("{}-{component}", release.release)
+                                && o["kind"] != "Service"
+                        })
                         .unwrap_or_else(|| panic!("{label}: workload of {component}"));
                     let container = &workload["spec"]["template"]["spec"]["containers"][0];
-                    let value = env_value(container, &wire.variable, &secrets).unwrap_or_else(|| panic!("{label}: {} not set", wire.variable));
+                    let value = env_value(container, &wire.variable, &secrets)
+                        .unwrap_or_else(|| panic!("{label}: {} not set", wire.variable));
                     if wire.facts == ["host"] {
                         let host = value.split(':').next().unwrap();
-                        assert!(services.contains(&host), "{label}: {} = {value} is not a Service ({services:?})", wire.variable);
+                        assert!(
+                            services.contains(&host),
+                            "{label}: {} = {value} is not a Service ({services:?})",
+                            wire.variable
+                        );
                         checked += 1;
                     }
                     if wire.facts.iter().any(|f| f == "password") {
                         let dependency_values: Vec<&String> = secrets
                             .iter()
-                            .filter(|((secret, _), _)| *secret == format!("{}-secrets", dependency.release))
+                            .filter(|((secret, _), _)| {
+                                *secret == format!("{}-secrets", dependency.release)
+                            })
                             .map(|(_, v)| v)
                             .collect();
-                        let password_matches = dependency_values.iter().any(|v| value.contains(v.as_str()) && v.len() >= 16);
-                        assert!(password_matches, "{label}: {} is not a password {} was created with", wire.variable, dependency.release);
+                        let password_matches = dependency_values
+                            .iter()
+                            .any(|v| value.contains(v.as_str()) && v.len() >= 16);
+                        assert!(
+                            password_matches,
+                            "{label}: {} is not a password {} was created with",
+                            wire.variable, dependency.release
+                        );
                         checked += 1;
                     }
                 }
@@ -168,11 +255,19 @@ fn check_compose_wiring(label: &str, plan: &Plan, document: &Value) {
     for release in &plan.releases {
         for wire in release.wiring.iter().filter(|w| w.facts == ["host"]) {
             let host = wire.shown.split(':').next().unwrap();
-            assert!(services.contains_key(host), "{label}: {} = {host} is not a Compose service", wire.variable);
+            assert!(
+                services.contains_key(host),
+                "{label}: {} = {host} is not a Compose service",
+                wire.variable
+            );
             let network_of_host = services[host]["networks"].as_array().unwrap();
             for c in &release.components {
                 let mine = services[&c.service]["networks"].as_array().unwrap();
-                assert!(mine.iter().any(|n| network_of_host.contains(n)), "{label}: {} shares no network with {host}", c.service);
+                assert!(
+                    mine.iter().any(|n| network_of_host.contains(n)),
+                    "{label}: {} shares no network with {host}",
+                    c.service
+                );
             }
         }
     }
@@ -181,12 +276,25 @@ fn check_compose_wiring(label: &str, plan: &Plan, document: &Value) {
 #[test]
 fn every_object_has_the_standard_labels() {
     let catalogue = Catalogue::builtin().unwrap();
-    let plan = plan(&catalogue, "install nextcloud with tls on cloud.example.com", Platform::Kubernetes);
+    let plan = plan(
+        &catalogue,
+        "install nextcloud with tls on cloud.example.com",
+        Platform::Kubernetes,
+    );
     for release in &plan.releases {
         for object in plan.kubernetes_objects(release) {
             let labels = object.metadata().labels.clone().unwrap_or_default();
-            for key in ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by"] {
-                assert!(labels.contains_key(key), "{} {} lacks {key}", object.kind(), object.name());
+            for key in [
+                "app.kubernetes.io/name",
+                "app.kubernetes.io/instance",
+                "app.kubernetes.io/managed-by",
+            ] {
+                assert!(
+                    labels.contains_key(key),
+                    "{} {} lacks {key}",
+                    object.kind(),
+                    object.name()
+                );
             }
             if let KubeObject::Deployment(d) = &object {
                 let container = &d.spec.template.spec.as_ref().unwrap().containers[0];

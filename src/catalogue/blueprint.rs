@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::intent::values::{is_dns_label, Storage};
+use crate::intent::values::{Storage, is_dns_label};
 use crate::template;
 
 /// Parameters every blueprint has without declaring them.
@@ -81,7 +81,9 @@ pub struct Requirement {
 
 impl Requirement {
     pub fn alias(&self) -> String {
-        self.alias.clone().unwrap_or_else(|| self.blueprint.replace('-', "_"))
+        self.alias
+            .clone()
+            .unwrap_or_else(|| self.blueprint.replace('-', "_"))
     }
 }
 
@@ -122,7 +124,9 @@ impl ParameterSpec {
             (ParameterType::Boolean, J::Bool(_)) => Ok(()),
             (ParameterType::Integer, J::Number(n)) if n.is_i64() => {
                 let n = n.as_i64().unwrap_or_default();
-                if self.minimum.is_some_and(|min| n < min) || self.maximum.is_some_and(|max| n > max) {
+                if self.minimum.is_some_and(|min| n < min)
+                    || self.maximum.is_some_and(|max| n > max)
+                {
                     Err(format!(
                         "{n} is outside {}..={}",
                         self.minimum.map_or("".into(), |m| m.to_string()),
@@ -278,7 +282,11 @@ pub struct Health {
 
 impl Health {
     pub fn readiness(&self) -> Check {
-        Check { http: self.http.clone(), tcp: self.tcp.clone(), exec: self.exec.clone() }
+        Check {
+            http: self.http.clone(),
+            tcp: self.tcp.clone(),
+            exec: self.exec.clone(),
+        }
     }
     pub fn liveness(&self) -> Check {
         self.liveness.clone().unwrap_or_else(|| self.readiness())
@@ -287,7 +295,9 @@ impl Health {
 
 impl Check {
     fn kinds(&self) -> usize {
-        usize::from(self.http.is_some()) + usize::from(self.tcp.is_some()) + usize::from(self.exec.is_some())
+        usize::from(self.http.is_some())
+            + usize::from(self.tcp.is_some())
+            + usize::from(self.exec.is_some())
     }
 }
 
@@ -299,7 +309,10 @@ pub struct Problem {
 }
 
 fn problem(line: u32, message: impl Into<String>) -> Problem {
-    Problem { line, message: message.into() }
+    Problem {
+        line,
+        message: message.into(),
+    }
 }
 
 fn line_of<T>(spanned: &Spanned<T>) -> u32 {
@@ -333,7 +346,11 @@ impl Blueprint {
 
     /// Names of components that cannot be scaled beyond one replica.
     pub fn single_instance_components(&self) -> Vec<&str> {
-        self.components.iter().filter(|c| !c.value.scalable).map(|c| c.value.name.as_str()).collect()
+        self.components
+            .iter()
+            .filter(|c| !c.value.scalable)
+            .map(|c| c.value.name.as_str())
+            .collect()
     }
 
     /// Secrets' names that `provides` hands out, so dependents treat them as secret too.
@@ -342,7 +359,10 @@ impl Blueprint {
             .iter()
             .filter(|(_, template)| {
                 template::referenced_variables(&template.value)
-                    .map(|vars| vars.iter().any(|v| v.starts_with("secrets.") || v == "secrets"))
+                    .map(|vars| {
+                        vars.iter()
+                            .any(|v| v.starts_with("secrets.") || v == "secrets")
+                    })
                     .unwrap_or(false)
             })
             .map(|(fact, _)| fact.clone())
@@ -355,26 +375,50 @@ impl Blueprint {
         let mut out = Vec::new();
         let name_line = line_of(&self.name);
         if !is_dns_label(self.name()) {
-            out.push(problem(name_line, format!("name '{}' must be a DNS-1123 label (lower-case letters, digits, '-')", self.name())));
+            out.push(problem(
+                name_line,
+                format!(
+                    "name '{}' must be a DNS-1123 label (lower-case letters, digits, '-')",
+                    self.name()
+                ),
+            ));
         }
         if self.description.trim().is_empty() {
             out.push(problem(name_line, "description is empty"));
         }
         if !is_dns_label(&self.category.value) {
-            out.push(problem(line_of(&self.category), format!("category '{}' must be one lower-case word", self.category.value)));
+            out.push(problem(
+                line_of(&self.category),
+                format!(
+                    "category '{}' must be one lower-case word",
+                    self.category.value
+                ),
+            ));
         }
         for alias in &self.aliases {
             if !is_dns_label(&alias.value) {
-                out.push(problem(line_of(alias), format!("alias '{}' must be lower-case letters, digits and '-'", alias.value)));
+                out.push(problem(
+                    line_of(alias),
+                    format!(
+                        "alias '{}' must be lower-case letters, digits and '-'",
+                        alias.value
+                    ),
+                ));
             }
         }
-        if let Some(version) = &self.version {
-            if crate::intent::Version::parse(&version.value).is_err() {
-                out.push(problem(line_of(version), format!("version '{}' is not a plausible image tag", version.value)));
-            }
+        if let Some(version) = &self.version
+            && crate::intent::Version::parse(&version.value).is_err()
+        {
+            out.push(problem(
+                line_of(version),
+                format!("version '{}' is not a plausible image tag", version.value),
+            ));
         }
         if self.components.is_empty() {
-            out.push(problem(name_line, "a blueprint needs at least one component"));
+            out.push(problem(
+                name_line,
+                "a blueprint needs at least one component",
+            ));
         }
 
         // What templates may read.
@@ -383,7 +427,11 @@ impl Blueprint {
         for fact in RELEASE_FACTS {
             allowed.insert(format!("release.{fact}"));
         }
-        for param in BUILTIN_PARAMETERS.iter().map(|p| p.to_string()).chain(self.parameters.keys().cloned()) {
+        for param in BUILTIN_PARAMETERS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(self.parameters.keys().cloned())
+        {
             allowed.insert(format!("params.{param}"));
         }
         for secret in self.secrets.keys() {
@@ -394,17 +442,31 @@ impl Blueprint {
             let line = line_of(requirement);
             let req = &requirement.value;
             let alias = req.alias();
-            if !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || alias.starts_with(|c: char| c.is_ascii_digit()) {
-                out.push(problem(line, format!("requirement alias '{alias}' must be letters, digits and '_'")));
+            if !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || alias.starts_with(|c: char| c.is_ascii_digit())
+            {
+                out.push(problem(
+                    line,
+                    format!("requirement alias '{alias}' must be letters, digits and '_'"),
+                ));
             }
             if ["release", "version", "params", "secrets"].contains(&alias.as_str()) {
-                out.push(problem(line, format!("requirement alias '{alias}' is a reserved name")));
+                out.push(problem(
+                    line,
+                    format!("requirement alias '{alias}' is a reserved name"),
+                ));
             }
             if !aliases.insert(alias.clone()) {
-                out.push(problem(line, format!("requirement alias '{alias}' is used twice")));
+                out.push(problem(
+                    line,
+                    format!("requirement alias '{alias}' is used twice"),
+                ));
             }
             if req.blueprint == self.name() {
-                out.push(problem(line, format!("blueprint '{}' requires itself", self.name())));
+                out.push(problem(
+                    line,
+                    format!("blueprint '{}' requires itself", self.name()),
+                ));
             }
             match dependency_facts.get(&alias) {
                 Some(facts) => {
@@ -423,11 +485,20 @@ impl Blueprint {
                             if var != "version" && !var.starts_with("params.") {
                                 out.push(problem(line, format!("condition '{when}' reads '{var}'; conditions may read only `version` and `params`")));
                             } else if !allowed.contains(&var) {
-                                out.push(problem(line, format!("condition '{when}' reads undefined '{var}'")));
+                                out.push(problem(
+                                    line,
+                                    format!("condition '{when}' reads undefined '{var}'"),
+                                ));
                             }
                         }
                     }
-                    Err(err) => out.push(problem(line, format!("condition '{when}' is not a valid expression: {}", short_error(&err)))),
+                    Err(err) => out.push(problem(
+                        line,
+                        format!(
+                            "condition '{when}' is not a valid expression: {}",
+                            short_error(&err)
+                        ),
+                    )),
                 }
             }
         }
@@ -436,15 +507,24 @@ impl Blueprint {
             let line = line_of(spec);
             let spec = &spec.value;
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                out.push(problem(line, format!("parameter name '{name}' must be letters, digits and '_'")));
+                out.push(problem(
+                    line,
+                    format!("parameter name '{name}' must be letters, digits and '_'"),
+                ));
             }
             if spec.kind == ParameterType::Enum && spec.values.is_empty() {
-                out.push(problem(line, format!("enum parameter '{name}' lists no `values`")));
+                out.push(problem(
+                    line,
+                    format!("enum parameter '{name}' lists no `values`"),
+                ));
             }
             match &spec.default {
                 Some(default) => {
                     if let Err(why) = spec.check(default) {
-                        out.push(problem(line, format!("default of parameter '{name}' is invalid: {why}")));
+                        out.push(problem(
+                            line,
+                            format!("default of parameter '{name}' is invalid: {why}"),
+                        ));
                     }
                 }
                 None => out.push(problem(line, format!("parameter '{name}' needs a default"))),
@@ -452,7 +532,13 @@ impl Blueprint {
         }
         for (name, spec) in &self.secrets {
             if !(8..=128).contains(&spec.value.length) {
-                out.push(problem(line_of(spec), format!("secret '{name}' length {} is outside 8..=128", spec.value.length)));
+                out.push(problem(
+                    line_of(spec),
+                    format!(
+                        "secret '{name}' length {} is outside 8..=128",
+                        spec.value.length
+                    ),
+                ));
             }
         }
 
@@ -462,12 +548,23 @@ impl Blueprint {
                 Ok(vars) => {
                     for var in vars {
                         let wildcard = var.split('.').next().map(|head| format!("{head}.*"));
-                        if !allowed.contains(&var) && !wildcard.is_some_and(|w| allowed.contains(&w) && var.contains('.')) {
-                            out.push(problem(line, format!("{what} uses undefined variable '{var}'{}", hint(&var, &allowed))));
+                        if !allowed.contains(&var)
+                            && !wildcard.is_some_and(|w| allowed.contains(&w) && var.contains('.'))
+                        {
+                            out.push(problem(
+                                line,
+                                format!(
+                                    "{what} uses undefined variable '{var}'{}",
+                                    hint(&var, &allowed)
+                                ),
+                            ));
                         }
                     }
                 }
-                Err(err) => out.push(problem(line, format!("{what} is not a valid template: {}", short_error(&err)))),
+                Err(err) => out.push(problem(
+                    line,
+                    format!("{what} is not a valid template: {}", short_error(&err)),
+                )),
             }
         };
         for (key, template) in &self.provides {
@@ -483,44 +580,96 @@ impl Blueprint {
             let line = line_of(component);
             let c = &component.value;
             if !is_dns_label(&c.name) {
-                out.push(problem(line, format!("component name '{}' must be a DNS-1123 label", c.name)));
+                out.push(problem(
+                    line,
+                    format!("component name '{}' must be a DNS-1123 label", c.name),
+                ));
             }
             if !component_names.insert(c.name.clone()) {
-                out.push(problem(line, format!("component '{}' is defined twice", c.name)));
+                out.push(problem(
+                    line,
+                    format!("component '{}' is defined twice", c.name),
+                ));
             }
             if c.image.trim().is_empty() || c.image.contains(char::is_whitespace) {
-                out.push(problem(line, format!("component '{}' has an invalid image '{}'", c.name, c.image)));
+                out.push(problem(
+                    line,
+                    format!("component '{}' has an invalid image '{}'", c.name, c.image),
+                ));
             }
             let mut port_names = BTreeSet::new();
             for port in &c.ports {
                 if port.port == 0 {
-                    out.push(problem(line, format!("port '{}' of component '{}' is 0", port.name, c.name)));
+                    out.push(problem(
+                        line,
+                        format!("port '{}' of component '{}' is 0", port.name, c.name),
+                    ));
                 }
                 if port.name.len() > 15 || !is_dns_label(&port.name) {
-                    out.push(problem(line, format!("port name '{}' must be a DNS-1123 label of at most 15 characters", port.name)));
+                    out.push(problem(
+                        line,
+                        format!(
+                            "port name '{}' must be a DNS-1123 label of at most 15 characters",
+                            port.name
+                        ),
+                    ));
                 }
                 if !port_names.insert(port.name.clone()) {
-                    out.push(problem(line, format!("port '{}' is defined twice in component '{}'", port.name, c.name)));
+                    out.push(problem(
+                        line,
+                        format!(
+                            "port '{}' is defined twice in component '{}'",
+                            port.name, c.name
+                        ),
+                    ));
                 }
             }
-            if let Some(expose) = &c.expose {
-                if !port_names.contains(expose) {
-                    out.push(problem(line, format!("component '{}' exposes port '{expose}', which it does not define (ports: {})", c.name, port_names.iter().cloned().collect::<Vec<_>>().join(", "))));
-                }
+            if let Some(expose) = &c.expose
+                && !port_names.contains(expose)
+            {
+                out.push(problem(line, format!("component '{}' exposes port '{expose}', which it does not define (ports: {})", c.name, port_names.iter().cloned().collect::<Vec<_>>().join(", "))));
             }
             if let Some(health) = &c.health {
                 if health.readiness().kinds() != 1 {
-                    out.push(problem(line, format!("health of component '{}' needs exactly one of http, tcp or exec", c.name)));
+                    out.push(problem(
+                        line,
+                        format!(
+                            "health of component '{}' needs exactly one of http, tcp or exec",
+                            c.name
+                        ),
+                    ));
                 }
                 if health.liveness.as_ref().is_some_and(|l| l.kinds() != 1) {
-                    out.push(problem(line, format!("liveness of component '{}' needs exactly one of http, tcp or exec", c.name)));
+                    out.push(problem(
+                        line,
+                        format!(
+                            "liveness of component '{}' needs exactly one of http, tcp or exec",
+                            c.name
+                        ),
+                    ));
                 }
                 for check in [health.readiness(), health.liveness()] {
                     if check.exec.as_ref().is_some_and(|e| e.command.is_empty()) {
-                        out.push(problem(line, format!("exec health check of component '{}' has an empty command", c.name)));
+                        out.push(problem(
+                            line,
+                            format!(
+                                "exec health check of component '{}' has an empty command",
+                                c.name
+                            ),
+                        ));
                     }
-                    if check.http.as_ref().is_some_and(|h| !h.path.starts_with('/')) {
-                        out.push(problem(line, format!("http health check path of component '{}' must start with '/'", c.name)));
+                    if check
+                        .http
+                        .as_ref()
+                        .is_some_and(|h| !h.path.starts_with('/'))
+                    {
+                        out.push(problem(
+                            line,
+                            format!(
+                                "http health check path of component '{}' must start with '/'",
+                                c.name
+                            ),
+                        ));
                     }
                 }
             }
@@ -530,19 +679,36 @@ impl Blueprint {
             let mut volume_names = BTreeSet::new();
             for volume in &c.volumes {
                 if !is_dns_label(&volume.name) {
-                    out.push(problem(line_of(&volume.path), format!("volume name '{}' must be a DNS-1123 label", volume.name)));
+                    out.push(problem(
+                        line_of(&volume.path),
+                        format!("volume name '{}' must be a DNS-1123 label", volume.name),
+                    ));
                 }
                 if !volume_names.insert(volume.name.clone()) {
-                    out.push(problem(line_of(&volume.path), format!("volume '{}' is defined twice in component '{}'", volume.name, c.name)));
+                    out.push(problem(
+                        line_of(&volume.path),
+                        format!(
+                            "volume '{}' is defined twice in component '{}'",
+                            volume.name, c.name
+                        ),
+                    ));
                 }
-                check_template(&format!("path of volume '{}'", volume.name), &volume.path, &mut out);
+                check_template(
+                    &format!("path of volume '{}'", volume.name),
+                    &volume.path,
+                    &mut out,
+                );
                 if let Some(size) = &volume.size {
                     check_template(&format!("size of volume '{}'", volume.name), size, &mut out);
                 }
             }
             for (key, template) in &c.env {
                 check_env_name(key, line_of(template), &mut out);
-                check_template(&format!("env {key} of component '{}'", c.name), template, &mut out);
+                check_template(
+                    &format!("env {key} of component '{}'", c.name),
+                    template,
+                    &mut out,
+                );
             }
         }
         out
@@ -552,9 +718,14 @@ impl Blueprint {
 fn check_env_name(key: &str, line: u32, out: &mut Vec<Problem>) {
     let valid = !key.is_empty()
         && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
     if !valid {
-        out.push(problem(line, format!("environment variable name '{key}' is invalid")));
+        out.push(problem(
+            line,
+            format!("environment variable name '{key}' is invalid"),
+        ));
     }
 }
 

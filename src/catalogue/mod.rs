@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use include_dir::{include_dir, Dir};
+use include_dir::{Dir, include_dir};
 use serde::Serialize;
 
 pub use blueprint::{Blueprint, Component, Problem, Requirement};
@@ -43,7 +43,10 @@ pub enum CatalogueError {
     #[error("the blueprint catalogue has {} problem(s):\n{}", .0.len(), .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
     #[error("cannot read blueprint directory '{path}': {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +84,8 @@ pub struct Entry {
     pub origin: String,
     /// `provides` facts whose values come from secrets.
     pub secret_facts: BTreeSet<String>,
+    /// Every parameter's default (declared and built-in).
+    pub defaults: BTreeMap<String, serde_json::Value>,
 }
 
 /// What `catalogue list --json` and the API show of a blueprint.
@@ -123,7 +128,11 @@ impl Catalogue {
     /// Directories named by `DECKHAND_BLUEPRINTS` (a path list, like `PATH`).
     pub fn dirs_from_env() -> Vec<PathBuf> {
         std::env::var_os("DECKHAND_BLUEPRINTS")
-            .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -136,8 +145,13 @@ impl Catalogue {
             match parse_blueprint(&source.text) {
                 Ok(blueprint) => {
                     let name = blueprint.name().to_string();
-                    let dir = Path::new(&source.origin).parent().map(|p| p.display().to_string()).unwrap_or_default();
-                    if let Some(previous) = seen_in_dir.insert((dir, name.clone()), source.origin.clone()) {
+                    let dir = Path::new(&source.origin)
+                        .parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    if let Some(previous) =
+                        seen_in_dir.insert((dir, name.clone()), source.origin.clone())
+                    {
                         diagnostics.push(Diagnostic {
                             file: source.origin.clone(),
                             line: blueprint.name.referenced.line() as u32,
@@ -146,26 +160,44 @@ impl Catalogue {
                     }
                     parsed.insert(name, (blueprint, source.origin));
                 }
-                Err(problem) => diagnostics.push(Diagnostic { file: source.origin, line: problem.line, message: problem.message }),
+                Err(problem) => diagnostics.push(Diagnostic {
+                    file: source.origin,
+                    line: problem.line,
+                    message: problem.message,
+                }),
             }
         }
 
-        let secret_facts: BTreeMap<String, BTreeSet<String>> =
-            parsed.iter().map(|(name, (bp, _))| (name.clone(), bp.secret_facts())).collect();
-        let provided: BTreeMap<&str, BTreeSet<String>> =
-            parsed.iter().map(|(name, (bp, _))| (name.as_str(), bp.provides.keys().cloned().collect())).collect();
+        let secret_facts: BTreeMap<String, BTreeSet<String>> = parsed
+            .iter()
+            .map(|(name, (bp, _))| (name.clone(), bp.secret_facts()))
+            .collect();
+        let provided: BTreeMap<&str, BTreeSet<String>> = parsed
+            .iter()
+            .map(|(name, (bp, _))| (name.as_str(), bp.provides.keys().cloned().collect()))
+            .collect();
         let names: Vec<String> = parsed.keys().cloned().collect();
 
         let mut aliases: HashMap<String, String> = HashMap::new();
         for (name, (bp, origin)) in &parsed {
             for alias in &bp.aliases {
-                let at = |message: String| Diagnostic { file: origin.clone(), line: alias.referenced.line() as u32, message };
+                let at = |message: String| Diagnostic {
+                    file: origin.clone(),
+                    line: alias.referenced.line() as u32,
+                    message,
+                };
                 if parsed.contains_key(&alias.value) {
-                    diagnostics.push(at(format!("alias '{}' is the name of another blueprint", alias.value)));
-                } else if let Some(other) = aliases.insert(alias.value.clone(), name.clone()) {
-                    if &other != name {
-                        diagnostics.push(at(format!("alias '{}' is also an alias of '{other}'", alias.value)));
-                    }
+                    diagnostics.push(at(format!(
+                        "alias '{}' is the name of another blueprint",
+                        alias.value
+                    )));
+                } else if let Some(other) = aliases.insert(alias.value.clone(), name.clone())
+                    && &other != name
+                {
+                    diagnostics.push(at(format!(
+                        "alias '{}' is also an alias of '{other}'",
+                        alias.value
+                    )));
                 }
             }
         }
@@ -177,29 +209,44 @@ impl Catalogue {
                 let line = requirement.referenced.line() as u32;
                 match parsed.get(&req.blueprint) {
                     Some((dependency, _)) => {
-                        dependency_facts.insert(req.alias(), provided[req.blueprint.as_str()].clone());
+                        dependency_facts
+                            .insert(req.alias(), provided[req.blueprint.as_str()].clone());
                         for (param, value) in &req.with_parameters {
                             match dependency.parameters.get(param) {
                                 Some(spec) => {
                                     if let Err(why) = spec.value.check(value) {
-                                        diagnostics.push(Diagnostic { file: origin.clone(), line, message: format!("parameter '{param}' for '{}' is invalid: {why}", req.blueprint) });
+                                        diagnostics.push(Diagnostic {
+                                            file: origin.clone(),
+                                            line,
+                                            message: format!(
+                                                "parameter '{param}' for '{}' is invalid: {why}",
+                                                req.blueprint
+                                            ),
+                                        });
                                     }
                                 }
-                                None if blueprint::BUILTIN_PARAMETERS.contains(&param.as_str()) => {}
+                                None if blueprint::BUILTIN_PARAMETERS.contains(&param.as_str()) => {
+                                }
                                 None => diagnostics.push(Diagnostic {
                                     file: origin.clone(),
                                     line,
                                     message: format!(
                                         "'{}' has no parameter '{param}' (it has: {})",
                                         req.blueprint,
-                                        dependency.parameters.keys().cloned().collect::<Vec<_>>().join(", ")
+                                        dependency
+                                            .parameters
+                                            .keys()
+                                            .cloned()
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
                                     ),
                                 }),
                             }
                         }
                     }
                     None => {
-                        let suggestions = nearest(&req.blueprint, names.iter().map(String::as_str), 3);
+                        let suggestions =
+                            nearest(&req.blueprint, names.iter().map(String::as_str), 3);
                         diagnostics.push(Diagnostic {
                             file: origin.clone(),
                             line,
@@ -215,7 +262,11 @@ impl Catalogue {
                 }
             }
             for problem in bp.problems(&dependency_facts) {
-                diagnostics.push(Diagnostic { file: origin.clone(), line: problem.line, message: problem.message });
+                diagnostics.push(Diagnostic {
+                    file: origin.clone(),
+                    line: problem.line,
+                    message: problem.message,
+                });
             }
         }
 
@@ -227,7 +278,16 @@ impl Catalogue {
             .into_iter()
             .map(|(name, (blueprint, origin))| {
                 let facts = secret_facts[&name].clone();
-                (name, Entry { blueprint, origin, secret_facts: facts })
+                let defaults = blueprint.default_parameters();
+                (
+                    name,
+                    Entry {
+                        blueprint,
+                        origin,
+                        secret_facts: facts,
+                        defaults,
+                    },
+                )
             })
             .collect();
         Ok(Self { entries, aliases })
@@ -267,10 +327,11 @@ impl Catalogue {
 
     /// The blueprint for a name or alias, or an error with the nearest names.
     pub fn get(&self, name: &str) -> Result<&Entry, UnknownBlueprint> {
-        self.entry(&name.to_ascii_lowercase()).ok_or_else(|| UnknownBlueprint {
-            name: name.to_string(),
-            suggestions: self.suggest(name, 3),
-        })
+        self.entry(&name.to_ascii_lowercase())
+            .ok_or_else(|| UnknownBlueprint {
+                name: name.to_string(),
+                suggestions: self.suggest(name, 3),
+            })
     }
 
     /// The `limit` names (or aliases, as their canonical names) closest to `word`.
@@ -299,7 +360,11 @@ impl Catalogue {
             name: bp.name().to_string(),
             description: bp.description.clone(),
             category: bp.category.value.clone(),
-            requires: bp.requires.iter().map(|r| r.value.blueprint.clone()).collect(),
+            requires: bp
+                .requires
+                .iter()
+                .map(|r| r.value.blueprint.clone())
+                .collect(),
             tags: bp.tags.clone(),
             aliases: bp.aliases.iter().map(|a| a.value.clone()).collect(),
             version: bp.default_version().to_string(),
@@ -311,21 +376,31 @@ impl Catalogue {
     /// Blueprints matching a category and a free-text query (name, alias,
     /// tag, description), best matches first.
     pub fn search(&self, query: Option<&str>, category: Option<&str>) -> Vec<Summary> {
-        let query = query.map(|q| q.trim().to_ascii_lowercase()).filter(|q| !q.is_empty());
+        let query = query
+            .map(|q| q.trim().to_ascii_lowercase())
+            .filter(|q| !q.is_empty());
         let mut hits: Vec<(u8, Summary)> = self
             .entries
             .values()
             .filter(|e| category.is_none_or(|c| e.blueprint.category.value.eq_ignore_ascii_case(c)))
             .filter_map(|e| {
                 let summary = self.summary(e);
-                let Some(q) = &query else { return Some((0, summary)) };
+                let Some(q) = &query else {
+                    return Some((0, summary));
+                };
                 let rank = if summary.name == *q || summary.aliases.iter().any(|a| a == q) {
                     0
-                } else if summary.name.contains(q.as_str()) || summary.aliases.iter().any(|a| a.contains(q.as_str())) {
+                } else if summary.name.contains(q.as_str())
+                    || summary.aliases.iter().any(|a| a.contains(q.as_str()))
+                {
                     1
                 } else if summary.category == *q || summary.tags.iter().any(|t| t == q) {
                     2
-                } else if summary.description.to_ascii_lowercase().contains(q.as_str()) {
+                } else if summary
+                    .description
+                    .to_ascii_lowercase()
+                    .contains(q.as_str())
+                {
                     3
                 } else {
                     return None;
@@ -355,10 +430,21 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 }
 
 /// The `limit` candidates nearest to `word`.
-pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>, limit: usize) -> Vec<String> {
-    let mut scored: Vec<(f64, &str)> = candidates.map(|c| (similarity(word, c), c)).filter(|(s, _)| *s >= 0.55).collect();
+pub fn nearest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    limit: usize,
+) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = candidates
+        .map(|c| (similarity(word, c), c))
+        .filter(|(s, _)| *s >= 0.55)
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(limit).map(|(_, c)| c.to_string()).collect()
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }
 
 /// Parses one blueprint file; a YAML or shape error becomes a [`Problem`] with its line.
@@ -380,7 +466,10 @@ fn yaml_error_message(err: &serde_saphyr::Error) -> String {
         None => first,
     };
     // "line 19 column 96: unknown field …" → "unknown field …" (the line is reported apart).
-    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((position, message)) if position.contains("column") => message.to_string(),
         _ => first.to_string(),
     }
@@ -396,7 +485,11 @@ impl Catalogue {
 fn builtin_sources() -> Vec<BlueprintSource> {
     let mut files: Vec<_> = BUILTIN
         .files()
-        .filter(|f| f.path().extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter(|f| {
+            f.path()
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml")
+        })
         .collect();
     files.sort_by_key(|f| f.path());
     files
@@ -410,7 +503,10 @@ fn builtin_sources() -> Vec<BlueprintSource> {
 
 /// Reads every `*.yaml` / `*.yml` file of a directory (not recursive), sorted by name.
 pub fn read_dir_sources(dir: &Path) -> Result<Vec<BlueprintSource>, CatalogueError> {
-    let io = |source| CatalogueError::Io { path: dir.to_path_buf(), source };
+    let io = |source| CatalogueError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -420,8 +516,14 @@ pub fn read_dir_sources(dir: &Path) -> Result<Vec<BlueprintSource>, CatalogueErr
     paths
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|source| CatalogueError::Io { path: path.clone(), source })?;
-            Ok(BlueprintSource { origin: path.display().to_string(), text })
+            let text = std::fs::read_to_string(&path).map_err(|source| CatalogueError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(BlueprintSource {
+                origin: path.display().to_string(),
+                text,
+            })
         })
         .collect()
 }
@@ -431,7 +533,10 @@ mod tests {
     use super::*;
 
     fn source(origin: &str, text: &str) -> BlueprintSource {
-        BlueprintSource { origin: origin.into(), text: text.into() }
+        BlueprintSource {
+            origin: origin.into(),
+            text: text.into(),
+        }
     }
 
     const MINIMAL: &str = "name: hello\ndescription: a greeter\ncategory: web\nrequires: []\ncomponents:\n  - name: web\n    image: busybox\n    ports: [{name: http, port: 8080}]\n";
@@ -448,14 +553,22 @@ mod tests {
     #[test]
     fn a_blueprint_with_only_the_fixed_keys_loads() {
         let catalogue = Catalogue::from_sources(vec![source("x/hello.yaml", MINIMAL)]).unwrap();
-        assert_eq!(catalogue.get("hello").unwrap().blueprint.default_version(), "latest");
+        assert_eq!(
+            catalogue.get("hello").unwrap().blueprint.default_version(),
+            "latest"
+        );
     }
 
     #[test]
     fn unknown_keys_are_reported_with_file_and_line() {
-        let text = MINIMAL.replace("    image: busybox\n", "    image: busybox\n    imagee: typo\n");
+        let text = MINIMAL.replace(
+            "    image: busybox\n",
+            "    image: busybox\n    imagee: typo\n",
+        );
         let err = Catalogue::from_sources(vec![source("x/hello.yaml", &text)]).unwrap_err();
-        let CatalogueError::Invalid(diags) = err else { panic!() };
+        let CatalogueError::Invalid(diags) = err else {
+            panic!()
+        };
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].file, "x/hello.yaml");
         assert_eq!(diags[0].line, 8, "{}", diags[0]);
@@ -465,7 +578,9 @@ mod tests {
     #[test]
     fn undefined_template_variables_are_reported() {
         let text = format!("{MINIMAL}env:\n  A: \"{{{{ params.storag }}}}\"\n");
-        let err = Catalogue::from_sources(vec![source("x/hello.yaml", &text)]).unwrap_err().to_string();
+        let err = Catalogue::from_sources(vec![source("x/hello.yaml", &text)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x/hello.yaml:10:"), "{err}");
         assert!(err.contains("undefined variable 'params.storag'"), "{err}");
         assert!(err.contains("did you mean 'params.storage'"), "{err}");
@@ -475,16 +590,29 @@ mod tests {
     fn missing_requirements_name_the_requirer_and_suggest() {
         let text = MINIMAL.replace("requires: []", "requires: [{blueprint: helo}]");
         let other = MINIMAL.replace("name: hello", "name: hallo");
-        let err = Catalogue::from_sources(vec![source("x/hello.yaml", &text), source("x/hallo.yaml", &other)])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("blueprint 'hello' requires 'helo', which is not in the catalogue (did you mean"), "{err}");
+        let err = Catalogue::from_sources(vec![
+            source("x/hello.yaml", &text),
+            source("x/hallo.yaml", &other),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                "blueprint 'hello' requires 'helo', which is not in the catalogue (did you mean"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_later_directory_overrides_a_builtin() {
         let mut sources = builtin_sources();
-        sources.push(source("mine/redis.yaml", &MINIMAL.replace("name: hello", "name: redis").replace("a greeter", "my redis")));
+        sources.push(source(
+            "mine/redis.yaml",
+            &MINIMAL
+                .replace("name: hello", "name: redis")
+                .replace("a greeter", "my redis"),
+        ));
         let err = Catalogue::from_sources(sources);
         // authentik reads cache.password etc.; an override without provides breaks it, and says so.
         let text = err.unwrap_err().to_string();
@@ -496,13 +624,21 @@ mod tests {
         let catalogue = Catalogue::builtin().unwrap();
         let hits = catalogue.search(Some("redis"), None);
         assert_eq!(hits[0].name, "redis");
-        assert!(catalogue.search(None, Some("database")).iter().all(|s| s.category == "database"));
+        assert!(
+            catalogue
+                .search(None, Some("database"))
+                .iter()
+                .all(|s| s.category == "database")
+        );
     }
 
     #[test]
     fn suggestions_find_near_names() {
         let catalogue = Catalogue::builtin().unwrap();
-        assert_eq!(catalogue.suggest("autentik", 1), vec!["authentik".to_string()]);
+        assert_eq!(
+            catalogue.suggest("autentik", 1),
+            vec!["authentik".to_string()]
+        );
         assert_eq!(catalogue.get("redi").unwrap_err().suggestions[0], "redis");
     }
 }
@@ -538,7 +674,11 @@ impl Catalogue {
         Detail {
             summary: self.summary(entry),
             requirements: bp.requires.iter().map(|r| r.value.clone()).collect(),
-            parameters: bp.parameters.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+            parameters: bp
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect(),
             secrets: bp.secrets.keys().cloned().collect(),
             provides: bp.provides.keys().cloned().collect(),
             components: bp
@@ -558,7 +698,11 @@ impl Catalogue {
                 })
                 .collect(),
             example: if bp.components.iter().any(|c| c.value.expose.is_some()) {
-                format!("install {} with TLS on {}.example.com", bp.name(), bp.name())
+                format!(
+                    "install {} with TLS on {}.example.com",
+                    bp.name(),
+                    bp.name()
+                )
             } else {
                 format!("install {}", bp.name())
             },

@@ -162,7 +162,10 @@ mod tests {
             applications: vec!["authentik".into()],
             platform: None,
             namespace: Some(Namespace::parse("auth").unwrap()),
-            parameters: Parameters { tls: Some(true), ..Default::default() },
+            parameters: Parameters {
+                tls: Some(true),
+                ..Default::default()
+            },
             source: Source::Rules,
         };
         let json = serde_json::to_string(&intent).unwrap();
@@ -177,7 +180,9 @@ mod tests {
     #[test]
     fn invalid_values_are_refused_when_deserializing() {
         let json = r#"{"action":"install","applications":["x"],"platform":null,"namespace":"Bad_NS","parameters":{},"source":"llm"}"#;
-        let err = serde_json::from_str::<Intent>(json).unwrap_err().to_string();
+        let err = serde_json::from_str::<Intent>(json)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Bad_NS"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::values::{Domain, Namespace, Replicas, Storage, ValueError, Version};
 use super::{Action, Intent, Parameters, Platform, Source};
-use crate::catalogue::{did_you_mean, nearest, Catalogue};
+use crate::catalogue::{Catalogue, did_you_mean, nearest};
 
 /// Why a sentence did not become an intent, in the contract's error shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -27,10 +27,16 @@ pub struct ParseFailure {
 
 impl ParseFailure {
     fn new(error: impl Into<String>) -> Self {
-        Self { error: error.into(), suggestions: Vec::new() }
+        Self {
+            error: error.into(),
+            suggestions: Vec::new(),
+        }
     }
     fn with_suggestions(error: impl Into<String>, suggestions: Vec<String>) -> Self {
-        Self { error: error.into(), suggestions }
+        Self {
+            error: error.into(),
+            suggestions,
+        }
     }
 }
 
@@ -39,7 +45,11 @@ impl From<ValueError> for ParseFailure {
         let suggestions = match &err {
             ValueError::Namespace(given) => {
                 let fixed = sanitize_label(given);
-                if fixed.is_empty() { vec![] } else { vec![fixed] }
+                if fixed.is_empty() {
+                    vec![]
+                } else {
+                    vec![fixed]
+                }
             }
             _ => vec![],
         };
@@ -127,30 +137,176 @@ const PLATFORM_WORDS: &[(&[&str], Platform)] = &[
 ];
 
 const TLS_WORDS: &[&str] = &[
-    "tls", "https", "ssl", "certificate", "certificates", "cert", "certs", "letsencrypt", "acme", "cert-manager",
+    "tls",
+    "https",
+    "ssl",
+    "certificate",
+    "certificates",
+    "cert",
+    "certs",
+    "letsencrypt",
+    "acme",
+    "cert-manager",
 ];
-const REPLICA_WORDS: &[&str] =
-    &["replica", "replicas", "instance", "instances", "copy", "copies", "pod", "pods", "node", "nodes"];
+const REPLICA_WORDS: &[&str] = &[
+    "replica",
+    "replicas",
+    "instance",
+    "instances",
+    "copy",
+    "copies",
+    "pod",
+    "pods",
+    "node",
+    "nodes",
+];
 const NAMESPACE_WORDS: &[&str] = &["namespace", "ns"];
 
 /// Words that carry no meaning of their own here.
 const FILLER: &[&str] = &[
-    "please", "pls", "can", "could", "would", "will", "you", "i", "we", "want", "need", "like", "to", "the",
-    "a", "an", "and", "with", "in", "on", "at", "for", "of", "from", "into", "onto", "using", "use", "via",
-    "me", "my", "our", "us", "some", "new", "fresh", "instance", "instances", "app", "apps", "application",
-    "applications", "service", "services", "it", "its", "up", "down", "by", "then", "also", "too", "now",
-    "quickly", "enable", "enabled", "support", "called", "named", "running", "is", "are", "be", "what",
-    "what's", "whats", "how", "all", "everything", "deployment", "deployments", "release", "releases",
-    "there", "here", "that", "this", "these", "those", "kindly", "just", "go", "ahead", "let's", "lets",
-    "version", "v", "domain", "hostname", "host", "storage", "disk", "volume", "volumes", "space", "size",
-    "ingress", "dependencies", "deps", "data", "stack", "cluster", "server", "setup", "configured",
-    "behind", "exposed", "expose", "public", "publicly", "secure", "secured", "certificate", "of", "as",
-    "thanks", "thank", "both", "same", "currently", "again", "back", "previous", "revision", "state",
+    "please",
+    "pls",
+    "can",
+    "could",
+    "would",
+    "will",
+    "you",
+    "i",
+    "we",
+    "want",
+    "need",
+    "like",
+    "to",
+    "the",
+    "a",
+    "an",
+    "and",
+    "with",
+    "in",
+    "on",
+    "at",
+    "for",
+    "of",
+    "from",
+    "into",
+    "onto",
+    "using",
+    "use",
+    "via",
+    "me",
+    "my",
+    "our",
+    "us",
+    "some",
+    "new",
+    "fresh",
+    "instance",
+    "instances",
+    "app",
+    "apps",
+    "application",
+    "applications",
+    "service",
+    "services",
+    "it",
+    "its",
+    "up",
+    "down",
+    "by",
+    "then",
+    "also",
+    "too",
+    "now",
+    "quickly",
+    "enable",
+    "enabled",
+    "support",
+    "called",
+    "named",
+    "running",
+    "is",
+    "are",
+    "be",
+    "what",
+    "what's",
+    "whats",
+    "how",
+    "all",
+    "everything",
+    "deployment",
+    "deployments",
+    "release",
+    "releases",
+    "there",
+    "here",
+    "that",
+    "this",
+    "these",
+    "those",
+    "kindly",
+    "just",
+    "go",
+    "ahead",
+    "let's",
+    "lets",
+    "version",
+    "v",
+    "domain",
+    "hostname",
+    "host",
+    "storage",
+    "disk",
+    "volume",
+    "volumes",
+    "space",
+    "size",
+    "ingress",
+    "dependencies",
+    "deps",
+    "data",
+    "stack",
+    "cluster",
+    "server",
+    "setup",
+    "configured",
+    "behind",
+    "exposed",
+    "expose",
+    "public",
+    "publicly",
+    "secure",
+    "secured",
+    "certificate",
+    "of",
+    "as",
+    "thanks",
+    "thank",
+    "both",
+    "same",
+    "currently",
+    "again",
+    "back",
+    "previous",
+    "revision",
+    "state",
 ];
 
 const NUMBER_WORDS: &[(&str, i64)] = &[
-    ("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6), ("seven", 7),
-    ("eight", 8), ("nine", 9), ("ten", 10), ("eleven", 11), ("twelve", 12), ("fifteen", 15), ("twenty", 20),
+    ("zero", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("eleven", 11),
+    ("twelve", 12),
+    ("fifteen", 15),
+    ("twenty", 20),
     ("single", 1),
 ];
 
@@ -181,7 +337,11 @@ impl RuleParser {
         }
         spellings.sort();
         let names = catalogue.names().map(str::to_string).collect();
-        Self { vocabulary, spellings, names }
+        Self {
+            vocabulary,
+            spellings,
+            names,
+        }
     }
 
     /// Parses one sentence.
@@ -200,7 +360,10 @@ impl RuleParser {
         }
         let mut words = tokenize(command);
         if words.is_empty() {
-            return Err(ParseFailure::with_suggestions("the command has no words I can read", examples()));
+            return Err(ParseFailure::with_suggestions(
+                "the command has no words I can read",
+                examples(),
+            ));
         }
 
         let action = self.take_action(&mut words)?;
@@ -219,10 +382,10 @@ impl RuleParser {
 
         if action == Action::Scale {
             // A bare number left over is the count ("scale grafana 3").
-            if parameters.replicas.is_none() {
-                if let Some(count) = take_any_number(&mut words) {
-                    parameters.replicas = Some(Replicas::for_scale(count)?);
-                }
+            if parameters.replicas.is_none()
+                && let Some(count) = take_any_number(&mut words)
+            {
+                parameters.replicas = Some(Replicas::for_scale(count)?);
             }
             if parameters.replicas.is_none() {
                 return Err(ParseFailure::new(format!(
@@ -233,7 +396,14 @@ impl RuleParser {
             }
         }
 
-        Ok(Intent { action, applications, platform, namespace, parameters, source: Source::Rules })
+        Ok(Intent {
+            action,
+            applications,
+            platform,
+            namespace,
+            parameters,
+            source: Source::Rules,
+        })
     }
 
     fn take_action(&self, words: &mut [Word]) -> Result<Action, ParseFailure> {
@@ -264,14 +434,21 @@ impl RuleParser {
         ))
     }
 
-    fn take_applications(&self, words: &mut [Word], action: Action) -> Result<(Vec<String>, Vec<usize>), ParseFailure> {
+    fn take_applications(
+        &self,
+        words: &mut [Word],
+        action: Action,
+    ) -> Result<(Vec<String>, Vec<usize>), ParseFailure> {
         let mut found: Vec<(usize, String)> = Vec::new();
         // Hyphenated names written as two words ("uptime kuma").
         for i in 0..words.len().saturating_sub(1) {
             if words[i].used || words[i + 1].used {
                 continue;
             }
-            for joined in [format!("{}-{}", words[i].lower, words[i + 1].lower), format!("{}{}", words[i].lower, words[i + 1].lower)] {
+            for joined in [
+                format!("{}-{}", words[i].lower, words[i + 1].lower),
+                format!("{}{}", words[i].lower, words[i + 1].lower),
+            ] {
                 if let Some(name) = self.vocabulary.get(&joined) {
                     found.push((i + 1, name.clone()));
                     words[i].used = true;
@@ -293,7 +470,11 @@ impl RuleParser {
         // Typos and unknown words where an application is expected.
         let mut unknown: Vec<(usize, String)> = Vec::new();
         for (i, word) in words.iter_mut().enumerate() {
-            if word.used || is_filler(&word.lower) || parse_number(&word.lower).is_some() || looks_like_version(&word.lower) {
+            if word.used
+                || is_filler(&word.lower)
+                || parse_number(&word.lower).is_some()
+                || looks_like_version(&word.lower)
+            {
                 continue;
             }
             match self.fuzzy_application(&word.lower) {
@@ -317,7 +498,10 @@ impl RuleParser {
         // An unknown word is an error when nothing was understood, or when it
         // sits in a list of applications ("install grafana and foobar").
         let in_app_position = |index: usize| {
-            let previous = words[..index].iter().rev().find(|w| !matches!(w.lower.as_str(), "the" | "a" | "an"));
+            let previous = words[..index]
+                .iter()
+                .rev()
+                .find(|w| !matches!(w.lower.as_str(), "the" | "a" | "an"));
             previous.is_some_and(|p| {
                 matches!(p.lower.as_str(), "and" | "&" | "plus")
                     || p.original.ends_with(',')
@@ -331,15 +515,24 @@ impl RuleParser {
         };
         if let Some((_, word)) = offending {
             let cleaned = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
-            let suggestions = nearest(&cleaned.to_ascii_lowercase(), self.names.iter().map(String::as_str), 3);
+            let suggestions = nearest(
+                &cleaned.to_ascii_lowercase(),
+                self.names.iter().map(String::as_str),
+                3,
+            );
             return Err(ParseFailure::with_suggestions(
-                format!("unknown application '{cleaned}': it is not in the catalogue{}", did_you_mean(&suggestions)),
+                format!(
+                    "unknown application '{cleaned}': it is not in the catalogue{}",
+                    did_you_mean(&suggestions)
+                ),
                 suggestions,
             ));
         }
         if applications.is_empty() && action != Action::Status {
             return Err(ParseFailure::with_suggestions(
-                format!("which application should I {action}? Name one from the catalogue (deckhand catalogue list)"),
+                format!(
+                    "which application should I {action}? Name one from the catalogue (deckhand catalogue list)"
+                ),
                 self.names.iter().take(5).cloned().collect(),
             ));
         }
@@ -352,7 +545,13 @@ impl RuleParser {
         if length < 4 {
             return None;
         }
-        let allowed = if length <= 5 { 1 } else if length <= 8 { 2 } else { 3 };
+        let allowed = if length <= 5 {
+            1
+        } else if length <= 8 {
+            2
+        } else {
+            3
+        };
         let mut best: Option<(usize, &str)> = None;
         let mut tie = false;
         for (spelling, name) in &self.spellings {
@@ -378,10 +577,14 @@ impl RuleParser {
 
 /// Example commands offered when a sentence cannot be understood.
 fn examples() -> Vec<String> {
-    ["install authentik with TLS", "scale grafana to 3 replicas", "status of authentik"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "install authentik with TLS",
+        "scale grafana to 3 replicas",
+        "status of authentik",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn tokenize(command: &str) -> Vec<Word> {
@@ -397,7 +600,11 @@ fn tokenize(command: &str) -> Vec<Word> {
             }
             let comma = raw.ends_with(',');
             Some(Word {
-                original: if comma { format!("{trimmed},") } else { trimmed.to_string() },
+                original: if comma {
+                    format!("{trimmed},")
+                } else {
+                    trimmed.to_string()
+                },
                 lower: trimmed.to_lowercase(),
                 used: false,
             })
@@ -407,7 +614,10 @@ fn tokenize(command: &str) -> Vec<Word> {
 
 fn matches_phrase(words: &[Word], start: usize, phrase: &[&str]) -> bool {
     start + phrase.len() <= words.len()
-        && phrase.iter().enumerate().all(|(k, p)| !words[start + k].used && words[start + k].lower == *p)
+        && phrase
+            .iter()
+            .enumerate()
+            .all(|(k, p)| !words[start + k].used && words[start + k].lower == *p)
 }
 
 fn fuzzy_verb(word: &str) -> Option<Action> {
@@ -450,35 +660,51 @@ fn take_platform(words: &mut [Word]) -> Option<Platform> {
 }
 
 fn take_namespace(words: &mut [Word]) -> Result<Option<Namespace>, ParseFailure> {
-    let Some(at) = words.iter().position(|w| !w.used && NAMESPACE_WORDS.contains(&w.lower.as_str())) else {
+    let Some(at) = words
+        .iter()
+        .position(|w| !w.used && NAMESPACE_WORDS.contains(&w.lower.as_str()))
+    else {
         return Ok(None);
     };
     words[at].used = true;
     // "namespace auth", "namespace called auth"
     let mut next = at + 1;
-    while next < words.len() && matches!(words[next].lower.as_str(), "called" | "named" | "=" | ":") {
+    while next < words.len() && matches!(words[next].lower.as_str(), "called" | "named" | "=" | ":")
+    {
         words[next].used = true;
         next += 1;
     }
     // The word after is the name unless it starts the next phrase ("the auth
     // namespace with tls"); "apps" or "web" are fine names even though they
     // are filler elsewhere.
-    const PHRASE_STARTS: &[&str] = &["with", "and", "on", "in", "for", "to", "using", "via", "at", "from", "please", "the", "a", "an"];
-    let after = words.get(next).filter(|w| !w.used && !PHRASE_STARTS.contains(&w.lower.as_str()));
+    const PHRASE_STARTS: &[&str] = &[
+        "with", "and", "on", "in", "for", "to", "using", "via", "at", "from", "please", "the", "a",
+        "an",
+    ];
+    let after = words
+        .get(next)
+        .filter(|w| !w.used && !PHRASE_STARTS.contains(&w.lower.as_str()));
     let chosen = match after {
         Some(_) => Some(next),
         // "in the sso namespace"
-        None => at.checked_sub(1).filter(|&b| !words[b].used && !is_filler(&words[b].lower)),
+        None => at
+            .checked_sub(1)
+            .filter(|&b| !words[b].used && !is_filler(&words[b].lower)),
     };
     let Some(index) = chosen else {
-        return Err(ParseFailure::new("which namespace? Say e.g. \"in namespace auth\""));
+        return Err(ParseFailure::new(
+            "which namespace? Say e.g. \"in namespace auth\"",
+        ));
     };
     words[index].used = true;
     let name = words[index].original.trim_end_matches(',');
     Ok(Some(Namespace::parse(name)?))
 }
 
-fn take_domain_and_tls(words: &mut [Word], parameters: &mut Parameters) -> Result<(), ParseFailure> {
+fn take_domain_and_tls(
+    words: &mut [Word],
+    parameters: &mut Parameters,
+) -> Result<(), ParseFailure> {
     for i in 0..words.len() {
         if words[i].used {
             continue;
@@ -490,7 +716,10 @@ fn take_domain_and_tls(words: &mut [Word], parameters: &mut Parameters) -> Resul
         } else if lower == "ingress" {
             parameters.ingress = Some(true);
             words[i].used = true;
-        } else if let Some(rest) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) {
+        } else if let Some(rest) = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"))
+        {
             if lower.starts_with("https://") {
                 parameters.tls = Some(true);
             }
@@ -502,13 +731,20 @@ fn take_domain_and_tls(words: &mut [Word], parameters: &mut Parameters) -> Resul
             words[i].used = true;
         } else if lower == "domain" || lower == "hostname" {
             words[i].used = true;
-            if let Some(next) = words.get_mut(i + 1).filter(|w| !w.used && w.lower.contains('.')) {
+            if let Some(next) = words
+                .get_mut(i + 1)
+                .filter(|w| !w.used && w.lower.contains('.'))
+            {
                 next.used = true;
                 parameters.domain = Some(Domain::parse(&next.lower)?);
             }
         }
     }
-    if words.iter().enumerate().any(|(i, w)| w.lower == "let's" && words.get(i + 1).is_some_and(|n| n.lower == "encrypt")) {
+    if words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| w.lower == "let's" && words.get(i + 1).is_some_and(|n| n.lower == "encrypt"))
+    {
         parameters.tls = Some(true);
     }
     Ok(())
@@ -520,23 +756,32 @@ fn looks_like_domain(word: &str) -> bool {
         return false;
     }
     let last = word.rsplit('.').next().unwrap_or_default();
-    last.len() >= 2 && last.chars().all(|c| c.is_ascii_alphabetic())
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    last.len() >= 2
+        && last.chars().all(|c| c.is_ascii_alphabetic())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 fn looks_like_version(word: &str) -> bool {
     let w = word.strip_prefix('v').unwrap_or(word);
-    w.starts_with(|c: char| c.is_ascii_digit()) && !looks_like_domain(word) && Version::parse(word).is_ok()
+    w.starts_with(|c: char| c.is_ascii_digit())
+        && !looks_like_domain(word)
+        && Version::parse(word).is_ok()
 }
 
 fn take_storage(words: &mut [Word]) -> Result<Option<Storage>, ParseFailure> {
-    const UNITS: &[&str] = &["ki", "mi", "gi", "ti", "kib", "mib", "gib", "tib", "kb", "mb", "gb", "tb", "g", "t", "m"];
+    const UNITS: &[&str] = &[
+        "ki", "mi", "gi", "ti", "kib", "mib", "gib", "tib", "kb", "mb", "gb", "tb", "g", "t", "m",
+    ];
     for i in 0..words.len() {
         if words[i].used {
             continue;
         }
         let lower = &words[i].lower;
-        let split = lower.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(lower.len());
+        let split = lower
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(lower.len());
         let (number, unit) = lower.split_at(split);
         let numeric = !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.');
         if numeric && UNITS.contains(&unit) {
@@ -544,13 +789,16 @@ fn take_storage(words: &mut [Word]) -> Result<Option<Storage>, ParseFailure> {
             return Ok(Some(Storage::parse(&words[i].original)?));
         }
         // "20 GB"
-        if numeric && unit.is_empty() {
-            if let Some(next) = words.get(i + 1).filter(|n| !n.used && UNITS.contains(&n.lower.as_str()) && n.lower.len() > 1) {
-                let text = format!("{}{}", number, next.original);
-                words[i].used = true;
-                words[i + 1].used = true;
-                return Ok(Some(Storage::parse(&text)?));
-            }
+        if numeric
+            && unit.is_empty()
+            && let Some(next) = words
+                .get(i + 1)
+                .filter(|n| !n.used && UNITS.contains(&n.lower.as_str()) && n.lower.len() > 1)
+        {
+            let text = format!("{}{}", number, next.original);
+            words[i].used = true;
+            words[i + 1].used = true;
+            return Ok(Some(Storage::parse(&text)?));
         }
     }
     Ok(None)
@@ -562,43 +810,67 @@ fn parse_number(word: &str) -> Option<i64> {
     if let Ok(n) = digits.parse::<i64>() {
         return Some(n);
     }
-    if digits.len() > 1 && digits.starts_with('-') && digits[1..].chars().all(|c| c.is_ascii_digit()) {
+    if digits.len() > 1
+        && digits.starts_with('-')
+        && digits[1..].chars().all(|c| c.is_ascii_digit())
+    {
         return Some(i64::MIN);
     }
-    NUMBER_WORDS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
+    NUMBER_WORDS
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, n)| *n)
 }
 
 fn take_replicas(words: &mut [Word], action: Action) -> Result<Option<Replicas>, ParseFailure> {
-    let validate = |n: i64| if action == Action::Scale { Replicas::for_scale(n) } else { Replicas::for_install(n) };
+    let validate = |n: i64| {
+        if action == Action::Scale {
+            Replicas::for_scale(n)
+        } else {
+            Replicas::for_install(n)
+        }
+    };
     let said_negative = |word: &Word| word.lower.starts_with('-');
     for i in 0..words.len() {
         if words[i].used {
             continue;
         }
         // "3 replicas", "three instances"
-        if let Some(n) = parse_number(&words[i].lower) {
-            if words.get(i + 1).is_some_and(|w| REPLICA_WORDS.contains(&w.lower.as_str())) {
-                words[i].used = true;
-                words[i + 1].used = true;
-                if said_negative(&words[i]) && n == i64::MIN {
-                    return Err(ParseFailure::new(format!("invalid replica count {}: it must be between 0 and 100", words[i].original)));
-                }
-                return Ok(Some(validate(n)?));
+        if let Some(n) = parse_number(&words[i].lower)
+            && words
+                .get(i + 1)
+                .is_some_and(|w| REPLICA_WORDS.contains(&w.lower.as_str()))
+        {
+            words[i].used = true;
+            words[i + 1].used = true;
+            if said_negative(&words[i]) && n == i64::MIN {
+                return Err(ParseFailure::new(format!(
+                    "invalid replica count {}: it must be between 0 and 100",
+                    words[i].original
+                )));
             }
+            return Ok(Some(validate(n)?));
         }
         // "replicas 3", "replicas=3"
         let lower = words[i].lower.clone();
-        if let Some(value) = lower.strip_prefix("replicas=").or_else(|| lower.strip_prefix("replicas:")) {
+        if let Some(value) = lower
+            .strip_prefix("replicas=")
+            .or_else(|| lower.strip_prefix("replicas:"))
+        {
             words[i].used = true;
-            let n = parse_number(value).ok_or_else(|| ParseFailure::new(format!("'{value}' is not a replica count")))?;
+            let n = parse_number(value)
+                .ok_or_else(|| ParseFailure::new(format!("'{value}' is not a replica count")))?;
             return Ok(Some(validate(n)?));
         }
-        if lower == "replicas" {
-            if let Some(n) = words.get(i + 1).filter(|w| !w.used).and_then(|w| parse_number(&w.lower)) {
-                words[i].used = true;
-                words[i + 1].used = true;
-                return Ok(Some(validate(n)?));
-            }
+        if lower == "replicas"
+            && let Some(n) = words
+                .get(i + 1)
+                .filter(|w| !w.used)
+                .and_then(|w| parse_number(&w.lower))
+        {
+            words[i].used = true;
+            words[i + 1].used = true;
+            return Ok(Some(validate(n)?));
         }
     }
     if action == Action::Scale {
@@ -607,11 +879,18 @@ fn take_replicas(words: &mut [Word], action: Action) -> Result<Option<Replicas>,
             if words[i].used || words[i].lower != "to" {
                 continue;
             }
-            if let Some(n) = words.get(i + 1).filter(|w| !w.used).and_then(|w| parse_number(&w.lower)) {
+            if let Some(n) = words
+                .get(i + 1)
+                .filter(|w| !w.used)
+                .and_then(|w| parse_number(&w.lower))
+            {
                 words[i].used = true;
                 words[i + 1].used = true;
                 if n == i64::MIN {
-                    return Err(ParseFailure::new(format!("invalid replica count {}: it must be between 0 and 100", words[i + 1].original)));
+                    return Err(ParseFailure::new(format!(
+                        "invalid replica count {}: it must be between 0 and 100",
+                        words[i + 1].original
+                    )));
                 }
                 return Ok(Some(validate(n)?));
             }
@@ -621,50 +900,71 @@ fn take_replicas(words: &mut [Word], action: Action) -> Result<Option<Replicas>,
 }
 
 fn take_any_number(words: &mut [Word]) -> Option<i64> {
-    let word = words.iter_mut().find(|w| !w.used && parse_number(&w.lower).is_some())?;
+    let word = words
+        .iter_mut()
+        .find(|w| !w.used && parse_number(&w.lower).is_some())?;
     word.used = true;
     parse_number(&word.lower)
 }
 
 /// "version 10.4.2", "to version 2", "v3.5.0", and for upgrades "to 11.2".
-fn take_keyword_version(words: &mut [Word], action: Action) -> Result<Option<Version>, ParseFailure> {
+fn take_keyword_version(
+    words: &mut [Word],
+    action: Action,
+) -> Result<Option<Version>, ParseFailure> {
     for i in 0..words.len() {
         if words[i].used {
             continue;
         }
         let lower = words[i].lower.clone();
-        if lower == "version" || lower == "tag" {
-            if let Some(next) = words.get(i + 1).filter(|w| !w.used) {
-                let text = next.original.clone();
-                words[i].used = true;
-                words[i + 1].used = true;
-                return Ok(Some(Version::parse(&text)?));
-            }
+        if (lower == "version" || lower == "tag")
+            && let Some(next) = words.get(i + 1).filter(|w| !w.used)
+        {
+            let text = next.original.clone();
+            words[i].used = true;
+            words[i + 1].used = true;
+            return Ok(Some(Version::parse(&text)?));
         }
-        if let Some(value) = lower.strip_prefix("version=").or_else(|| lower.strip_prefix("version:")) {
+        if let Some(value) = lower
+            .strip_prefix("version=")
+            .or_else(|| lower.strip_prefix("version:"))
+        {
             words[i].used = true;
             return Ok(Some(Version::parse(value)?));
         }
-        if lower.starts_with('v') && lower.len() > 1 && lower[1..].starts_with(|c: char| c.is_ascii_digit()) && looks_like_version(&lower) {
+        if lower.starts_with('v')
+            && lower.len() > 1
+            && lower[1..].starts_with(|c: char| c.is_ascii_digit())
+            && looks_like_version(&lower)
+        {
             words[i].used = true;
             return Ok(Some(Version::parse(&words[i].original)?));
         }
-        if action == Action::Upgrade && lower == "to" {
-            if let Some(next) = words.get(i + 1).filter(|w| !w.used && looks_like_version(&w.lower)) {
-                let text = next.original.clone();
-                words[i].used = true;
-                words[i + 1].used = true;
-                return Ok(Some(Version::parse(&text)?));
-            }
+        if action == Action::Upgrade
+            && lower == "to"
+            && let Some(next) = words
+                .get(i + 1)
+                .filter(|w| !w.used && looks_like_version(&w.lower))
+        {
+            let text = next.original.clone();
+            words[i].used = true;
+            words[i + 1].used = true;
+            return Ok(Some(Version::parse(&text)?));
         }
     }
     Ok(None)
 }
 
 /// "install postgresql 16", "redis:7", "redis@7".
-fn take_version_after_app(words: &mut [Word], app_positions: &[usize]) -> Result<Option<Version>, ParseFailure> {
+fn take_version_after_app(
+    words: &mut [Word],
+    app_positions: &[usize],
+) -> Result<Option<Version>, ParseFailure> {
     for &at in app_positions {
-        if let Some(next) = words.get_mut(at + 1).filter(|w| !w.used && looks_like_version(&w.lower)) {
+        if let Some(next) = words
+            .get_mut(at + 1)
+            .filter(|w| !w.used && looks_like_version(&w.lower))
+        {
             next.used = true;
             return Ok(Some(Version::parse(&next.original)?));
         }
@@ -680,7 +980,12 @@ fn sanitize_label(text: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let trimmed = mapped.trim_matches('-');
-    trimmed.chars().take(63).collect::<String>().trim_end_matches('-').to_string()
+    trimmed
+        .chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
 }
 
 #[cfg(test)]
@@ -692,7 +997,9 @@ mod tests {
     }
 
     fn ok(text: &str) -> Intent {
-        parser().parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+        parser()
+            .parse(text)
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
     }
 
     #[test]
@@ -703,20 +1010,33 @@ mod tests {
         assert_eq!(ok("how is authentik").action, Action::Status);
         assert_eq!(ok("list").action, Action::Status);
         assert_eq!(ok("undo postgres").action, Action::Rollback);
-        assert_eq!(ok("decrease authentik to 2 replicas").parameters.replicas.unwrap().get(), 2);
+        assert_eq!(
+            ok("decrease authentik to 2 replicas")
+                .parameters
+                .replicas
+                .unwrap()
+                .get(),
+            2
+        );
     }
 
     #[test]
     fn typos_are_forgiven_when_clear() {
         let intent = ok("instal autentik");
-        assert_eq!((intent.action, intent.applications), (Action::Install, vec!["authentik".to_string()]));
+        assert_eq!(
+            (intent.action, intent.applications),
+            (Action::Install, vec!["authentik".to_string()])
+        );
         assert_eq!(ok("deploy postgress").applications, ["postgresql"]);
         assert_eq!(ok("upgrdae redis").action, Action::Upgrade);
     }
 
     #[test]
     fn unknown_apps_get_suggestions() {
-        assert_eq!(ok("install redsi and postgrs").applications, ["redis", "postgresql"]);
+        assert_eq!(
+            ok("install redsi and postgrs").applications,
+            ["redis", "postgresql"]
+        );
         let err = parser().parse("install grafana and zzzqqq").unwrap_err();
         assert!(err.error.contains("'zzzqqq'"), "{err:?}");
         let err = parser().parse("install foobarbaz").unwrap_err();
@@ -730,7 +1050,10 @@ mod tests {
         assert!(parser().parse("scale redis to 1000 replicas").is_err());
         assert!(parser().parse("install redis with 0 replicas").is_err());
         assert_eq!(ok("scale redis to 0").parameters.replicas.unwrap().get(), 0);
-        assert_eq!(ok("scale redis to five").parameters.replicas.unwrap().get(), 5);
+        assert_eq!(
+            ok("scale redis to five").parameters.replicas.unwrap().get(),
+            5
+        );
     }
 
     #[test]
@@ -748,7 +1071,9 @@ mod tests {
 
     #[test]
     fn namespace_errors_suggest_a_valid_label() {
-        let err = parser().parse("install authentik in namespace Auth_Prod").unwrap_err();
+        let err = parser()
+            .parse("install authentik in namespace Auth_Prod")
+            .unwrap_err();
         assert!(err.error.contains("Auth_Prod"), "{err:?}");
         assert_eq!(err.suggestions, ["auth-prod"]);
     }
@@ -756,13 +1081,31 @@ mod tests {
     #[test]
     fn urls_give_domain_and_tls() {
         let intent = ok("install grafana at https://grafana.example.org/");
-        assert_eq!(intent.parameters.domain.unwrap().as_str(), "grafana.example.org");
+        assert_eq!(
+            intent.parameters.domain.unwrap().as_str(),
+            "grafana.example.org"
+        );
         assert_eq!(intent.parameters.tls, Some(true));
     }
 
     #[test]
     fn odd_input_never_panics() {
-        for text in ["-", "- -", "scale", "namespace", "install in namespace", "é ñ 漢字 😀", "to to to", "version", "install redis version", "replicas=", "-9999999999999999999999 replicas", "https://", "domain .", "x".repeat(3000).as_str()] {
+        for text in [
+            "-",
+            "- -",
+            "scale",
+            "namespace",
+            "install in namespace",
+            "é ñ 漢字 😀",
+            "to to to",
+            "version",
+            "install redis version",
+            "replicas=",
+            "-9999999999999999999999 replicas",
+            "https://",
+            "domain .",
+            "x".repeat(3000).as_str(),
+        ] {
             let _ = parser().parse(text);
         }
     }

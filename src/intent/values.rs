@@ -35,9 +35,8 @@ static HOST_NAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// An OCI tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`) that is plausibly a
 /// version: it has a digit, or it is one of the moving tags.
-static VERSION_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex")
-});
+static VERSION_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
 const MOVING_TAGS: &[&str] = &["latest", "stable", "lts", "mainline", "edge", "alpine"];
 static QUANTITY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$").expect("valid regex")
@@ -104,7 +103,11 @@ impl Replicas {
     }
     fn within(count: i64, min: u32) -> Result<Self, ValueError> {
         if count < i64::from(min) || count > i64::from(Self::MAX) {
-            return Err(ValueError::Replicas { given: count, min, max: Self::MAX });
+            return Err(ValueError::Replicas {
+                given: count,
+                min,
+                max: Self::MAX,
+            });
         }
         Ok(Self(count as u32))
     }
@@ -121,7 +124,9 @@ pub struct Version(String);
 impl Version {
     pub fn parse(text: &str) -> Result<Self, ValueError> {
         let plausible = text.chars().any(|c| c.is_ascii_digit())
-            || MOVING_TAGS.iter().any(|t| text == *t || text.starts_with(&format!("{t}-")));
+            || MOVING_TAGS
+                .iter()
+                .any(|t| text == *t || text.starts_with(&format!("{t}-")));
         if plausible && VERSION_TAG.is_match(text) && !text.contains("..") {
             Ok(Self(text.to_string()))
         } else {
@@ -144,7 +149,9 @@ impl Storage {
     pub fn parse(text: &str) -> Result<Self, ValueError> {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let normalized = normalize_size_unit(&compact);
-        if QUANTITY.is_match(&normalized) && normalized.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        if QUANTITY.is_match(&normalized)
+            && normalized.chars().any(|c| c.is_ascii_digit() && c != '0')
+        {
             Ok(Self(normalized))
         } else {
             Err(ValueError::Storage(text.to_string()))
@@ -157,7 +164,9 @@ impl Storage {
 
 /// `20GB` → `20G`, `20gib` → `20Gi`, `512mb` → `512M`; anything else unchanged.
 fn normalize_size_unit(text: &str) -> String {
-    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let unit = match unit.to_ascii_lowercase().as_str() {
         "" => String::new(),
@@ -217,7 +226,10 @@ mod tests {
 
     #[test]
     fn domains_need_a_dot_and_an_alphabetic_tld() {
-        assert_eq!(Domain::parse("Auth.Example.com").unwrap().as_str(), "auth.example.com");
+        assert_eq!(
+            Domain::parse("Auth.Example.com").unwrap().as_str(),
+            "auth.example.com"
+        );
         assert!(Domain::parse("10.4.2").is_err());
         assert!(Domain::parse("localhost").is_err());
         assert!(Domain::parse("bad_host.example.com").is_err());
@@ -230,17 +242,36 @@ mod tests {
         assert!(Replicas::for_install(100).is_ok());
         assert_eq!(
             Replicas::for_scale(101).unwrap_err(),
-            ValueError::Replicas { given: 101, min: 0, max: 100 }
+            ValueError::Replicas {
+                given: 101,
+                min: 0,
+                max: 100
+            }
         );
         assert!(Replicas::for_scale(-3).is_err());
     }
 
     #[test]
     fn versions_are_plausible_tags() {
-        for good in ["16", "2024.10.1", "v3.5.0", "32-apache", "latest", "stable-alpine", "RELEASE.2025-09-07T16-13-09Z"] {
+        for good in [
+            "16",
+            "2024.10.1",
+            "v3.5.0",
+            "32-apache",
+            "latest",
+            "stable-alpine",
+            "RELEASE.2025-09-07T16-13-09Z",
+        ] {
             assert!(Version::parse(good).is_ok(), "{good} refused");
         }
-        for bad in ["", "banana", "1 2", "../etc", "-1", "x".repeat(200).as_str()] {
+        for bad in [
+            "",
+            "banana",
+            "1 2",
+            "../etc",
+            "-1",
+            "x".repeat(200).as_str(),
+        ] {
             assert!(Version::parse(bad).is_err(), "{bad} accepted");
         }
     }

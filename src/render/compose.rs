@@ -111,21 +111,39 @@ pub enum Scope {
 
 /// One Compose project for `releases`.
 pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
-    let mut file = ComposeFile { services: BTreeMap::new(), networks: BTreeMap::new(), volumes: BTreeMap::new() };
+    let mut file = ComposeFile {
+        services: BTreeMap::new(),
+        networks: BTreeMap::new(),
+        volumes: BTreeMap::new(),
+    };
     let mut env_files = BTreeMap::new();
-    let by_name: BTreeMap<&str, &RenderedRelease> = releases.iter().map(|r| (r.release.as_str(), r)).collect();
+    let by_name: BTreeMap<&str, &RenderedRelease> =
+        releases.iter().map(|r| (r.release.as_str(), r)).collect();
     for release in releases {
-        file.networks.insert(release.release.clone(), ComposeNetwork { name: Some(release.release.clone()), external: None });
+        file.networks.insert(
+            release.release.clone(),
+            ComposeNetwork {
+                name: Some(release.release.clone()),
+                external: None,
+            },
+        );
         for dependency in &release.dependencies {
             if scope == Scope::PerRelease || !by_name.contains_key(dependency.as_str()) {
-                file.networks.insert(dependency.clone(), ComposeNetwork { name: Some(dependency.clone()), external: Some(true) });
+                file.networks.insert(
+                    dependency.clone(),
+                    ComposeNetwork {
+                        name: Some(dependency.clone()),
+                        external: Some(true),
+                    },
+                );
             }
         }
         for component in &release.components {
             let (service, env_file) = service(release, component, &by_name, scope);
             for volume in &component.volumes {
                 let name = volume_name(release, component, &volume.name);
-                file.volumes.insert(name.clone(), ComposeVolume { name: Some(name) });
+                file.volumes
+                    .insert(name.clone(), ComposeVolume { name: Some(name) });
             }
             if let Some(content) = env_file {
                 env_files.insert(format!("{}.env", component.service), content);
@@ -137,7 +155,11 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
 }
 
 /// The named volume of a component's volume.
-pub fn volume_name(release: &RenderedRelease, component: &RenderedComponent, volume: &str) -> String {
+pub fn volume_name(
+    release: &RenderedRelease,
+    component: &RenderedComponent,
+    volume: &str,
+) -> String {
     format!("{}-{}-{volume}", release.release, component.name)
 }
 
@@ -161,8 +183,17 @@ fn service(
         for dependency in &release.dependencies {
             if let Some(dep) = local.get(dependency.as_str()) {
                 for c in &dep.components {
-                    let condition = if c.readiness.is_some() { "service_healthy" } else { "service_started" };
-                    depends_on.insert(c.service.clone(), DependsOn { condition: condition.into() });
+                    let condition = if c.readiness.is_some() {
+                        "service_healthy"
+                    } else {
+                        "service_started"
+                    };
+                    depends_on.insert(
+                        c.service.clone(),
+                        DependsOn {
+                            condition: condition.into(),
+                        },
+                    );
                 }
             }
         }
@@ -181,7 +212,10 @@ fn service(
     };
     let labels = BTreeMap::from([
         ("io.deckhand.release".to_string(), release.release.clone()),
-        ("io.deckhand.blueprint".to_string(), release.blueprint.clone()),
+        (
+            "io.deckhand.blueprint".to_string(),
+            release.blueprint.clone(),
+        ),
         ("io.deckhand.component".to_string(), component.name.clone()),
         ("io.deckhand.version".to_string(), release.version.clone()),
     ]);
@@ -190,22 +224,39 @@ fn service(
         entrypoint: (!component.command.is_empty()).then(|| component.command.clone()),
         command: (!component.args.is_empty()).then(|| component.args.clone()),
         environment,
-        env_file: if secret_lines.is_empty() { vec![] } else { vec![format!("{}.env", component.service)] },
-        ports: if component.replicas > 1 { vec![] } else { published },
+        env_file: if secret_lines.is_empty() {
+            vec![]
+        } else {
+            vec![format!("{}.env", component.service)]
+        },
+        ports: if component.replicas > 1 {
+            vec![]
+        } else {
+            published
+        },
         expose: component.ports.iter().map(|p| p.port.to_string()).collect(),
-        volumes: component.volumes.iter().map(|v| format!("{}:{}", volume_name(release, component, &v.name), v.path)).collect(),
-        healthcheck: component.readiness.as_ref().map(|check| ComposeHealthcheck {
-            test: health_test(check),
-            interval: "10s".into(),
-            timeout: "5s".into(),
-            retries: 6,
-            start_period: format!("{}s", component.start_period.unwrap_or(10)),
-        }),
+        volumes: component
+            .volumes
+            .iter()
+            .map(|v| format!("{}:{}", volume_name(release, component, &v.name), v.path))
+            .collect(),
+        healthcheck: component
+            .readiness
+            .as_ref()
+            .map(|check| ComposeHealthcheck {
+                test: health_test(check),
+                interval: "10s".into(),
+                timeout: "5s".into(),
+                retries: 6,
+                start_period: format!("{}s", component.start_period.unwrap_or(10)),
+            }),
         depends_on,
         networks,
         restart: "unless-stopped".into(),
         labels,
-        deploy: (component.replicas != 1).then_some(Deploy { replicas: component.replicas }),
+        deploy: (component.replicas != 1).then_some(Deploy {
+            replicas: component.replicas,
+        }),
     };
     (service, (!secret_lines.is_empty()).then_some(secret_lines))
 }
@@ -213,7 +264,10 @@ fn service(
 /// Env-file values are taken literally up to the end of the line; generated
 /// secrets are alphanumeric, and anything else is quoted.
 fn env_file_value(value: &str) -> String {
-    if value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=".contains(c)) {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=".contains(c))
+    {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', "'\\''"))
@@ -230,7 +284,10 @@ pub fn health_test(check: &Check) -> Vec<String> {
             format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"),
         ]
     } else if let Some(tcp) = &check.tcp {
-        vec!["CMD-SHELL".into(), format!("nc -z 127.0.0.1 {0} || exit 1", tcp.port)]
+        vec![
+            "CMD-SHELL".into(),
+            format!("nc -z 127.0.0.1 {0} || exit 1", tcp.port),
+        ]
     } else if let Some(exec) = &check.exec {
         let mut test = vec!["CMD".to_string()];
         test.extend(exec.command.iter().cloned());
@@ -250,22 +307,51 @@ mod tests {
         let releases = render_app("authentik", None, &[]);
         let project = project(&releases, Scope::Together);
         let server = &project.file.services["authentik"];
-        assert_eq!(server.depends_on["authentik-postgresql"].condition, "service_healthy");
-        assert!(server.networks.contains(&"authentik-postgresql".to_string()));
-        assert_eq!(server.environment["AUTHENTIK_POSTGRESQL__HOST"], "authentik-postgresql");
-        assert!(!server.environment.contains_key("AUTHENTIK_POSTGRESQL__PASSWORD"));
+        assert_eq!(
+            server.depends_on["authentik-postgresql"].condition,
+            "service_healthy"
+        );
+        assert!(
+            server
+                .networks
+                .contains(&"authentik-postgresql".to_string())
+        );
+        assert_eq!(
+            server.environment["AUTHENTIK_POSTGRESQL__HOST"],
+            "authentik-postgresql"
+        );
+        assert!(
+            !server
+                .environment
+                .contains_key("AUTHENTIK_POSTGRESQL__PASSWORD")
+        );
         let env = &project.env_files["authentik.env"];
         let pg_env = &project.env_files["authentik-postgresql.env"];
-        let password = |text: &str, key: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap().to_string();
-        assert_eq!(password(env, "AUTHENTIK_POSTGRESQL__PASSWORD"), password(pg_env, "POSTGRES_PASSWORD"));
-        assert!(!project.to_yaml().contains(&password(pg_env, "POSTGRES_PASSWORD")));
+        let password = |text: &str, key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            password(env, "AUTHENTIK_POSTGRESQL__PASSWORD"),
+            password(pg_env, "POSTGRES_PASSWORD")
+        );
+        assert!(
+            !project
+                .to_yaml()
+                .contains(&password(pg_env, "POSTGRES_PASSWORD"))
+        );
     }
 
     #[test]
     fn per_release_projects_use_external_networks() {
         let releases = render_app("authentik", None, &[]);
         let project = project(&releases[1..], Scope::PerRelease);
-        assert_eq!(project.file.networks["authentik-postgresql"].external, Some(true));
+        assert_eq!(
+            project.file.networks["authentik-postgresql"].external,
+            Some(true)
+        );
         assert!(project.file.services["authentik"].depends_on.is_empty());
     }
 }

@@ -11,21 +11,21 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, TCPSocketAction, VolumeMount,
-    VolumeResourceRequirements,
+    Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction, HTTPGetAction,
+    Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec,
+    TCPSocketAction, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
-    IngressSpec as KubeIngressSpec, IngressTLS, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec as KubeIngressSpec, IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use k8s_openapi::ByteString;
 use serde::Serialize;
 
 use super::{RenderOptions, RenderedComponent, RenderedRelease};
@@ -82,10 +82,22 @@ impl KubeObject {
 /// The standard labels of a release's component.
 pub fn labels(release: &RenderedRelease, component: Option<&str>) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), release.blueprint.clone()),
-        ("app.kubernetes.io/instance".to_string(), release.release.clone()),
-        ("app.kubernetes.io/version".to_string(), label_value(&release.version)),
-        ("app.kubernetes.io/managed-by".to_string(), MANAGER.to_string()),
+        (
+            "app.kubernetes.io/name".to_string(),
+            release.blueprint.clone(),
+        ),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            release.release.clone(),
+        ),
+        (
+            "app.kubernetes.io/version".to_string(),
+            label_value(&release.version),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            MANAGER.to_string(),
+        ),
     ]);
     if let Some(component) = component {
         labels.insert("app.kubernetes.io/component".into(), component.to_string());
@@ -95,8 +107,14 @@ pub fn labels(release: &RenderedRelease, component: Option<&str>) -> BTreeMap<St
 
 fn selector(release: &RenderedRelease, component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/instance".to_string(), release.release.clone()),
-        ("app.kubernetes.io/component".to_string(), component.to_string()),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            release.release.clone(),
+        ),
+        (
+            "app.kubernetes.io/component".to_string(),
+            component.to_string(),
+        ),
     ])
 }
 
@@ -104,10 +122,18 @@ fn selector(release: &RenderedRelease, component: &str) -> BTreeMap<String, Stri
 fn label_value(text: &str) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(63)
         .collect();
-    cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+    cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 fn meta(name: &str, namespace: &str, labels: BTreeMap<String, String>) -> ObjectMeta {
@@ -128,10 +154,17 @@ pub fn secret_name(release: &str) -> String {
 fn secret_key(release: &RenderedRelease, component: &RenderedComponent, variable: &str) -> String {
     let same_everywhere = release.components.iter().all(|c| {
         c.env.iter().find(|e| e.name == variable).is_none_or(|e| {
-            component.env.iter().any(|mine| mine.name == variable && mine.value == e.value)
+            component
+                .env
+                .iter()
+                .any(|mine| mine.name == variable && mine.value == e.value)
         })
     });
-    if same_everywhere { variable.to_string() } else { format!("{}.{variable}", component.name) }
+    if same_everywhere {
+        variable.to_string()
+    } else {
+        format!("{}.{variable}", component.name)
+    }
 }
 
 /// The Namespace object, unless it is `default`.
@@ -140,7 +173,10 @@ pub fn namespace_object(namespace: &str) -> Option<KubeObject> {
         KubeObject::Namespace(Box::new(Namespace {
             metadata: ObjectMeta {
                 name: Some(namespace.to_string()),
-                labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), MANAGER.to_string())])),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/managed-by".to_string(),
+                    MANAGER.to_string(),
+                )])),
                 ..Default::default()
             },
             ..Default::default()
@@ -156,7 +192,10 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
     let mut secret_data: BTreeMap<String, ByteString> = BTreeMap::new();
     for component in &release.components {
         for var in component.env.iter().filter(|e| e.secret) {
-            secret_data.insert(secret_key(release, component, &var.name), ByteString(var.value.clone().into_bytes()));
+            secret_data.insert(
+                secret_key(release, component, &var.name),
+                ByteString(var.value.clone().into_bytes()),
+            );
         }
     }
     if !secret_data.is_empty() {
@@ -176,7 +215,11 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
             continue;
         }
         objects.push(KubeObject::Service(Box::new(Service {
-            metadata: meta(&component.service, ns, labels(release, Some(&component.name))),
+            metadata: meta(
+                &component.service,
+                ns,
+                labels(release, Some(&component.name)),
+            ),
             spec: Some(ServiceSpec {
                 type_: Some("ClusterIP".into()),
                 selector: Some(selector(release, &component.name)),
@@ -201,7 +244,10 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
     if let Some(ingress) = &release.ingress {
         let mut annotations = BTreeMap::new();
         if ingress.tls {
-            annotations.insert("cert-manager.io/cluster-issuer".to_string(), options.cluster_issuer.clone());
+            annotations.insert(
+                "cert-manager.io/cluster-issuer".to_string(),
+                options.cluster_issuer.clone(),
+            );
         }
         let mut metadata = meta(&release.release, ns, labels(release, None));
         metadata.annotations = (!annotations.is_empty()).then_some(annotations);
@@ -218,7 +264,10 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
                             backend: IngressBackend {
                                 service: Some(IngressServiceBackend {
                                     name: ingress.service.clone(),
-                                    port: Some(ServiceBackendPort { name: Some(ingress.port_name.clone()), number: None }),
+                                    port: Some(ServiceBackendPort {
+                                        name: Some(ingress.port_name.clone()),
+                                        number: None,
+                                    }),
                                 }),
                                 ..Default::default()
                             },
@@ -226,7 +275,10 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
                     }),
                 }]),
                 tls: ingress.tls.then(|| {
-                    vec![IngressTLS { hosts: Some(vec![ingress.host.clone()]), secret_name: Some(format!("{}-tls", release.release)) }]
+                    vec![IngressTLS {
+                        hosts: Some(vec![ingress.host.clone()]),
+                        secret_name: Some(format!("{}-tls", release.release)),
+                    }]
                 }),
                 ..Default::default()
             }),
@@ -242,15 +294,29 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
     let pod_labels = labels(release, Some(&component.name));
     let container = container(release, component);
     let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(pod_labels.clone()), ..Default::default() }),
-        spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
+        metadata: Some(ObjectMeta {
+            labels: Some(pod_labels.clone()),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![container],
+            ..Default::default()
+        }),
     };
-    let selector = LabelSelector { match_labels: Some(selector(release, &component.name)), ..Default::default() };
+    let selector = LabelSelector {
+        match_labels: Some(selector(release, &component.name)),
+        ..Default::default()
+    };
     let replicas = Some(component.replicas as i32);
     if component.volumes.is_empty() {
         KubeObject::Deployment(Box::new(Deployment {
             metadata: meta(&name, ns, pod_labels),
-            spec: DeploymentSpec { replicas, selector, template, ..Default::default() },
+            spec: DeploymentSpec {
+                replicas,
+                selector,
+                template,
+                ..Default::default()
+            },
             ..Default::default()
         }))
     } else {
@@ -266,7 +332,10 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
                 spec: Some(PersistentVolumeClaimSpec {
                     access_modes: Some(vec!["ReadWriteOnce".into()]),
                     resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([("storage".to_string(), Quantity(v.size.clone()))])),
+                        requests: Some(BTreeMap::from([(
+                            "storage".to_string(),
+                            Quantity(v.size.clone()),
+                        )])),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -308,12 +377,21 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
                     ..Default::default()
                 }
             } else {
-                KubeEnvVar { name: var.name.clone(), value: Some(var.value.clone()), ..Default::default() }
+                KubeEnvVar {
+                    name: var.name.clone(),
+                    value: Some(var.value.clone()),
+                    ..Default::default()
+                }
             }
         })
         .collect();
     let startup = component.start_period.map(|seconds| {
-        let mut probe = probe(component.readiness.as_ref().expect("start_period comes with a health check"));
+        let mut probe = probe(
+            component
+                .readiness
+                .as_ref()
+                .expect("start_period comes with a health check"),
+        );
         probe.period_seconds = Some(5);
         probe.failure_threshold = Some((seconds.div_ceil(5)).max(1) as i32);
         probe
@@ -327,7 +405,12 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
             component
                 .ports
                 .iter()
-                .map(|p| ContainerPort { name: Some(p.name.clone()), container_port: i32::from(p.port), protocol: Some("TCP".into()), ..Default::default() })
+                .map(|p| ContainerPort {
+                    name: Some(p.name.clone()),
+                    container_port: i32::from(p.port),
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                })
                 .collect()
         }),
         env: (!env.is_empty()).then_some(env),
@@ -355,14 +438,25 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
             ..Default::default()
         }),
         volume_mounts: (!component.volumes.is_empty()).then(|| {
-            component.volumes.iter().map(|v| VolumeMount { name: v.name.clone(), mount_path: v.path.clone(), ..Default::default() }).collect()
+            component
+                .volumes
+                .iter()
+                .map(|v| VolumeMount {
+                    name: v.name.clone(),
+                    mount_path: v.path.clone(),
+                    ..Default::default()
+                })
+                .collect()
         }),
         ..Default::default()
     }
 }
 
 fn probe(check: &Check) -> Probe {
-    let mut probe = Probe { timeout_seconds: Some(5), ..Default::default() };
+    let mut probe = Probe {
+        timeout_seconds: Some(5),
+        ..Default::default()
+    };
     if let Some(http) = &check.http {
         probe.http_get = Some(HTTPGetAction {
             path: Some(http.path.clone()),
@@ -370,9 +464,14 @@ fn probe(check: &Check) -> Probe {
             ..Default::default()
         });
     } else if let Some(tcp) = &check.tcp {
-        probe.tcp_socket = Some(TCPSocketAction { port: IntOrString::Int(i32::from(tcp.port)), ..Default::default() });
+        probe.tcp_socket = Some(TCPSocketAction {
+            port: IntOrString::Int(i32::from(tcp.port)),
+            ..Default::default()
+        });
     } else if let Some(exec) = &check.exec {
-        probe.exec = Some(ExecAction { command: Some(exec.command.clone()) });
+        probe.exec = Some(ExecAction {
+            command: Some(exec.command.clone()),
+        });
     }
     probe
 }
@@ -382,20 +481,28 @@ pub fn to_yaml(objects: &[KubeObject]) -> String {
     let mut out = String::new();
     for object in objects {
         out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&object.to_json()).expect("JSON values serialize to YAML"));
+        out.push_str(
+            &serde_saphyr::to_string(&object.to_json()).expect("JSON values serialize to YAML"),
+        );
     }
     out
 }
 
 /// The files `plan --output` writes for Kubernetes: `00-namespace.yaml` and
 /// `<wave>-<release>.yaml`, so applying the directory in name order respects waves.
-pub fn manifest_files(releases: &[RenderedRelease], options: &RenderOptions) -> Vec<(String, String)> {
+pub fn manifest_files(
+    releases: &[RenderedRelease],
+    options: &RenderOptions,
+) -> Vec<(String, String)> {
     let mut files = Vec::new();
     if let Some(ns) = namespace_object(&options.namespace) {
         files.push(("00-namespace.yaml".to_string(), to_yaml(&[ns])));
     }
     for release in releases {
-        files.push((format!("{:02}-{}.yaml", release.wave + 1, release.release), to_yaml(&release_objects(release, options))));
+        files.push((
+            format!("{:02}-{}.yaml", release.wave + 1, release.release),
+            to_yaml(&release_objects(release, options)),
+        ));
     }
     files
 }
@@ -408,21 +515,48 @@ mod tests {
 
     #[test]
     fn secrets_are_referenced_never_inlined() {
-        let releases = render_app("authentik", None, &[("tls", Json::Bool(true)), ("domain", Json::from("auth.example.org"))]);
-        let objects: Vec<Json> = releases.iter().flat_map(|r| release_objects(r, &RenderOptions::default())).map(|o| o.to_json()).collect();
+        let releases = render_app(
+            "authentik",
+            None,
+            &[
+                ("tls", Json::Bool(true)),
+                ("domain", Json::from("auth.example.org")),
+            ],
+        );
+        let objects: Vec<Json> = releases
+            .iter()
+            .flat_map(|r| release_objects(r, &RenderOptions::default()))
+            .map(|o| o.to_json())
+            .collect();
         let yaml = objects.iter().map(|o| o.to_string()).collect::<String>();
         for release in &releases {
             for c in &release.components {
                 for var in c.env.iter().filter(|v| v.secret) {
-                    assert!(!yaml.contains(&format!("\"value\":\"{}\"", var.value)), "{} inlined", var.name);
+                    assert!(
+                        !yaml.contains(&format!("\"value\":\"{}\"", var.value)),
+                        "{} inlined",
+                        var.name
+                    );
                 }
             }
         }
         let ingress = objects.iter().find(|o| o["kind"] == "Ingress").unwrap();
-        assert_eq!(ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt");
+        assert_eq!(
+            ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+            "letsencrypt"
+        );
         assert_eq!(ingress["spec"]["tls"][0]["hosts"][0], "auth.example.org");
-        let pg = objects.iter().find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == "authentik-postgresql-postgres").unwrap();
-        assert_eq!(pg["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "8Gi");
+        let pg = objects
+            .iter()
+            .find(|o| {
+                o["kind"] == "StatefulSet"
+                    && o["metadata"]["name"] == "authentik-postgresql-postgres"
+            })
+            .unwrap();
+        assert_eq!(
+            pg["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+            "8Gi"
+        );
         assert_eq!(pg["apiVersion"], "apps/v1");
     }
 

@@ -20,8 +20,8 @@ use petgraph::graph::NodeIndex;
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use crate::catalogue::blueprint::{Check, short_error};
 use crate::catalogue::Catalogue;
+use crate::catalogue::blueprint::{Check, short_error};
 use crate::resolve::ReleaseGraph;
 use crate::template;
 pub use secrets::{EphemeralSecrets, SecretSource};
@@ -54,12 +54,20 @@ impl Default for RenderOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
     #[error("{release}: {what} could not be rendered: {reason}")]
-    Template { release: String, what: String, reason: String },
+    Template {
+        release: String,
+        what: String,
+        reason: String,
+    },
     #[error(
         "{release} cannot run {replicas} replicas: {} runs as a single instance (the blueprint marks it so, e.g. a database without replication)",
         .components.join(", ")
     )]
-    SingleInstance { release: String, replicas: u32, components: Vec<String> },
+    SingleInstance {
+        release: String,
+        replicas: u32,
+        components: Vec<String>,
+    },
     #[error("{release}: volume size '{size}' is not a Kubernetes quantity")]
     VolumeSize { release: String, size: String },
 }
@@ -155,7 +163,11 @@ impl RenderedRelease {
     pub fn endpoints(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(ingress) = &self.ingress {
-            out.push(format!("{}://{}", if ingress.tls { "https" } else { "http" }, ingress.host));
+            out.push(format!(
+                "{}://{}",
+                if ingress.tls { "https" } else { "http" },
+                ingress.host
+            ));
         }
         for c in &self.components {
             for p in &c.ports {
@@ -182,7 +194,10 @@ pub fn render_releases(
             order.push(index);
         }
     }
-    Ok(order.into_iter().map(|i| done.remove(&i).expect("rendered")).collect())
+    Ok(order
+        .into_iter()
+        .map(|i| done.remove(&i).expect("rendered"))
+        .collect())
 }
 
 const MASK: &str = "********";
@@ -197,7 +212,9 @@ fn render_one(
     secret_source: &mut dyn SecretSource,
 ) -> Result<RenderedRelease, RenderError> {
     let node = graph.node(index);
-    let entry = catalogue.entry(&node.blueprint).expect("graph nodes come from the catalogue");
+    let entry = catalogue
+        .entry(&node.blueprint)
+        .expect("graph nodes come from the catalogue");
     let bp = &entry.blueprint;
     let release = node.release.clone();
     let fail = |what: &str, err: minijinja::Error| RenderError::Template {
@@ -209,13 +226,19 @@ fn render_one(
     // Secrets of this release.
     let mut secret_values: BTreeMap<String, String> = BTreeMap::new();
     for (name, spec) in &bp.secrets {
-        secret_values.insert(name.clone(), secret_source.secret(&release, name, &spec.value));
+        secret_values.insert(
+            name.clone(),
+            secret_source.secret(&release, name, &spec.value),
+        );
     }
 
     // Dependencies' facts, by alias; which of them are secret.
     let dependencies = graph.dependencies(index);
     let mut dependency_facts: BTreeMap<String, Json> = BTreeMap::new();
-    let mut secret_vars: BTreeSet<String> = secret_values.keys().map(|k| format!("secrets.{k}")).collect();
+    let mut secret_vars: BTreeSet<String> = secret_values
+        .keys()
+        .map(|k| format!("secrets.{k}"))
+        .collect();
     let mut alias_release: BTreeMap<String, String> = BTreeMap::new();
     for (alias, dep) in &dependencies {
         let dep_release = &done[dep];
@@ -230,13 +253,29 @@ fn render_one(
         alias_release.insert(alias.clone(), dep_release.release.clone());
     }
     let declared_aliases: BTreeSet<String> = bp.requires.iter().map(|r| r.value.alias()).collect();
-    let inactive_aliases: BTreeSet<String> =
-        declared_aliases.iter().filter(|a| !dependency_facts.contains_key(*a)).cloned().collect();
+    let inactive_aliases: BTreeSet<String> = declared_aliases
+        .iter()
+        .filter(|a| !dependency_facts.contains_key(*a))
+        .cloned()
+        .collect();
 
     // Public entry point.
-    let tls = node.parameters.get("tls").and_then(Json::as_bool).unwrap_or(false);
-    let ingress_asked = node.parameters.get("ingress").and_then(Json::as_bool).unwrap_or(false);
-    let given_domain = node.parameters.get("domain").and_then(Json::as_str).unwrap_or("").to_string();
+    let tls = node
+        .parameters
+        .get("tls")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let ingress_asked = node
+        .parameters
+        .get("ingress")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let given_domain = node
+        .parameters
+        .get("domain")
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .to_string();
     let first = bp.components.first().map(|c| &c.value);
     let exposed = bp.components.iter().enumerate().find_map(|(i, c)| {
         let c = &c.value;
@@ -248,8 +287,19 @@ fn render_one(
     let ingress = match (&exposed, wants_ingress) {
         (Some((service, port)), true) => {
             let default_host = given_domain.is_empty();
-            let host = if default_host { format!("{release}.{}", options.base_domain) } else { given_domain.clone() };
-            Some(IngressSpec { host, tls, default_host, service: service.clone(), port: port.port, port_name: port.name.clone() })
+            let host = if default_host {
+                format!("{release}.{}", options.base_domain)
+            } else {
+                given_domain.clone()
+            };
+            Some(IngressSpec {
+                host,
+                tls,
+                default_host,
+                service: service.clone(),
+                port: port.port,
+                port_name: port.name.clone(),
+            })
         }
         _ => None,
     };
@@ -265,22 +315,41 @@ fn render_one(
     };
 
     let mut context = serde_json::Map::new();
-    context.insert("release".into(), json!({
-        "name": release, "namespace": options.namespace, "host": release,
-        "url": url, "domain": domain, "tls": tls && ingress.is_some(),
-    }));
+    context.insert(
+        "release".into(),
+        json!({
+            "name": release, "namespace": options.namespace, "host": release,
+            "url": url, "domain": domain, "tls": tls && ingress.is_some(),
+        }),
+    );
     context.insert("version".into(), Json::String(node.version.clone()));
-    context.insert("params".into(), Json::Object(node.parameters.clone().into_iter().collect()));
-    context.insert("secrets".into(), Json::Object(secret_values.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect()));
+    context.insert(
+        "params".into(),
+        Json::Object(node.parameters.clone().into_iter().collect()),
+    );
+    context.insert(
+        "secrets".into(),
+        Json::Object(
+            secret_values
+                .iter()
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect(),
+        ),
+    );
     for (alias, facts) in &dependency_facts {
         context.insert(alias.clone(), facts.clone());
     }
     let context = minijinja::Value::from(minijinja::value::Serde(Json::Object(context)));
 
     // Renders a template; None when it reads an inactive dependency.
-    let render = |what: &str, source: &str| -> Result<Option<(String, bool, BTreeSet<String>)>, RenderError> {
+    let render = |what: &str,
+                  source: &str|
+     -> Result<Option<(String, bool, BTreeSet<String>)>, RenderError> {
         let vars = template::referenced_variables(source).map_err(|e| fail(what, e))?;
-        if vars.iter().any(|v| inactive_aliases.contains(v.split('.').next().unwrap_or_default())) {
+        if vars
+            .iter()
+            .any(|v| inactive_aliases.contains(v.split('.').next().unwrap_or_default()))
+        {
             return Ok(None);
         }
         let secret = vars.iter().any(|v| secret_vars.contains(v));
@@ -297,30 +366,45 @@ fn render_one(
     }
 
     // Replicas.
-    let asked_replicas = node.parameters.get("replicas").and_then(Json::as_u64).unwrap_or(1) as u32;
+    let asked_replicas = node
+        .parameters
+        .get("replicas")
+        .and_then(Json::as_u64)
+        .unwrap_or(1) as u32;
     let any_scalable = bp.components.iter().any(|c| c.value.scalable);
     if asked_replicas > 1 && !any_scalable {
         return Err(RenderError::SingleInstance {
             release: release.clone(),
             replicas: asked_replicas,
-            components: bp.single_instance_components().iter().map(|s| s.to_string()).collect(),
+            components: bp
+                .single_instance_components()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         });
     }
 
     let mut wiring = Vec::new();
-    let mut env_for = |component: Option<&str>, entries: &BTreeMap<String, serde_saphyr::Spanned<String>>| -> Result<Vec<EnvVar>, RenderError> {
+    let mut env_for = |component: Option<&str>,
+                       entries: &BTreeMap<String, serde_saphyr::Spanned<String>>|
+     -> Result<Vec<EnvVar>, RenderError> {
         let mut out = Vec::new();
         for (name, source) in entries {
-            let Some((value, secret, vars)) = render(&format!("env {name}"), &source.value)? else { continue };
+            let Some((value, secret, vars)) = render(&format!("env {name}"), &source.value)? else {
+                continue;
+            };
             if value.is_empty() {
                 continue;
             }
             let mut by_dependency: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for var in &vars {
-                if let Some((alias, fact)) = var.split_once('.') {
-                    if let Some(dep) = alias_release.get(alias) {
-                        by_dependency.entry(dep.clone()).or_default().push(fact.to_string());
-                    }
+                if let Some((alias, fact)) = var.split_once('.')
+                    && let Some(dep) = alias_release.get(alias)
+                {
+                    by_dependency
+                        .entry(dep.clone())
+                        .or_default()
+                        .push(fact.to_string());
                 }
             }
             for (dependency, facts) in by_dependency {
@@ -329,10 +413,18 @@ fn render_one(
                     component: component.map(str::to_string),
                     dependency,
                     facts,
-                    shown: if secret { MASK.to_string() } else { value.clone() },
+                    shown: if secret {
+                        MASK.to_string()
+                    } else {
+                        value.clone()
+                    },
                 });
             }
-            out.push(EnvVar { name: name.clone(), value, secret });
+            out.push(EnvVar {
+                name: name.clone(),
+                value,
+                secret,
+            });
         }
         Ok(out)
     };
@@ -342,10 +434,16 @@ fn render_one(
     for (i, spanned) in bp.components.iter().enumerate() {
         let c = &spanned.value;
         let tag = match &c.tag {
-            Some(t) => render(&format!("tag of {}", c.name), &t.value)?.map(|(v, _, _)| v).unwrap_or_default(),
+            Some(t) => render(&format!("tag of {}", c.name), &t.value)?
+                .map(|(v, _, _)| v)
+                .unwrap_or_default(),
             None => node.version.clone(),
         };
-        let image = if has_tag(&c.image) || tag.is_empty() { c.image.clone() } else { format!("{}:{tag}", c.image) };
+        let image = if has_tag(&c.image) || tag.is_empty() {
+            c.image.clone()
+        } else {
+            format!("{}:{tag}", c.image)
+        };
         let mut env = shared_env.clone();
         for var in env_for(Some(&c.name), &c.env)? {
             env.retain(|e| e.name != var.name);
@@ -353,15 +451,31 @@ fn render_one(
         }
         let mut volumes = Vec::new();
         for v in &c.volumes {
-            let path = render(&format!("path of volume {}", v.name), &v.path.value)?.map(|(p, _, _)| p).unwrap_or_default();
+            let path = render(&format!("path of volume {}", v.name), &v.path.value)?
+                .map(|(p, _, _)| p)
+                .unwrap_or_default();
             let size = match &v.size {
-                Some(s) => render(&format!("size of volume {}", v.name), &s.value)?.map(|(p, _, _)| p).unwrap_or_default(),
-                None => node.parameters.get("storage").and_then(Json::as_str).unwrap_or(crate::catalogue::blueprint::DEFAULT_STORAGE).to_string(),
+                Some(s) => render(&format!("size of volume {}", v.name), &s.value)?
+                    .map(|(p, _, _)| p)
+                    .unwrap_or_default(),
+                None => node
+                    .parameters
+                    .get("storage")
+                    .and_then(Json::as_str)
+                    .unwrap_or(crate::catalogue::blueprint::DEFAULT_STORAGE)
+                    .to_string(),
             };
             if crate::intent::Storage::parse(&size).is_err() {
-                return Err(RenderError::VolumeSize { release: release.clone(), size });
+                return Err(RenderError::VolumeSize {
+                    release: release.clone(),
+                    size,
+                });
             }
-            volumes.push(VolumeMount { name: v.name.clone(), path, size });
+            volumes.push(VolumeMount {
+                name: v.name.clone(),
+                path,
+                size,
+            });
         }
         let health = c.health.as_ref();
         components.push(RenderedComponent {
@@ -372,15 +486,27 @@ fn render_one(
             args: c.args.clone(),
             ports: c.ports.clone(),
             expose: c.expose.clone(),
-            replicas: if c.scalable { asked_replicas.max(if asked_replicas == 0 { 0 } else { 1 }) } else { asked_replicas.min(1) },
+            replicas: if c.scalable {
+                asked_replicas.max(if asked_replicas == 0 { 0 } else { 1 })
+            } else {
+                asked_replicas.min(1)
+            },
             scalable: c.scalable,
             readiness: health.map(|h| h.readiness()),
             liveness: health.map(|h| h.liveness()),
             start_period: health.and_then(|h| h.start_period),
             volumes,
             env,
-            cpu: c.resources.as_ref().and_then(|r| r.cpu.clone()).unwrap_or_else(|| "50m".into()),
-            memory: c.resources.as_ref().and_then(|r| r.memory.clone()).unwrap_or_else(|| "64Mi".into()),
+            cpu: c
+                .resources
+                .as_ref()
+                .and_then(|r| r.cpu.clone())
+                .unwrap_or_else(|| "50m".into()),
+            memory: c
+                .resources
+                .as_ref()
+                .and_then(|r| r.memory.clone())
+                .unwrap_or_else(|| "64Mi".into()),
         });
     }
 
@@ -395,7 +521,10 @@ fn render_one(
         provides,
         wiring,
         secrets: secret_values.keys().cloned().collect(),
-        dependencies: dependencies.iter().map(|(_, d)| graph.node(*d).release.clone()).collect(),
+        dependencies: dependencies
+            .iter()
+            .map(|(_, d)| graph.node(*d).release.clone())
+            .collect(),
         wave,
         timeout: bp.timeout,
         parameters: node.parameters.clone(),
@@ -404,7 +533,11 @@ fn render_one(
 
 /// Service name of the i-th component: the release itself for the first.
 pub fn service_name(release: &str, index: usize, component: &str) -> String {
-    if index == 0 { release.to_string() } else { format!("{release}-{component}") }
+    if index == 0 {
+        release.to_string()
+    } else {
+        format!("{release}-{component}")
+    }
 }
 
 /// True when an image reference already carries a tag or digest.
@@ -416,38 +549,84 @@ fn has_tag(image: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::{resolve, Request};
+    use crate::resolve::{Request, resolve};
 
-    pub(crate) fn render_app(name: &str, version: Option<&str>, params: &[(&str, Json)]) -> Vec<RenderedRelease> {
+    pub(crate) fn render_app(
+        name: &str,
+        version: Option<&str>,
+        params: &[(&str, Json)],
+    ) -> Vec<RenderedRelease> {
         let catalogue = Catalogue::builtin().unwrap();
         let request = Request {
             blueprint: name.into(),
             version: version.map(str::to_string),
-            parameters: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            parameters: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         };
         let graph = resolve(&catalogue, &[request]).unwrap();
-        render_releases(&catalogue, &graph, &RenderOptions::default(), &mut EphemeralSecrets::new()).unwrap()
+        render_releases(
+            &catalogue,
+            &graph,
+            &RenderOptions::default(),
+            &mut EphemeralSecrets::new(),
+        )
+        .unwrap()
     }
 
     fn env<'a>(release: &'a RenderedRelease, component: &str, name: &str) -> Option<&'a EnvVar> {
-        release.components.iter().find(|c| c.name == component)?.env.iter().find(|e| e.name == name)
+        release
+            .components
+            .iter()
+            .find(|c| c.name == component)?
+            .env
+            .iter()
+            .find(|e| e.name == name)
     }
 
     #[test]
     fn authentik_is_wired_to_its_own_postgresql() {
         let releases = render_app("authentik", None, &[]);
-        let [pg, ak] = &releases[..] else { panic!("{releases:?}") };
+        let [pg, ak] = &releases[..] else {
+            panic!("{releases:?}")
+        };
         assert_eq!(pg.release, "authentik-postgresql");
-        assert_eq!(env(ak, "server", "AUTHENTIK_POSTGRESQL__HOST").unwrap().value, "authentik-postgresql");
+        assert_eq!(
+            env(ak, "server", "AUTHENTIK_POSTGRESQL__HOST")
+                .unwrap()
+                .value,
+            "authentik-postgresql"
+        );
         let password = env(ak, "server", "AUTHENTIK_POSTGRESQL__PASSWORD").unwrap();
         assert!(password.secret);
-        assert_eq!(password.value, env(pg, "postgres", "POSTGRES_PASSWORD").unwrap().value);
-        assert_eq!(env(pg, "postgres", "POSTGRES_DB").unwrap().value, "authentik");
-        assert!(env(ak, "server", "AUTHENTIK_REDIS__HOST").is_none(), "2026.x has no redis");
-        assert!(env(ak, "worker", "AUTHENTIK_BOOTSTRAP_PASSWORD").unwrap().secret);
+        assert_eq!(
+            password.value,
+            env(pg, "postgres", "POSTGRES_PASSWORD").unwrap().value
+        );
+        assert_eq!(
+            env(pg, "postgres", "POSTGRES_DB").unwrap().value,
+            "authentik"
+        );
+        assert!(
+            env(ak, "server", "AUTHENTIK_REDIS__HOST").is_none(),
+            "2026.x has no redis"
+        );
+        assert!(
+            env(ak, "worker", "AUTHENTIK_BOOTSTRAP_PASSWORD")
+                .unwrap()
+                .secret
+        );
         assert!(env(ak, "server", "AUTHENTIK_BOOTSTRAP_PASSWORD").is_none());
-        assert!(ak.wiring.iter().any(|w| w.variable == "AUTHENTIK_POSTGRESQL__PASSWORD" && w.shown == MASK));
-        assert_eq!(ak.components[0].image, "ghcr.io/goauthentik/server:2026.2.2");
+        assert!(
+            ak.wiring
+                .iter()
+                .any(|w| w.variable == "AUTHENTIK_POSTGRESQL__PASSWORD" && w.shown == MASK)
+        );
+        assert_eq!(
+            ak.components[0].image,
+            "ghcr.io/goauthentik/server:2026.2.2"
+        );
         assert_eq!(ak.components[0].volumes[0].path, "/data");
     }
 
@@ -455,7 +634,10 @@ mod tests {
     fn old_authentik_gets_redis_and_media() {
         let releases = render_app("authentik", Some("2025.2.4"), &[]);
         let ak = releases.last().unwrap();
-        assert_eq!(env(ak, "server", "AUTHENTIK_REDIS__HOST").unwrap().value, "authentik-redis");
+        assert_eq!(
+            env(ak, "server", "AUTHENTIK_REDIS__HOST").unwrap().value,
+            "authentik-redis"
+        );
         assert_eq!(ak.components[0].volumes[0].path, "/media");
     }
 
@@ -465,8 +647,14 @@ mod tests {
         assert_eq!(new[0].components[0].volumes[0].path, "/var/lib/postgresql");
         assert!(env(&new[0], "postgres", "PGDATA").is_none());
         let old = render_app("postgresql", Some("16"), &[]);
-        assert_eq!(old[0].components[0].volumes[0].path, "/var/lib/postgresql/data");
-        assert_eq!(env(&old[0], "postgres", "PGDATA").unwrap().value, "/var/lib/postgresql/data/pgdata");
+        assert_eq!(
+            old[0].components[0].volumes[0].path,
+            "/var/lib/postgresql/data"
+        );
+        assert_eq!(
+            env(&old[0], "postgres", "PGDATA").unwrap().value,
+            "/var/lib/postgresql/data/pgdata"
+        );
         assert_eq!(old[0].components[0].image, "postgres:16");
     }
 
@@ -474,16 +662,29 @@ mod tests {
     fn tls_gives_an_ingress_with_a_default_host() {
         let releases = render_app("authentik", None, &[("tls", Json::Bool(true))]);
         let ingress = releases.last().unwrap().ingress.clone().unwrap();
-        assert_eq!((ingress.host.as_str(), ingress.tls, ingress.port), ("authentik.example.com", true, 9000));
+        assert_eq!(
+            (ingress.host.as_str(), ingress.tls, ingress.port),
+            ("authentik.example.com", true, 9000)
+        );
         assert!(releases[0].ingress.is_none());
     }
 
     #[test]
     fn single_instance_components_refuse_replicas() {
         let catalogue = Catalogue::builtin().unwrap();
-        let request = Request { blueprint: "postgresql".into(), version: None, parameters: [("replicas".to_string(), Json::from(3))].into() };
+        let request = Request {
+            blueprint: "postgresql".into(),
+            version: None,
+            parameters: [("replicas".to_string(), Json::from(3))].into(),
+        };
         let graph = resolve(&catalogue, &[request]).unwrap();
-        let err = render_releases(&catalogue, &graph, &RenderOptions::default(), &mut EphemeralSecrets::new()).unwrap_err();
+        let err = render_releases(
+            &catalogue,
+            &graph,
+            &RenderOptions::default(),
+            &mut EphemeralSecrets::new(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("single instance"), "{err}");
     }
 }

@@ -41,8 +41,12 @@ impl SecretSource for EphemeralSecrets {
 pub fn generate(spec: &SecretSpec) -> String {
     let mut rng = rand::rng();
     match spec.charset {
-        Charset::Alphanumeric => (0..spec.length).map(|_| rng.sample(Alphanumeric) as char).collect(),
-        Charset::Hex => (0..spec.length).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect(),
+        Charset::Alphanumeric => (0..spec.length)
+            .map(|_| rng.sample(Alphanumeric) as char)
+            .collect(),
+        Charset::Hex => (0..spec.length)
+            .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+            .collect(),
     }
 }
 
@@ -52,13 +56,19 @@ mod tests {
 
     #[test]
     fn values_are_stable_per_release_and_distinct_between() {
-        let spec = SecretSpec { length: 32, charset: Charset::Alphanumeric };
+        let spec = SecretSpec {
+            length: 32,
+            charset: Charset::Alphanumeric,
+        };
         let mut secrets = EphemeralSecrets::new();
         let a = secrets.secret("pg", "password", &spec);
         assert_eq!(a.len(), 32);
         assert_eq!(a, secrets.secret("pg", "password", &spec));
         assert_ne!(a, secrets.secret("other", "password", &spec));
-        let hex = generate(&SecretSpec { length: 64, charset: Charset::Hex });
+        let hex = generate(&SecretSpec {
+            length: 64,
+            charset: Charset::Hex,
+        });
         assert!(hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -17,7 +17,11 @@ pub fn deckhand() -> Command {
 /// Runs the binary with `args` and `stdin`, returning its output.
 pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = deckhand();
-    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = command.spawn().expect("deckhand starts");
     {
         let mut pipe = child.stdin.take().expect("stdin");
@@ -44,13 +48,19 @@ pub fn in_ci() -> bool {
 /// The path of `tool` on PATH, or a skip (None) with a message; under CI, a panic.
 pub fn require_tool(tool: &str, why: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join(tool)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
     });
     match found {
         Some(path) => Some(path),
-        None if in_ci() => panic!("{tool} is required under DECKHAND_CI=1 ({why}) but is not on PATH"),
+        None if in_ci() => {
+            panic!("{tool} is required under DECKHAND_CI=1 ({why}) but is not on PATH")
+        }
         None => {
-            eprintln!("SKIPPED: {tool} is not installed, so {why} is not checked (pip install kubernetes-validate, or run .ci/run)");
+            eprintln!(
+                "SKIPPED: {tool} is not installed, so {why} is not checked (pip install kubernetes-validate, or run .ci/run)"
+            );
             None
         }
     }
