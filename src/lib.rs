@@ -17,8 +17,14 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod config;
+pub mod execute;
+pub mod http;
 pub mod intent;
+pub mod metrics;
+pub mod orchestrator;
 pub mod plan;
 pub mod render;
 pub mod resolve;
+pub mod store;
 pub mod template;

@@ -72,13 +72,38 @@ pub enum RenderError {
     VolumeSize { release: String, size: String },
 }
 
-/// One environment variable of a component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One environment variable of a component. Serialized (plans, API, logs)
+/// with secret values masked; only the platform renderers read `value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvVar {
     pub name: String,
     pub value: String,
     /// Derived from a generated secret: never shown, never in plain manifests.
     pub secret: bool,
+}
+
+impl Serialize for EnvVar {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("EnvVar", 3)?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("value", if self.secret { MASK } else { &self.value })?;
+        out.serialize_field("secret", &self.secret)?;
+        out.end()
+    }
+}
+
+/// Facts a release provides, serialized with secret ones masked.
+fn serialize_provides<S: serde::Serializer>(
+    provides: &BTreeMap<String, (String, bool)>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(provides.len()))?;
+    for (fact, (value, secret)) in provides {
+        map.serialize_entry(fact, if *secret { MASK } else { value })?;
+    }
+    map.end()
 }
 
 /// A volume a component mounts, with its size.
@@ -146,6 +171,7 @@ pub struct RenderedRelease {
     pub components: Vec<RenderedComponent>,
     pub ingress: Option<IngressSpec>,
     /// Facts handed to dependents, with a flag for secret ones.
+    #[serde(serialize_with = "serialize_provides")]
     pub provides: BTreeMap<String, (String, bool)>,
     pub wiring: Vec<Wire>,
     /// Names of the generated secrets (never their values).
@@ -200,7 +226,8 @@ pub fn render_releases(
         .collect())
 }
 
-const MASK: &str = "********";
+/// What a secret value looks like wherever it is shown.
+pub const MASK: &str = "********";
 
 fn render_one(
     catalogue: &Catalogue,
@@ -628,6 +655,25 @@ mod tests {
             "ghcr.io/goauthentik/server:2026.2.2"
         );
         assert_eq!(ak.components[0].volumes[0].path, "/data");
+    }
+
+    #[test]
+    fn serialized_releases_mask_every_secret() {
+        let releases = render_app("authentik", None, &[]);
+        let json = serde_json::to_string(&releases).unwrap();
+        for release in &releases {
+            for (value, secret) in release.provides.values() {
+                assert!(!*secret || !json.contains(value.as_str()));
+            }
+            for var in release
+                .components
+                .iter()
+                .flat_map(|c| &c.env)
+                .filter(|v| v.secret)
+            {
+                assert!(!json.contains(&var.value), "{} leaked", var.name);
+            }
+        }
     }
 
     #[test]

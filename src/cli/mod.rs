@@ -1,6 +1,9 @@
 //! The command-line front end: turns arguments into calls on the library and
 //! results into text (or JSON) for people and scripts. Nothing here decides
-//! anything the HTTP front end would decide differently.
+//! anything the HTTP front end would decide differently; the commands that
+//! use the store and the service live in [`service`].
+
+mod service;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -9,9 +12,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalogue::{Catalogue, CatalogueError, Diagnostic};
+use crate::config::StoreArgs;
 use crate::intent::{Domain, Namespace, Platform, Replicas, RuleParser};
 use crate::plan::{Overrides, PlanError, Planner};
 use crate::render::{EphemeralSecrets, RenderOptions};
+use crate::store::tokens::Role;
 
 /// Exit code for input deckhand could not accept (bad sentence, bad blueprint).
 const EXIT_INPUT: u8 = 2;
@@ -48,6 +53,78 @@ enum Command {
     /// Browse and check the blueprint catalogue.
     #[command(subcommand, alias = "catalog")]
     Catalogue(CatalogueCommand),
+    /// Run the HTTP service (API, chat, metrics).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080; DECKHAND_BIND].
+        #[arg(long)]
+        bind: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Plan a sentence, ask for confirmation, then run it and show progress.
+    Chat {
+        /// What to do, e.g. "install redis".
+        #[arg(required = true, num_args = 1..)]
+        sentence: Vec<String>,
+        /// Go ahead without asking.
+        #[arg(long, short)]
+        yes: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Recorded intents.
+    #[command(subcommand)]
+    Intents(IntentsCommand),
+    /// API tokens (only their hashes are stored).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IntentsCommand {
+    /// Newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        application: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One intent with its events.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a token and print it (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +210,7 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn load_catalogue(extra: &[PathBuf]) -> Result<Catalogue, String> {
+pub(crate) fn load_catalogue(extra: &[PathBuf]) -> Result<Catalogue, String> {
     let mut dirs = Catalogue::dirs_from_env();
     dirs.extend(extra.iter().cloned());
     Catalogue::load(&dirs).map_err(|e| e.to_string())
@@ -150,6 +227,29 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
             plan_command(&catalogue, args)
         }
         Command::Catalogue(command) => catalogue_command(&cli.blueprints, command),
+        Command::Serve { bind, store } => service::serve(&cli.blueprints, &store, bind),
+        Command::Chat {
+            sentence,
+            yes,
+            store,
+        } => service::chat(&cli.blueprints, &store, &sentence.join(" "), yes),
+        Command::Intents(IntentsCommand::List {
+            status,
+            application,
+            limit,
+            json,
+            store,
+        }) => service::list_intents(&store, status, application, limit, json),
+        Command::Intents(IntentsCommand::Show { id, json, store }) => {
+            service::show_intent(&store, &id, json)
+        }
+        Command::Token(TokenCommand::Create { name, role, store }) => {
+            service::create_token(&store, &name, role)
+        }
+        Command::Token(TokenCommand::List { store }) => service::list_tokens(&store),
+        Command::Token(TokenCommand::Revoke { name, store }) => {
+            service::revoke_token(&store, &name)
+        }
     }
 }
 

@@ -1,0 +1,297 @@
+//! CLI commands backed by the store: `serve`, `chat`, `intents`, `token`.
+//! They open the same database the service uses and drive the same
+//! orchestrator, so a sentence typed here is tracked like one sent over HTTP.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::config::{Settings, StoreArgs};
+use crate::http::{self, AppState, auth::Auth};
+use crate::orchestrator::{Actor, DeployOptions, EngineSettings, Orchestrator};
+use crate::store::tokens::Role;
+use crate::store::{IntentFilter, IntentRecord, IntentStatus, Store, StoreHandle};
+
+fn settings(store: &StoreArgs, bind: Option<String>) -> Result<Settings, String> {
+    Settings::load(store, bind).map_err(|e| e.to_string())
+}
+
+fn open_store(settings: &Settings) -> Result<StoreHandle, String> {
+    Store::open(&settings.db)
+        .map(StoreHandle::new)
+        .map_err(|e| e.to_string())
+}
+
+fn orchestrator(
+    extra: &[PathBuf],
+    settings: &Settings,
+    store: StoreHandle,
+) -> Result<Arc<Orchestrator>, String> {
+    let mut dirs = settings.blueprint_dirs.clone();
+    dirs.extend(extra.iter().cloned());
+    let catalogue = super::load_catalogue(&dirs)?;
+    Ok(Orchestrator::new(
+        store,
+        Arc::new(catalogue),
+        EngineSettings {
+            render: settings.render.clone(),
+            default_platform: settings.default_platform,
+            data_dir: settings.data_dir.clone(),
+        },
+    ))
+}
+
+/// The person at the terminal: the store's owner, so an admin.
+fn local_actor() -> Actor {
+    let name = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "local".into());
+    Actor::new(format!("cli:{name}"), Role::Admin)
+}
+
+pub fn serve(
+    extra: &[PathBuf],
+    args: &StoreArgs,
+    bind: Option<String>,
+) -> Result<ExitCode, String> {
+    let settings = settings(args, bind)?;
+    let store = open_store(&settings)?;
+    let orchestrator = orchestrator(extra, &settings, store.clone())?;
+    let tokens = store.blocking().tokens().map_err(|e| e.to_string())?;
+    if settings.api_token.is_none() && tokens.iter().all(|t| t.revoked_at.is_some()) {
+        eprintln!(
+            "warning: no API token yet: set DECKHAND_API_TOKEN, or run `deckhand token create --name NAME --role admin`"
+        );
+    }
+    let state = AppState {
+        orchestrator: orchestrator.clone(),
+        auth: Auth::new(settings.api_token.as_deref(), store),
+        public_catalogue: settings.public_catalogue,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        match orchestrator.recover().await {
+            Ok(ids) if !ids.is_empty() => eprintln!(
+                "marked {} intent(s) interrupted by the last stop: {}",
+                ids.len(),
+                ids.join(", ")
+            ),
+            Ok(_) => {}
+            Err(err) => return Err(format!("cannot recover intents: {err}")),
+        }
+        eprintln!(
+            "database {}, data directory {}",
+            settings.db.display(),
+            settings.data_dir.display()
+        );
+        http::serve(state, &settings.bind, settings.body_limit_bytes)
+            .await
+            .map_err(|e| format!("cannot serve on {}: {e}", settings.bind))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn chat(
+    extra: &[PathBuf],
+    args: &StoreArgs,
+    sentence: &str,
+    yes: bool,
+) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let orchestrator = orchestrator(extra, &settings, store)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let actor = local_actor();
+        let intent = orchestrator.submit(&actor, sentence, DeployOptions::default(), None, true).await.map_err(|e| e.to_string())?;
+        if intent.status != IntentStatus::AwaitingConfirmation {
+            let mut text = intent.error.clone().unwrap_or_else(|| format!("intent {} is {}", intent.id, intent.status));
+            if !intent.suggestions.is_empty() && !text.contains("did you mean") {
+                text.push_str(&format!("\n  try: {}", intent.suggestions.join(" | ")));
+            }
+            eprintln!("error: {text}");
+            return Ok(ExitCode::from(2));
+        }
+        println!("{}", intent.plan_text.clone().unwrap_or_default());
+        if !yes {
+            if !std::io::stdin().is_terminal() {
+                orchestrator.cancel(&intent.id, &actor).await.map_err(|e| e.to_string())?;
+                eprintln!("not a terminal, so nobody can confirm: run again with --yes to go ahead (intent {} cancelled)", intent.id);
+                return Ok(ExitCode::from(1));
+            }
+            print!("Go ahead? [y/N] ");
+            let _ = std::io::stdout().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+                orchestrator.cancel(&intent.id, &actor).await.map_err(|e| e.to_string())?;
+                println!("Dropped: nothing was changed.");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        let mut events = orchestrator.subscribe();
+        orchestrator.confirm(&intent.id, &actor).await.map_err(|e| e.to_string())?;
+        let mut last = 0;
+        loop {
+            let id = intent.id.clone();
+            for event in orchestrator.store().call(move |s| s.events(&id, Some(last))).await.map_err(|e| e.to_string())? {
+                last = event.id;
+                let took = event.duration_ms.map_or(String::new(), |ms| format!(" ({ms} ms)"));
+                println!("  {:<28} {:<22} {}{took}", event.step, event.status, event.message);
+            }
+            let record = orchestrator.intent(&intent.id).await.map_err(|e| e.to_string())?;
+            if record.status.is_terminal() {
+                let id = intent.id.clone();
+                for event in orchestrator.store().call(move |s| s.events(&id, Some(last))).await.map_err(|e| e.to_string())? {
+                    println!("  {:<28} {:<22} {}", event.step, event.status, event.message);
+                }
+                println!("intent {}: {}", record.id, record.status);
+                return Ok(if record.status == IntentStatus::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
+        }
+    })
+}
+
+fn print_intent_line(intent: &IntentRecord) {
+    println!(
+        "{}  {:<22} {:<20} {}  ({})",
+        intent.id,
+        intent.status.as_str(),
+        intent.requested_by,
+        intent.command,
+        intent.created_at
+    );
+}
+
+pub fn list_intents(
+    args: &StoreArgs,
+    status: Option<String>,
+    application: Option<String>,
+    limit: u32,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let status = status
+        .as_deref()
+        .map(str::parse::<IntentStatus>)
+        .transpose()?;
+    let filter = IntentFilter {
+        status,
+        application,
+        requested_by: None,
+        limit,
+        offset: 0,
+    };
+    let (intents, total) = store
+        .blocking()
+        .list_intents(&filter)
+        .map_err(|e| e.to_string())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"intents": intents, "total": total}))
+                .unwrap_or_default()
+        );
+    } else {
+        for intent in &intents {
+            print_intent_line(intent);
+        }
+        println!("{} of {total} intent(s)", intents.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show_intent(args: &StoreArgs, id: &str, json: bool) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let intent = store
+        .blocking()
+        .intent(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("intent {id} not found"))?;
+    let events = store
+        .blocking()
+        .events(id, None)
+        .map_err(|e| e.to_string())?;
+    if json {
+        let mut value = serde_json::to_value(&intent).unwrap_or_default();
+        value["events"] = serde_json::to_value(&events).unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_intent_line(&intent);
+    if let Some(error) = &intent.error {
+        println!("error: {error}");
+    }
+    for event in &events {
+        let took = event
+            .duration_ms
+            .map_or(String::new(), |ms| format!(" ({ms} ms)"));
+        println!(
+            "  {}  {:<28} {:<22} {}{took}",
+            event.at, event.step, event.status, event.message
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn create_token(args: &StoreArgs, name: &str, role: Role) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let (record, token) = store
+        .blocking()
+        .create_token(name, role, &local_actor().name)
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "token '{}' ({}) created; it is shown only this once:",
+        record.name,
+        record.role.as_str()
+    );
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list_tokens(args: &StoreArgs) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    for token in store.blocking().tokens().map_err(|e| e.to_string())? {
+        let state = token
+            .revoked_at
+            .as_ref()
+            .map_or("live".to_string(), |at| format!("revoked {at}"));
+        println!(
+            "{:<24} {:<9} {}  created {} by {}",
+            token.name,
+            token.role.as_str(),
+            state,
+            token.created_at,
+            token.created_by
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn revoke_token(args: &StoreArgs, name: &str) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    if store
+        .blocking()
+        .revoke_token(name)
+        .map_err(|e| e.to_string())?
+    {
+        println!("token '{name}' revoked");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!("no live token named '{name}'"))
+    }
+}

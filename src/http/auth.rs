@@ -1,0 +1,163 @@
+//! Bearer-token authentication for `/api`: the quick-start admin token from
+//! `DECKHAND_API_TOKEN`, or a stored token (only its SHA-256 is kept).
+//! Lookups are cached for a short while; revoking through the API clears
+//! the cache at once.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::AppState;
+use super::errors::ApiError;
+use crate::orchestrator::Actor;
+use crate::store::StoreHandle;
+use crate::store::tokens::{Role, hash_token};
+
+const CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Token checking for the service.
+pub struct Auth {
+    admin_token_hash: Option<String>,
+    store: StoreHandle,
+    cache: RwLock<HashMap<String, (Actor, Instant)>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Auth")
+    }
+}
+
+impl Auth {
+    pub fn new(admin_token: Option<&str>, store: StoreHandle) -> Self {
+        Self {
+            admin_token_hash: admin_token.map(hash_token),
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The actor a bearer token belongs to.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
+        let hash = hash_token(token);
+        if self.admin_token_hash.as_deref() == Some(hash.as_str()) {
+            return Ok(Actor::new("admin", Role::Admin));
+        }
+        if let Some((actor, at)) = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
+        {
+            if at.elapsed() < CACHE_TTL {
+                return Ok(actor.clone());
+            }
+        }
+        let lookup = hash.clone();
+        let found = self
+            .store
+            .call(move |s| s.token_by_hash(&lookup))
+            .await
+            .map_err(ApiError::from)?;
+        match found {
+            Some((name, role)) => {
+                let actor = Actor::new(name, role);
+                self.cache
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(hash, (actor.clone(), Instant::now()));
+                Ok(actor)
+            }
+            None => Err(ApiError::unauthorized("the bearer token is not valid")),
+        }
+    }
+
+    pub fn forget_all(&self) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+/// The bearer token of a request, or a 401 saying what is missing.
+pub fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
+    let header = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing Authorization header: send 'Authorization: Bearer TOKEN'",
+            )
+        })?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer TOKEN'"))?;
+    Ok(token.to_string())
+}
+
+/// An authenticated caller (any role).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+impl Caller {
+    /// 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role, doing: &str) -> Result<&Actor, ApiError> {
+        if self.0.role >= role {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::forbidden(format!(
+                "{} is a {}; {doing} needs the {} role",
+                self.0.name,
+                self.0.role.as_str(),
+                role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(request);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let token = token?;
+            Ok(Caller(state.auth.authenticate(&token).await?))
+        })
+    }
+}
+
+/// A caller who may be anonymous (catalogue routes when the catalogue is public).
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Actor>);
+
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(request);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            match token {
+                Ok(token) => Ok(MaybeCaller(Some(state.auth.authenticate(&token).await?))),
+                Err(_) if state.public_catalogue => Ok(MaybeCaller(None)),
+                Err(missing) => Err(missing),
+            }
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The HTTP front end (actix-web): the JSON API under `/api` (bearer
+//! tokens), `/healthz`, `/metrics` (Prometheus), and `/api/openapi.json`
+//! generated from the handlers' annotations (utoipa).
+
+pub mod api;
+pub mod auth;
+pub mod errors;
+pub mod sse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::Service;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::FutureExt;
+use utoipa::OpenApi;
+
+use crate::metrics::HttpLabels;
+use crate::orchestrator::Orchestrator;
+use auth::Auth;
+use errors::ApiError;
+
+/// Shared by every request.
+pub struct AppState {
+    pub orchestrator: Arc<Orchestrator>,
+    pub auth: Auth,
+    /// The catalogue can be read without a token.
+    pub public_catalogue: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "deckhand", description = "Natural-language deployments: intents, plans, blueprints, releases."),
+    paths(
+        api::deploy, api::plan, api::list_intents, api::get_intent, api::intent_events, api::retry_intent, api::cancel_intent,
+        api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::list_releases, api::get_release,
+        api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
+    ),
+    components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Liveness: answers without authentication.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Prometheus metrics (text format).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.orchestrator.metrics.encode())
+}
+
+async fn openapi(_caller: auth::Caller) -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    )))
+}
+
+/// Registers every route on an app (used by the server and by tests).
+pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
+    let json = web::JsonConfig::default()
+        .limit(body_limit)
+        .error_handler(|err, _| {
+            let detail = err.to_string();
+            match err {
+                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    detail,
+                )
+                .into(),
+                actix_web::error::JsonPayloadError::ContentType => {
+                    ApiError::bad_request("send a JSON body with Content-Type: application/json")
+                        .into()
+                }
+                _ => ApiError::bad_request(format!("invalid JSON body: {detail}")).into(),
+            }
+        });
+    let query = web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::bad_request(format!("invalid query: {err}")).into());
+    let path = web::PathConfig::default()
+        .error_handler(|err, _| ApiError::bad_request(format!("invalid path: {err}")).into());
+    config
+        .app_data(json)
+        .app_data(query)
+        .app_data(path)
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/api/openapi.json", web::get().to(openapi))
+        .service(
+            web::scope("/api/orchestration")
+                .route("/deploy", web::post().to(api::deploy))
+                .route("/plan", web::post().to(api::plan))
+                .route("/intents", web::get().to(api::list_intents))
+                .route("/intents/{id}", web::get().to(api::get_intent))
+                .route("/intents/{id}", web::delete().to(api::cancel_intent))
+                .route("/intents/{id}/events", web::get().to(api::intent_events))
+                .route("/intents/{id}/retry", web::post().to(api::retry_intent))
+                .route("/blueprints", web::get().to(api::list_blueprints))
+                .route("/blueprints/{name}", web::get().to(api::get_blueprint))
+                .route(
+                    "/blueprints/{name}/dependencies",
+                    web::get().to(api::blueprint_dependencies),
+                )
+                .route("/releases", web::get().to(api::list_releases))
+                .route(
+                    "/releases/{namespace}/{name}",
+                    web::get().to(api::get_release),
+                ),
+        )
+        .route("/api/chat", web::post().to(api::chat))
+        .route(
+            "/api/chat/{conversation_id}",
+            web::get().to(api::chat_history),
+        )
+        .route(
+            "/api/chat/{conversation_id}/confirm",
+            web::post().to(api::chat_confirm),
+        )
+        .route("/api/tokens", web::post().to(api::create_token))
+        .route("/api/tokens", web::get().to(api::list_tokens))
+        .route("/api/tokens/{name}", web::delete().to(api::revoke_token))
+        .default_service(web::to(not_found));
+}
+
+/// Runs the server until it is stopped (Ctrl-C / SIGTERM). Prints the
+/// address it listens on (useful with port 0) before serving.
+pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::Result<()> {
+    let state = web::Data::new(state);
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        let metrics = app_state.orchestrator.metrics.clone();
+        App::new()
+            .app_data(app_state.clone())
+            .wrap_fn(move |request, service| {
+                let method = request.method().to_string();
+                let route = request
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".into());
+                let metrics = metrics.clone();
+                service.call(request).map(move |result| {
+                    let status = match &result {
+                        Ok(response) => response.status().as_u16(),
+                        Err(err) => err.as_response_error().status_code().as_u16(),
+                    };
+                    metrics
+                        .http_requests
+                        .get_or_create(&HttpLabels {
+                            method,
+                            route,
+                            status,
+                        })
+                        .inc();
+                    result
+                })
+            })
+            .configure(|c| configure(c, body_limit))
+    })
+    .bind(bind)?;
+    let addresses: Vec<SocketAddr> = server.addrs();
+    for address in &addresses {
+        println!("deckhand listening on http://{address}");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    drop(state);
+    server.run().await
+}

@@ -1,0 +1,856 @@
+//! The one orchestration path every front end uses (HTTP API, chat, CLI).
+//!
+//! An intent moves `pending → parsing → planning → awaiting_confirmation →
+//! deploying → completed | failed | cancelled`; every transition is stored
+//! with its event in one transaction and broadcast to live followers. Work
+//! runs in the background: `submit` answers as soon as the sentence is
+//! understood. Two intents that touch the same release never deploy at once:
+//! the second waits its turn and says so. A restart marks what was mid-flight
+//! `interrupted` ([`Orchestrator::recover`]); `retry` runs it again, which is
+//! safe because applying is idempotent.
+
+pub mod chat;
+pub mod locks;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalogue::Catalogue;
+use crate::execute::{self, Resource};
+use crate::intent::{Domain, Intent, Namespace, Platform, Replicas};
+use crate::metrics::Metrics;
+use crate::plan::{Overrides, Plan, PlanError, Planner};
+use crate::render::{EphemeralSecrets, RenderOptions};
+use crate::store::releases::{NewRevision, ReleaseKey, StoredSecrets};
+use crate::store::tokens::Role;
+use crate::store::{
+    EventRecord, IntentRecord, IntentStatus, NewEvent, NewIntent, StoreError, StoreHandle,
+};
+use locks::ReleaseLocks;
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, role: Role) -> Self {
+        Self {
+            name: name.into(),
+            role,
+        }
+    }
+    /// May act on an intent: its owner, or an admin.
+    fn owns(&self, intent: &IntentRecord) -> bool {
+        self.role == Role::Admin || intent.requested_by == self.name
+    }
+}
+
+/// What a request may set besides the sentence (options win over it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployOptions {
+    pub namespace: Option<String>,
+    pub domain: Option<String>,
+    pub replicas: Option<i64>,
+    pub platform: Option<Platform>,
+    pub tls: Option<bool>,
+    /// Plan only: nothing is applied.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl DeployOptions {
+    /// Validated overrides, or what is wrong with them.
+    pub fn overrides(&self) -> Result<Overrides, OrchestratorError> {
+        let invalid = |e: crate::intent::ValueError| OrchestratorError::Invalid {
+            message: e.to_string(),
+            suggestions: vec![],
+        };
+        Ok(Overrides {
+            platform: self.platform,
+            namespace: self
+                .namespace
+                .as_deref()
+                .map(Namespace::parse)
+                .transpose()
+                .map_err(invalid)?,
+            domain: self
+                .domain
+                .as_deref()
+                .map(Domain::parse)
+                .transpose()
+                .map_err(invalid)?,
+            replicas: self
+                .replicas
+                .map(Replicas::for_scale)
+                .transpose()
+                .map_err(invalid)?,
+            tls: self.tls,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        suggestions: Vec<String>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Settings the orchestrator needs.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub render: RenderOptions,
+    pub default_platform: Platform,
+    pub data_dir: PathBuf,
+}
+
+/// The orchestrator: one per process, shared by every front end.
+pub struct Orchestrator {
+    store: StoreHandle,
+    catalogue: Arc<Catalogue>,
+    settings: EngineSettings,
+    pub metrics: Arc<Metrics>,
+    events: broadcast::Sender<EventRecord>,
+    running: Mutex<HashMap<String, CancellationToken>>,
+    locks: ReleaseLocks,
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Statuses from which an intent can still be cancelled.
+const CANCELLABLE: &[IntentStatus] = &[
+    IntentStatus::Pending,
+    IntentStatus::Parsing,
+    IntentStatus::Planning,
+    IntentStatus::AwaitingConfirmation,
+    IntentStatus::Deploying,
+];
+
+impl Orchestrator {
+    pub fn new(
+        store: StoreHandle,
+        catalogue: Arc<Catalogue>,
+        settings: EngineSettings,
+    ) -> Arc<Self> {
+        let (events, _) = broadcast::channel(4096);
+        Arc::new(Self {
+            store,
+            catalogue,
+            settings,
+            metrics: Arc::new(Metrics::new()),
+            events,
+            running: Mutex::new(HashMap::new()),
+            locks: ReleaseLocks::default(),
+        })
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Live events of every intent (stored ones come from the store).
+    pub fn subscribe(&self) -> broadcast::Receiver<EventRecord> {
+        self.events.subscribe()
+    }
+
+    fn planner(&self) -> Planner<'_> {
+        let mut planner = Planner::new(&self.catalogue, self.settings.render.clone());
+        planner.default_platform = self.settings.default_platform;
+        planner
+    }
+
+    /// Marks intents left mid-flight by a previous process `interrupted`.
+    pub async fn recover(&self) -> Result<Vec<String>, StoreError> {
+        self.store.call(|s| s.mark_interrupted()).await
+    }
+
+    /// A plan for a sentence, with nothing recorded or executed.
+    pub fn plan_only(
+        &self,
+        command: &str,
+        options: &DeployOptions,
+    ) -> Result<Plan, OrchestratorError> {
+        let overrides = options.overrides()?;
+        self.planner()
+            .plan(command, &overrides, &mut EphemeralSecrets::new())
+            .map_err(plan_error)
+    }
+
+    async fn record(&self, id: &str, event: NewEvent) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let stored = self.store.call(move |s| s.add_event(&id, event)).await?;
+        let _ = self.events.send(stored);
+        Ok(())
+    }
+
+    async fn transition(
+        &self,
+        id: &str,
+        from: Option<&'static [IntentStatus]>,
+        to: IntentStatus,
+        event: NewEvent,
+    ) -> Result<(), StoreError> {
+        let owned = id.to_string();
+        let stored = self
+            .store
+            .call(move |s| s.transition(&owned, from, to, event))
+            .await?;
+        let _ = self.events.send(stored);
+        if to.is_terminal() {
+            let id = id.to_string();
+            let action = self
+                .store
+                .call(move |s| s.intent(&id))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|i| i.action)
+                .unwrap_or_else(|| "unknown".into());
+            self.metrics.intent_finished(&action, to.as_str());
+        }
+        Ok(())
+    }
+
+    async fn fail(
+        &self,
+        id: &str,
+        message: String,
+        suggestions: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let owned = id.to_string();
+        let (error, hints) = (message.clone(), suggestions.clone());
+        self.store
+            .call(move |s| s.set_error(&owned, &error, &hints))
+            .await?;
+        self.transition(
+            id,
+            None,
+            IntentStatus::Failed,
+            NewEvent::new("finish", "failed", message),
+        )
+        .await
+    }
+
+    pub async fn intent(&self, id: &str) -> Result<IntentRecord, OrchestratorError> {
+        let owned = id.to_string();
+        self.store
+            .call(move |s| s.intent(&owned))
+            .await?
+            .ok_or_else(|| OrchestratorError::NotFound(format!("intent {id}")))
+    }
+
+    /// Records a new intent and understands it. A sentence that cannot be
+    /// understood leaves the intent `failed` with the reason and suggestions
+    /// (returned, not an error: the intent exists). Otherwise planning and,
+    /// unless `confirm_first`, deploying go on in the background.
+    pub async fn submit(
+        self: &Arc<Self>,
+        actor: &Actor,
+        command: &str,
+        options: DeployOptions,
+        conversation_id: Option<String>,
+        confirm_first: bool,
+    ) -> Result<IntentRecord, OrchestratorError> {
+        if actor.role < Role::Deployer {
+            return Err(OrchestratorError::Forbidden(format!(
+                "{} is a {} and may not deploy",
+                actor.name,
+                actor.role.as_str()
+            )));
+        }
+        let overrides = options.overrides()?;
+        let new = NewIntent {
+            command: command.to_string(),
+            requested_by: actor.name.clone(),
+            options: serde_json::to_value(&options).unwrap_or(Json::Null),
+            conversation_id,
+        };
+        let (record, first) = self.store.call(move |s| s.create_intent(new)).await?;
+        let _ = self.events.send(first);
+        let id = record.id.clone();
+        if self.parse_step(&id, &overrides).await?.is_none() {
+            return self.intent(&id).await;
+        }
+        if options.dry_run || confirm_first {
+            // Planned now, so the answer carries the plan.
+            self.plan_step(&id, &overrides).await?;
+            if options.dry_run
+                && self.intent(&id).await?.status == IntentStatus::AwaitingConfirmation
+            {
+                self.transition(
+                    &id,
+                    None,
+                    IntentStatus::Completed,
+                    NewEvent::new(
+                        "finish",
+                        "completed",
+                        "dry run: planned only, nothing was applied",
+                    ),
+                )
+                .await?;
+            }
+            return self.intent(&id).await;
+        }
+        let this = self.clone();
+        let background = id.clone();
+        tokio::spawn(async move { this.plan_and_deploy(&background, overrides).await });
+        self.intent(&id).await
+    }
+
+    async fn plan_and_deploy(self: &Arc<Self>, id: &str, overrides: Overrides) {
+        let result = async {
+            if self.plan_step(id, &overrides).await? {
+                self.transition(
+                    id,
+                    Some(&[IntentStatus::AwaitingConfirmation]),
+                    IntentStatus::Deploying,
+                    NewEvent::new("confirm", "deploying", "confirmed by the deploy request"),
+                )
+                .await?;
+                self.deploy(id).await?;
+            }
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::error!(intent = id, "intent stopped on a storage error: {err}");
+        }
+    }
+
+    /// Parses (recording the parsed intent); `None` when the sentence could
+    /// not become an intent (the intent is then `failed`).
+    async fn parse_step(
+        &self,
+        id: &str,
+        overrides: &Overrides,
+    ) -> Result<Option<Intent>, StoreError> {
+        self.transition(
+            id,
+            Some(&[IntentStatus::Pending]),
+            IntentStatus::Parsing,
+            NewEvent::new("parse", "parsing", "understanding the request"),
+        )
+        .await?;
+        let record = self
+            .store
+            .call({
+                let id = id.to_string();
+                move |s| s.intent(&id)
+            })
+            .await?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        match self.planner().parser.parse(&record.command) {
+            Ok(mut intent) => {
+                overrides.apply(&mut intent);
+                let stored = intent.clone();
+                let owned = id.to_string();
+                self.store
+                    .call(move |s| s.set_parsed(&owned, &stored))
+                    .await?;
+                self.record(
+                    id,
+                    NewEvent::new(
+                        "parse",
+                        "parsed",
+                        format!("understood: {}", intent.summary()),
+                    )
+                    .took(started.elapsed()),
+                )
+                .await?;
+                Ok(Some(intent))
+            }
+            Err(failure) => {
+                self.fail(id, failure.error.clone(), failure.suggestions.clone())
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Plans from the stored intent; true when the plan is ready and the
+    /// intent waits for confirmation.
+    async fn plan_step(&self, id: &str, overrides: &Overrides) -> Result<bool, StoreError> {
+        self.transition(
+            id,
+            Some(&[IntentStatus::Parsing]),
+            IntentStatus::Planning,
+            NewEvent::new("plan", "planning", "resolving dependencies and rendering"),
+        )
+        .await?;
+        let started = Instant::now();
+        match self.render_plan(id, overrides).await? {
+            Ok(plan) => {
+                let json = serde_json::to_value(&plan).unwrap_or(Json::Null);
+                let text = plan.to_text();
+                let (platform, namespace) = (plan.platform.to_string(), plan.namespace.clone());
+                let owned = id.to_string();
+                self.store
+                    .call(move |s| {
+                        s.set_plan(&owned, &json, &text, &platform, &namespace, "render")
+                    })
+                    .await?;
+                let releases: Vec<String> =
+                    plan.releases.iter().map(|r| r.release.clone()).collect();
+                self.record(
+                    id,
+                    NewEvent::new(
+                        "plan",
+                        "planned",
+                        format!(
+                            "{} release(s) in {} wave(s): {}",
+                            releases.len(),
+                            plan.waves.len(),
+                            releases.join(", ")
+                        ),
+                    )
+                    .took(started.elapsed()),
+                )
+                .await?;
+                self.transition(
+                    id,
+                    Some(&[IntentStatus::Planning]),
+                    IntentStatus::AwaitingConfirmation,
+                    NewEvent::new("confirm", "awaiting_confirmation", "the plan is ready"),
+                )
+                .await?;
+                Ok(true)
+            }
+            Err(err) => {
+                let suggestions = err.suggestions();
+                self.fail(id, err.to_string(), suggestions).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The plan of a stored intent, with the release's stored secrets.
+    async fn render_plan(
+        &self,
+        id: &str,
+        overrides: &Overrides,
+    ) -> Result<Result<Plan, PlanError>, StoreError> {
+        let record = self.intent(id).await.map_err(|e| match e {
+            OrchestratorError::Store(s) => s,
+            other => StoreError::NotFound(other.to_string()),
+        })?;
+        let Some(intent_json) = record.intent else {
+            return Err(StoreError::NotFound(format!("parsed intent of {id}")));
+        };
+        let mut intent: Intent = serde_json::from_value(intent_json)?;
+        overrides.apply(&mut intent);
+        let catalogue = self.catalogue.clone();
+        let settings = self.settings.clone();
+        self.store
+            .call(move |store| {
+                let mut planner = Planner::new(&catalogue, settings.render.clone());
+                planner.default_platform = settings.default_platform;
+                let platform = intent.platform.unwrap_or(settings.default_platform);
+                let namespace = intent
+                    .namespace
+                    .as_ref()
+                    .map_or(settings.render.namespace.clone(), |n| n.to_string());
+                let mut secrets = StoredSecrets::new(store, platform.as_str(), &namespace);
+                let plan = planner.plan_intent(intent, &mut secrets);
+                match secrets.error {
+                    Some(err) => Err(err),
+                    None => Ok(plan),
+                }
+            })
+            .await
+    }
+
+    /// Starts an intent that waits for confirmation.
+    pub async fn confirm(
+        self: &Arc<Self>,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<IntentRecord, OrchestratorError> {
+        let record = self.intent(id).await?;
+        if !actor.owns(&record) {
+            return Err(OrchestratorError::Forbidden(format!(
+                "intent {id} belongs to {}",
+                record.requested_by
+            )));
+        }
+        if record.status != IntentStatus::AwaitingConfirmation {
+            return Err(OrchestratorError::Conflict(format!(
+                "intent {id} is {}, not awaiting confirmation",
+                record.status
+            )));
+        }
+        self.transition(
+            id,
+            Some(&[IntentStatus::AwaitingConfirmation]),
+            IntentStatus::Deploying,
+            NewEvent::new(
+                "confirm",
+                "deploying",
+                format!("confirmed by {}", actor.name),
+            ),
+        )
+        .await
+        .map_err(conflict_from_store)?;
+        let this = self.clone();
+        let background = id.to_string();
+        tokio::spawn(async move {
+            if let Err(err) = this.deploy(&background).await {
+                tracing::error!(
+                    intent = background,
+                    "deploy stopped on a storage error: {err}"
+                );
+            }
+        });
+        self.intent(id).await
+    }
+
+    /// Cancels an intent that has not finished.
+    pub async fn cancel(&self, id: &str, actor: &Actor) -> Result<IntentRecord, OrchestratorError> {
+        let record = self.intent(id).await?;
+        if actor.role < Role::Deployer || !actor.owns(&record) {
+            return Err(OrchestratorError::Forbidden(format!(
+                "{} may not cancel intent {id}, which belongs to {}",
+                actor.name, record.requested_by
+            )));
+        }
+        if record.status.is_terminal() {
+            return Err(OrchestratorError::Conflict(format!(
+                "intent {id} is already {}",
+                record.status
+            )));
+        }
+        let token = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        match token {
+            // Deploying: the work stops itself and records what was applied.
+            Some(token) => {
+                self.record(
+                    id,
+                    NewEvent::new(
+                        "cancel",
+                        "cancelling",
+                        format!("cancel requested by {}", actor.name),
+                    ),
+                )
+                .await?;
+                token.cancel();
+                for _ in 0..200 {
+                    if self.intent(id).await?.status.is_terminal() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+            }
+            None => {
+                self.transition(
+                    id,
+                    Some(CANCELLABLE),
+                    IntentStatus::Cancelled,
+                    NewEvent::new(
+                        "finish",
+                        "cancelled",
+                        format!("cancelled by {} before anything was applied", actor.name),
+                    ),
+                )
+                .await
+                .map_err(conflict_from_store)?;
+            }
+        }
+        self.intent(id).await
+    }
+
+    /// Runs a failed or interrupted intent again, from the start.
+    pub async fn retry(
+        self: &Arc<Self>,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<IntentRecord, OrchestratorError> {
+        let record = self.intent(id).await?;
+        if actor.role < Role::Deployer || !actor.owns(&record) {
+            return Err(OrchestratorError::Forbidden(format!(
+                "{} may not retry intent {id}, which belongs to {}",
+                actor.name, record.requested_by
+            )));
+        }
+        if !matches!(
+            record.status,
+            IntentStatus::Failed | IntentStatus::Interrupted
+        ) {
+            return Err(OrchestratorError::Conflict(format!(
+                "only failed or interrupted intents can be retried; intent {id} is {}",
+                record.status
+            )));
+        }
+        let options: DeployOptions =
+            serde_json::from_value(record.options.clone()).unwrap_or_default();
+        let overrides = options.overrides()?;
+        self.transition(
+            id,
+            Some(&[IntentStatus::Failed, IntentStatus::Interrupted]),
+            IntentStatus::Pending,
+            NewEvent::new(
+                "retry",
+                "pending",
+                format!("retry requested by {}", actor.name),
+            ),
+        )
+        .await
+        .map_err(conflict_from_store)?;
+        if self.parse_step(id, &overrides).await?.is_some() {
+            let this = self.clone();
+            let background = id.to_string();
+            tokio::spawn(async move { this.plan_and_deploy(&background, overrides).await });
+        }
+        self.intent(id).await
+    }
+
+    /// Applies the stored intent's plan, release by release in wave order.
+    async fn deploy(&self, id: &str) -> Result<(), StoreError> {
+        let token = CancellationToken::new();
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), token.clone());
+        let result = self.deploy_inner(id, &token).await;
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        result
+    }
+
+    async fn deploy_inner(&self, id: &str, token: &CancellationToken) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let record = self
+            .intent(id)
+            .await
+            .map_err(|e| StoreError::NotFound(e.to_string()))?;
+        let options: DeployOptions =
+            serde_json::from_value(record.options.clone()).unwrap_or_default();
+        let overrides = options.overrides().unwrap_or_default();
+        let plan = match self.render_plan(id, &overrides).await? {
+            Ok(plan) => plan,
+            Err(err) => return self.fail(id, err.to_string(), err.suggestions()).await,
+        };
+        let keys: Vec<String> = plan
+            .releases
+            .iter()
+            .map(|r| lock_key(&plan, &r.release))
+            .collect();
+        let mut waits = Vec::new();
+        let held = tokio::select! {
+            held = self.locks.acquire(keys, id, |key, holder| waits.push((key.to_string(), holder))) => held,
+            _ = token.cancelled() => {
+                return self.transition(id, Some(CANCELLABLE), IntentStatus::Cancelled, NewEvent::new("finish", "cancelled", "cancelled while waiting for another intent; nothing was applied")).await;
+            }
+        };
+        for (key, holder) in waits {
+            let who = holder.map_or("another intent".to_string(), |h| format!("intent {h}"));
+            self.record(
+                id,
+                NewEvent::new(
+                    "deploy",
+                    "waited",
+                    format!("waited for {who}, which was changing {key}"),
+                ),
+            )
+            .await?;
+        }
+
+        let mut applied: Vec<String> = Vec::new();
+        let mut resources: Vec<Resource> = Vec::new();
+        for release in &plan.releases {
+            if token.is_cancelled() {
+                drop(held);
+                let done = if applied.is_empty() {
+                    "nothing was applied".to_string()
+                } else {
+                    format!("already applied: {}", applied.join(", "))
+                };
+                return self
+                    .transition(
+                        id,
+                        Some(CANCELLABLE),
+                        IntentStatus::Cancelled,
+                        NewEvent::new("finish", "cancelled", format!("cancelled; {done}")),
+                    )
+                    .await;
+            }
+            let step = format!("release {}", release.release);
+            let release_started = Instant::now();
+            self.record(
+                id,
+                NewEvent::new(
+                    step.clone(),
+                    "started",
+                    format!(
+                        "rendering {} {} ({})",
+                        release.blueprint, release.version, plan.platform
+                    ),
+                ),
+            )
+            .await?;
+            let key = ReleaseKey {
+                platform: plan.platform.to_string(),
+                namespace: plan.namespace.clone(),
+                name: release.release.clone(),
+            };
+            let (files, release_resources) = execute::render::release_files(&plan, release);
+            let revision = self
+                .store
+                .call({
+                    let key = key.clone();
+                    move |s| s.next_revision(&key)
+                })
+                .await?;
+            let dir = execute::render::revision_dir(
+                &self.settings.data_dir,
+                &plan.namespace,
+                &release.release,
+                revision,
+            );
+            if let Err(err) = execute::render::write_release(&dir, &files) {
+                let message = format!("{}: cannot write {}: {err}", release.release, dir.display());
+                self.record(
+                    id,
+                    NewEvent::new(step, "failed", message.clone()).took(release_started.elapsed()),
+                )
+                .await?;
+                return self.fail(id, message, vec![]).await;
+            }
+            let new_revision = NewRevision {
+                key,
+                blueprint: release.blueprint.clone(),
+                intent_id: Some(id.to_string()),
+                action: plan.intent.action.to_string(),
+                version: release.version.clone(),
+                parameters: serde_json::to_value(&release.parameters).unwrap_or(Json::Null),
+                manifests: serde_json::to_value(&files).unwrap_or(Json::Null),
+                dependencies: release.dependencies.clone(),
+                created_by: record.requested_by.clone(),
+            };
+            let number = self
+                .store
+                .call(move |s| s.record_revision(&new_revision))
+                .await?;
+            self.record(
+                id,
+                NewEvent::new(
+                    step.clone(),
+                    "applied",
+                    format!("revision {number} written to {}", dir.display()),
+                )
+                .took(release_started.elapsed()),
+            )
+            .await?;
+            self.record(
+                id,
+                NewEvent::new(
+                    step,
+                    "ready",
+                    format!(
+                        "{} is rendered (render executor: nothing to wait for)",
+                        release.release
+                    ),
+                )
+                .took(release_started.elapsed()),
+            )
+            .await?;
+            applied.push(release.release.clone());
+            resources.extend(release_resources);
+        }
+        drop(held);
+        let resources_json: Vec<Json> = resources
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or(Json::Null))
+            .collect();
+        let owned = id.to_string();
+        self.store
+            .call(move |s| s.set_resources(&owned, &resources_json))
+            .await?;
+        let endpoints: Vec<String> = plan
+            .releases
+            .iter()
+            .filter(|r| r.requested)
+            .flat_map(|r| r.endpoints())
+            .collect();
+        self.metrics
+            .deployment_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.transition(
+            id,
+            Some(&[IntentStatus::Deploying]),
+            IntentStatus::Completed,
+            NewEvent::new(
+                "finish",
+                "completed",
+                format!(
+                    "done: {}; reach it at {}",
+                    applied.join(", "),
+                    endpoints.join(", ")
+                ),
+            )
+            .took(started.elapsed()),
+        )
+        .await
+    }
+}
+
+fn lock_key(plan: &Plan, release: &str) -> String {
+    format!("{}/{}/{release}", plan.platform, plan.namespace)
+}
+
+fn plan_error(err: PlanError) -> OrchestratorError {
+    OrchestratorError::Invalid {
+        suggestions: err.suggestions(),
+        message: err.to_string(),
+    }
+}
+
+fn conflict_from_store(err: StoreError) -> OrchestratorError {
+    match err {
+        StoreError::Conflict(message) => OrchestratorError::Conflict(message),
+        other => OrchestratorError::Store(other),
+    }
+}
