@@ -262,3 +262,61 @@ fn bad_blueprints_are_reported_with_file_and_line() {
     assert_eq!(output.status.code(), Some(2));
     assert!(common::stderr(&output).contains("params.gretting"));
 }
+
+/// `deckhand chat` and `deckhand intents` against a temporary SQLite database (real).
+#[test]
+fn chat_runs_an_intent_and_intents_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("deckhand.db");
+    let data = dir.path().join("data");
+    let base = |args: &[&str]| {
+        let mut command = common::deckhand();
+        command
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(std::process::Stdio::null());
+        command.output().unwrap()
+    };
+    // Not a terminal and no --yes: nothing runs, and it says how to go ahead.
+    let refused = base(&["chat", "install redis"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        common::stderr(&refused).contains("--yes"),
+        "{}",
+        common::stderr(&refused)
+    );
+
+    let ran = base(&["chat", "--yes", "install redis on docker"]);
+    assert!(
+        ran.status.success(),
+        "{}{}",
+        common::stdout(&ran),
+        common::stderr(&ran)
+    );
+    let text = common::stdout(&ran);
+    assert!(text.contains("Releases to install"), "{text}");
+    assert!(
+        text.contains("release redis") && text.contains("applied"),
+        "{text}"
+    );
+    assert!(text.contains(": completed"), "{text}");
+    assert!(data.join("releases/default/redis/1/compose.yaml").exists());
+
+    let list = base(&["intents", "list", "--json"]);
+    let listed: Value = serde_json::from_str(&common::stdout(&list)).unwrap();
+    assert_eq!(listed["total"], 2);
+    let id = listed["intents"][0]["id"].as_str().unwrap().to_string();
+    let show = base(&["intents", "show", &id]);
+    assert!(
+        common::stdout(&show).contains("completed"),
+        "{}",
+        common::stdout(&show)
+    );
+
+    let bad = base(&["chat", "--yes", "install foobarbaz"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(common::stderr(&bad).contains("foobarbaz"));
+}

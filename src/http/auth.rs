@@ -51,10 +51,9 @@ impl Auth {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&hash)
+            && at.elapsed() < CACHE_TTL
         {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(actor.clone());
-            }
+            return Ok(actor.clone());
         }
         let lookup = hash.clone();
         let found = self

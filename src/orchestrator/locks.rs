@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+/// One release's lock and the intent that took it last.
+type Slot = (Arc<AsyncMutex<()>>, Option<String>);
+
 /// Per-release locks, taken in sorted order so two intents never deadlock.
 #[derive(Debug, Default)]
 pub struct ReleaseLocks {
-    locks: Mutex<HashMap<String, (Arc<AsyncMutex<()>>, Option<String>)>>,
+    locks: Mutex<HashMap<String, Slot>>,
 }
 
 /// Held locks; dropping them lets the next intent in.

@@ -317,10 +317,10 @@ impl Store {
         let Some(current) = current else {
             return Err(StoreError::NotFound(format!("intent {id}")));
         };
-        if let Some(allowed) = from {
-            if !allowed.iter().any(|s| s.as_str() == current) {
-                return Err(StoreError::Conflict(format!("intent {id} is {current}")));
-            }
+        if let Some(allowed) = from
+            && !allowed.iter().any(|s| s.as_str() == current)
+        {
+            return Err(StoreError::Conflict(format!("intent {id} is {current}")));
         }
         let at = now();
         let finished = status.is_terminal().then(|| at.clone());

@@ -3,6 +3,8 @@
 //! `DECKHAND_CI=1`).
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

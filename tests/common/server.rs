@@ -1,0 +1,168 @@
+//! A real `deckhand serve` on a random port with a temporary database and
+//! data directory, stopped when dropped.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::blocking::Client,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary directory.
+    pub fn start() -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Starts a server on `dir` (its `deckhand.db` and `data/` are kept across restarts).
+    pub fn start_in(dir: tempfile::TempDir) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .arg("--db")
+            .arg(dir.path().join("deckhand.db"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("DECKHAND_API_TOKEN", ADMIN_TOKEN)
+            .env_remove("DECKHAND_BLUEPRINTS")
+            .env_remove("DECKHAND_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("deckhand serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server prints its address")
+                .expect("readable stdout");
+            if let Some(address) = line.strip_prefix("deckhand listening on ") {
+                break address.trim().to_string();
+            }
+        };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        Self {
+            child,
+            base,
+            dir,
+            client,
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("deckhand.db")
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        respond(request)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        respond(request)
+    }
+
+    pub fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        respond(request)
+    }
+
+    /// Makes a token with the CLI against this server's database.
+    pub fn token(&self, name: &str, role: &str) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .args(["token", "create", "--name", name, "--role", role, "--db"])
+            .arg(self.db())
+            .output()
+            .expect("token create runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    }
+
+    /// Polls an intent until it is in one of `statuses` (or panics after 20 s).
+    pub fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (code, intent) = self.get(
+                &format!("/api/orchestration/intents/{id}"),
+                Some(ADMIN_TOKEN),
+            );
+            assert_eq!(code, 200, "{intent}");
+            if statuses.contains(&intent["status"].as_str().unwrap_or_default()) {
+                return intent;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "intent {id} stayed {}",
+                intent["status"]
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Stops the server the hard way (as a crash would).
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+}
+
+fn respond(request: reqwest::blocking::RequestBuilder) -> (u16, Value) {
+    let response = request.send().expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
