@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::execute::ExecutorKind;
 use crate::intent::Platform;
 use crate::render::RenderOptions;
 
@@ -27,6 +28,10 @@ pub struct FileSettings {
     pub blueprints: Option<Vec<PathBuf>>,
     pub body_limit_bytes: Option<usize>,
     pub public_catalogue: Option<bool>,
+    pub executor: Option<ExecutorKind>,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub ready_timeout_seconds: Option<u64>,
 }
 
 /// Flags shared by `serve`, `chat`, `intents`, `token` (each also from the environment).
@@ -41,6 +46,18 @@ pub struct StoreArgs {
     /// YAML config file with any of the settings.
     #[arg(long, env = "DECKHAND_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Default executor when the sentence names no platform [default: render].
+    #[arg(long, env = "DECKHAND_EXECUTOR", global = true, value_enum)]
+    pub executor: Option<ExecutorKind>,
+    /// Kubeconfig for the kubernetes executor [default: KUBECONFIG, ~/.kube/config, in-cluster].
+    #[arg(long, env = "DECKHAND_KUBECONFIG", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long, env = "DECKHAND_KUBE_CONTEXT", global = true)]
+    pub context: Option<String>,
+    /// Readiness timeout in seconds when a blueprint sets none [default: 300].
+    #[arg(long, env = "DECKHAND_READY_TIMEOUT_SECONDS", global = true)]
+    pub ready_timeout_seconds: Option<u64>,
 }
 
 /// Everything the service and the store-backed commands need.
@@ -57,6 +74,10 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Catalogue pages and API readable without a token.
     pub public_catalogue: bool,
+    pub default_executor: Option<ExecutorKind>,
+    pub kubeconfig: Option<PathBuf>,
+    pub kube_context: Option<String>,
+    pub ready_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +145,14 @@ impl Settings {
                 .map(|v| v == "1" || v == "true")
                 .or(file.public_catalogue)
                 .unwrap_or(false),
+            default_executor: args.executor.or(file.executor),
+            kubeconfig: args.kubeconfig.clone().or(file.kubeconfig),
+            kube_context: args.context.clone().or(file.context),
+            ready_timeout: std::time::Duration::from_secs(
+                args.ready_timeout_seconds
+                    .or(file.ready_timeout_seconds)
+                    .unwrap_or(300),
+            ),
         })
     }
 }

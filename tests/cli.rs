@@ -278,6 +278,10 @@ fn chat_runs_an_intent_and_intents_shows_it() {
             .arg("--data-dir")
             .arg(&data)
             .stdin(std::process::Stdio::null());
+        // The render executor, writing Compose files: no Docker engine involved.
+        command
+            .env("DECKHAND_PLATFORM", "compose")
+            .env_remove("DECKHAND_EXECUTOR");
         command.output().unwrap()
     };
     // Not a terminal and no --yes: nothing runs, and it says how to go ahead.
@@ -289,7 +293,7 @@ fn chat_runs_an_intent_and_intents_shows_it() {
         common::stderr(&refused)
     );
 
-    let ran = base(&["chat", "--yes", "install redis on docker"]);
+    let ran = base(&["chat", "--yes", "install redis"]);
     assert!(
         ran.status.success(),
         "{}{}",

@@ -31,15 +31,16 @@ fn orchestrator(
     let mut dirs = settings.blueprint_dirs.clone();
     dirs.extend(extra.iter().cloned());
     let catalogue = super::load_catalogue(&dirs)?;
-    Ok(Orchestrator::new(
-        store,
-        Arc::new(catalogue),
-        EngineSettings {
-            render: settings.render.clone(),
-            default_platform: settings.default_platform,
-            data_dir: settings.data_dir.clone(),
-        },
-    ))
+    let mut engine = EngineSettings::new(
+        settings.render.clone(),
+        settings.default_platform,
+        settings.data_dir.clone(),
+    );
+    engine.default_executor = settings.default_executor;
+    engine.kubeconfig = settings.kubeconfig.clone();
+    engine.kube_context = settings.kube_context.clone();
+    engine.ready_timeout = settings.ready_timeout;
+    Ok(Orchestrator::new(store, Arc::new(catalogue), engine))
 }
 
 /// The person at the terminal: the store's owner, so an admin.

@@ -1,16 +1,29 @@
-//! The `render` executor: writes a release's manifests into the data
-//! directory, one directory per revision, and reports what they describe.
+//! The `render` executor: the manifests are the result. Each release's
+//! files are written to `releases/<namespace>/<release>/<revision>/` in the
+//! data directory (the orchestrator writes them for every executor, so the
+//! rendered files are kept with each revision); there is nothing to wait for.
+//! It is the default when no cluster is configured.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use super::{ReleaseFile, Resource};
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Deleted, ExecError, Executor, LiveStatus, ReleaseFile, ReleaseTarget, ReleaseWork, Resource,
+};
 use crate::intent::Platform;
 use crate::plan::Plan;
 use crate::render::{RenderedRelease, compose, kubernetes};
 
 /// The files of one release on the plan's platform: Kubernetes objects (the
-/// namespace first, when it is not `default`) or a Compose project of its own.
-pub fn release_files(plan: &Plan, release: &RenderedRelease) -> (Vec<ReleaseFile>, Vec<Resource>) {
+/// namespace first, when it is not `default`) or a Compose project of its
+/// own, with what they describe.
+pub fn release_files(
+    plan: &Plan,
+    release: &RenderedRelease,
+) -> (Vec<ReleaseFile>, Vec<kubernetes::KubeObject>, Vec<Resource>) {
     match plan.platform {
         Platform::Kubernetes => {
             let mut objects: Vec<kubernetes::KubeObject> =
@@ -32,6 +45,7 @@ pub fn release_files(plan: &Plan, release: &RenderedRelease) -> (Vec<ReleaseFile
                     content: kubernetes::to_yaml(&objects),
                     secret: true,
                 }],
+                objects,
                 resources,
             )
         }
@@ -68,7 +82,7 @@ pub fn release_files(plan: &Plan, release: &RenderedRelease) -> (Vec<ReleaseFile
                         secret: true,
                     }),
             );
-            (files, resources)
+            (files, vec![], resources)
         }
     }
 }
@@ -89,4 +103,53 @@ pub fn write_release(dir: &Path, files: &[ReleaseFile]) -> std::io::Result<()> {
         crate::plan::write_file(&dir.join(&file.path), &file.content, file.secret)?;
     }
     Ok(())
+}
+
+/// The render executor.
+#[derive(Debug, Default)]
+pub struct RenderExecutor;
+
+#[async_trait]
+impl Executor for RenderExecutor {
+    fn name(&self) -> &'static str {
+        "render"
+    }
+
+    async fn apply(&self, work: &ReleaseWork) -> Result<String, ExecError> {
+        let names: Vec<&str> = work.files.iter().map(|f| f.path.as_str()).collect();
+        Ok(format!(
+            "written to {} ({})",
+            work.dir.display(),
+            names.join(", ")
+        ))
+    }
+
+    async fn wait_ready(
+        &self,
+        work: &ReleaseWork,
+        _: Duration,
+        _: &CancellationToken,
+    ) -> Result<String, ExecError> {
+        Ok(format!(
+            "{} is rendered; nothing runs, so nothing to wait for",
+            work.release.release
+        ))
+    }
+
+    async fn delete(&self, target: &ReleaseTarget, _: bool) -> Result<Deleted, ExecError> {
+        Ok(Deleted {
+            removed: vec![format!(
+                "{} (rendered files are kept with its revisions)",
+                target.release
+            )],
+            kept_volumes: vec![],
+        })
+    }
+
+    async fn status(&self, target: &ReleaseTarget) -> Result<LiveStatus, ExecError> {
+        Ok(LiveStatus {
+            found: target.dir.as_ref().is_some_and(|d| d.exists()),
+            components: vec![],
+        })
+    }
 }

@@ -15,7 +15,7 @@ pub mod locks;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -23,8 +23,13 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalogue::Catalogue;
-use crate::execute::{self, Resource};
-use crate::intent::{Domain, Intent, Namespace, Platform, Replicas};
+use crate::execute::compose::ComposeExecutor;
+use crate::execute::kubernetes::KubernetesExecutor;
+use crate::execute::render::RenderExecutor;
+use crate::execute::{
+    self, ExecError, Executor, ExecutorKind, ReleaseTarget, ReleaseWork, RunEvent, Runner,
+};
+use crate::intent::{Action, Domain, Intent, Namespace, Platform, Replicas};
 use crate::metrics::Metrics;
 use crate::plan::{Overrides, Plan, PlanError, Planner};
 use crate::render::{EphemeralSecrets, RenderOptions};
@@ -67,6 +72,11 @@ pub struct DeployOptions {
     /// Plan only: nothing is applied.
     #[serde(default)]
     pub dry_run: bool,
+    /// Run with this executor, whatever the sentence says.
+    pub executor: Option<ExecutorKind>,
+    /// For remove: delete persistent volumes too.
+    #[serde(default)]
+    pub delete_data: bool,
 }
 
 impl DeployOptions {
@@ -123,6 +133,27 @@ pub struct EngineSettings {
     pub render: RenderOptions,
     pub default_platform: Platform,
     pub data_dir: PathBuf,
+    /// Executor when neither the request nor the sentence decides (`DECKHAND_EXECUTOR`).
+    pub default_executor: Option<ExecutorKind>,
+    pub kubeconfig: Option<PathBuf>,
+    pub kube_context: Option<String>,
+    /// Readiness timeout when the blueprint sets none.
+    pub ready_timeout: Duration,
+}
+
+impl EngineSettings {
+    /// Defaults around a data directory (render executor, 5 minute timeout).
+    pub fn new(render: RenderOptions, default_platform: Platform, data_dir: PathBuf) -> Self {
+        Self {
+            render,
+            default_platform,
+            data_dir,
+            default_executor: None,
+            kubeconfig: None,
+            kube_context: None,
+            ready_timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// The orchestrator: one per process, shared by every front end.
@@ -134,6 +165,7 @@ pub struct Orchestrator {
     events: broadcast::Sender<EventRecord>,
     running: Mutex<HashMap<String, CancellationToken>>,
     locks: ReleaseLocks,
+    executors: Mutex<HashMap<ExecutorKind, Arc<dyn Executor>>>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -168,7 +200,73 @@ impl Orchestrator {
             events,
             running: Mutex::new(HashMap::new()),
             locks: ReleaseLocks::default(),
+            executors: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Uses `executor` for `kind` from now on (tests, embedding).
+    pub fn set_executor(&self, kind: ExecutorKind, executor: Arc<dyn Executor>) {
+        self.executors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kind, executor);
+    }
+
+    /// The executor for `kind`, made on first use (a Kubernetes client is
+    /// only built when an intent needs one; a failure is not remembered).
+    pub async fn executor(&self, kind: ExecutorKind) -> Result<Arc<dyn Executor>, ExecError> {
+        if let Some(found) = self
+            .executors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&kind)
+        {
+            return Ok(found.clone());
+        }
+        let made: Arc<dyn Executor> = match kind {
+            ExecutorKind::Render => Arc::new(RenderExecutor),
+            ExecutorKind::Compose => Arc::new(ComposeExecutor::new()),
+            ExecutorKind::Kubernetes => Arc::new(
+                KubernetesExecutor::connect(
+                    self.settings.kubeconfig.as_deref(),
+                    self.settings.kube_context.as_deref(),
+                )
+                .await?,
+            ),
+        };
+        self.executors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_insert(made.clone());
+        Ok(made)
+    }
+
+    /// The executor an intent runs with, and the intent with the platform
+    /// that executor needs filled in.
+    pub fn choose_executor(
+        &self,
+        intent: &mut Intent,
+        options: &DeployOptions,
+    ) -> Result<ExecutorKind, String> {
+        let kind = ExecutorKind::choose(
+            options.executor,
+            intent.platform,
+            self.settings.default_executor,
+        );
+        if let Some(needed) = kind.platform() {
+            match intent.platform {
+                Some(said) if said != needed => {
+                    return Err(format!(
+                        "the {} executor cannot run a {said} plan; drop the executor option or say \"on {}\"",
+                        kind.as_str(),
+                        needed
+                    ));
+                }
+                _ => intent.platform = Some(needed),
+            }
+        }
+        Ok(kind)
     }
 
     pub fn store(&self) -> &StoreHandle {
@@ -417,14 +515,21 @@ impl Orchestrator {
         .await?;
         let started = Instant::now();
         match self.render_plan(id, overrides).await? {
-            Ok(plan) => {
+            Ok((plan, executor)) => {
                 let json = serde_json::to_value(&plan).unwrap_or(Json::Null);
-                let text = plan.to_text();
+                let text = format!("{}\nExecutor: {}\n", plan.to_text(), executor.as_str());
                 let (platform, namespace) = (plan.platform.to_string(), plan.namespace.clone());
                 let owned = id.to_string();
                 self.store
                     .call(move |s| {
-                        s.set_plan(&owned, &json, &text, &platform, &namespace, "render")
+                        s.set_plan(
+                            &owned,
+                            &json,
+                            &text,
+                            &platform,
+                            &namespace,
+                            executor.as_str(),
+                        )
                     })
                     .await?;
                 let releases: Vec<String> =
@@ -453,20 +558,20 @@ impl Orchestrator {
                 .await?;
                 Ok(true)
             }
-            Err(err) => {
-                let suggestions = err.suggestions();
-                self.fail(id, err.to_string(), suggestions).await?;
+            Err((message, suggestions)) => {
+                self.fail(id, message, suggestions).await?;
                 Ok(false)
             }
         }
     }
 
-    /// The plan of a stored intent, with the release's stored secrets.
+    /// The plan of a stored intent (with the releases' stored secrets) and
+    /// its executor; an error is a message with suggestions.
     async fn render_plan(
         &self,
         id: &str,
         overrides: &Overrides,
-    ) -> Result<Result<Plan, PlanError>, StoreError> {
+    ) -> Result<Result<(Plan, ExecutorKind), (String, Vec<String>)>, StoreError> {
         let record = self.intent(id).await.map_err(|e| match e {
             OrchestratorError::Store(s) => s,
             other => StoreError::NotFound(other.to_string()),
@@ -474,8 +579,14 @@ impl Orchestrator {
         let Some(intent_json) = record.intent else {
             return Err(StoreError::NotFound(format!("parsed intent of {id}")));
         };
+        let options: DeployOptions =
+            serde_json::from_value(record.options.clone()).unwrap_or_default();
         let mut intent: Intent = serde_json::from_value(intent_json)?;
         overrides.apply(&mut intent);
+        let executor = match self.choose_executor(&mut intent, &options) {
+            Ok(kind) => kind,
+            Err(message) => return Ok(Err((message, vec![]))),
+        };
         let catalogue = self.catalogue.clone();
         let settings = self.settings.clone();
         self.store
@@ -491,7 +602,9 @@ impl Orchestrator {
                 let plan = planner.plan_intent(intent, &mut secrets);
                 match secrets.error {
                     Some(err) => Err(err),
-                    None => Ok(plan),
+                    None => Ok(plan
+                        .map(|p| (p, executor))
+                        .map_err(|e| (e.to_string(), e.suggestions()))),
                 }
             })
             .await
@@ -645,7 +758,7 @@ impl Orchestrator {
         self.intent(id).await
     }
 
-    /// Applies the stored intent's plan, release by release in wave order.
+    /// Applies (or removes) the stored intent's plan with its executor.
     async fn deploy(&self, id: &str) -> Result<(), StoreError> {
         let token = CancellationToken::new();
         self.running
@@ -669,9 +782,13 @@ impl Orchestrator {
         let options: DeployOptions =
             serde_json::from_value(record.options.clone()).unwrap_or_default();
         let overrides = options.overrides().unwrap_or_default();
-        let plan = match self.render_plan(id, &overrides).await? {
-            Ok(plan) => plan,
-            Err(err) => return self.fail(id, err.to_string(), err.suggestions()).await,
+        let (plan, kind) = match self.render_plan(id, &overrides).await? {
+            Ok(found) => found,
+            Err((message, suggestions)) => return self.fail(id, message, suggestions).await,
+        };
+        let executor = match self.executor(kind).await {
+            Ok(executor) => executor,
+            Err(err) => return self.fail(id, err.to_string(), vec![]).await,
         };
         let keys: Vec<String> = plan
             .releases
@@ -697,53 +814,36 @@ impl Orchestrator {
             )
             .await?;
         }
+        let result = if plan.intent.action == Action::Remove {
+            self.remove_releases(id, &plan, executor, options.delete_data, token, started)
+                .await
+        } else {
+            self.apply_releases(id, &record, &plan, executor, token, started)
+                .await
+        };
+        drop(held);
+        result
+    }
 
-        let mut applied: Vec<String> = Vec::new();
-        let mut resources: Vec<Resource> = Vec::new();
+    async fn apply_releases(
+        &self,
+        id: &str,
+        record: &IntentRecord,
+        plan: &Plan,
+        executor: Arc<dyn Executor>,
+        token: &CancellationToken,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        // Render every release into its revision directory first (kept with the revision).
+        let mut works = Vec::new();
         for release in &plan.releases {
-            if token.is_cancelled() {
-                drop(held);
-                let done = if applied.is_empty() {
-                    "nothing was applied".to_string()
-                } else {
-                    format!("already applied: {}", applied.join(", "))
-                };
-                return self
-                    .transition(
-                        id,
-                        Some(CANCELLABLE),
-                        IntentStatus::Cancelled,
-                        NewEvent::new("finish", "cancelled", format!("cancelled; {done}")),
-                    )
-                    .await;
-            }
-            let step = format!("release {}", release.release);
-            let release_started = Instant::now();
-            self.record(
-                id,
-                NewEvent::new(
-                    step.clone(),
-                    "started",
-                    format!(
-                        "rendering {} {} ({})",
-                        release.blueprint, release.version, plan.platform
-                    ),
-                ),
-            )
-            .await?;
             let key = ReleaseKey {
                 platform: plan.platform.to_string(),
                 namespace: plan.namespace.clone(),
                 name: release.release.clone(),
             };
-            let (files, release_resources) = execute::render::release_files(&plan, release);
-            let revision = self
-                .store
-                .call({
-                    let key = key.clone();
-                    move |s| s.next_revision(&key)
-                })
-                .await?;
+            let (files, objects, resources) = execute::render::release_files(plan, release);
+            let revision = self.store.call(move |s| s.next_revision(&key)).await?;
             let dir = execute::render::revision_dir(
                 &self.settings.data_dir,
                 &plan.namespace,
@@ -751,64 +851,133 @@ impl Orchestrator {
                 revision,
             );
             if let Err(err) = execute::render::write_release(&dir, &files) {
-                let message = format!("{}: cannot write {}: {err}", release.release, dir.display());
-                self.record(
-                    id,
-                    NewEvent::new(step, "failed", message.clone()).took(release_started.elapsed()),
-                )
-                .await?;
-                return self.fail(id, message, vec![]).await;
+                return self
+                    .fail(
+                        id,
+                        format!("{}: cannot write {}: {err}", release.release, dir.display()),
+                        vec![],
+                    )
+                    .await;
             }
-            let new_revision = NewRevision {
-                key,
-                blueprint: release.blueprint.clone(),
+            works.push(ReleaseWork {
+                release: release.clone(),
+                platform: plan.platform,
+                namespace: plan.namespace.clone(),
+                files,
+                objects,
+                resources,
+                revision,
+                dir,
+            });
+        }
+        let by_name: HashMap<String, ReleaseWork> = works
+            .iter()
+            .map(|w| (w.release.release.clone(), w.clone()))
+            .collect();
+        let runner = Runner::new(executor, self.settings.ready_timeout);
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+        let run = async {
+            let outcome = runner.run(works, &sender, token).await;
+            drop(sender);
+            outcome
+        };
+        let report = async {
+            while let Some(event) = receiver.recv().await {
+                let mut stored = NewEvent::new(
+                    format!("release {}", event.release),
+                    event.step.as_str(),
+                    event.message,
+                );
+                if let Some(duration) = event.duration {
+                    stored = stored.took(duration);
+                }
+                self.record(id, stored).await?;
+            }
+            Ok::<(), StoreError>(())
+        };
+        let (outcome, reported) = tokio::join!(run, report);
+        reported?;
+
+        // A revision for every release that became ready.
+        let mut resources: Vec<Json> = Vec::new();
+        for name in &outcome.ready {
+            let work = &by_name[name];
+            let revision = NewRevision {
+                key: ReleaseKey {
+                    platform: plan.platform.to_string(),
+                    namespace: plan.namespace.clone(),
+                    name: name.clone(),
+                },
+                blueprint: work.release.blueprint.clone(),
                 intent_id: Some(id.to_string()),
                 action: plan.intent.action.to_string(),
-                version: release.version.clone(),
-                parameters: serde_json::to_value(&release.parameters).unwrap_or(Json::Null),
-                manifests: serde_json::to_value(&files).unwrap_or(Json::Null),
-                dependencies: release.dependencies.clone(),
+                version: work.release.version.clone(),
+                parameters: serde_json::to_value(&work.release.parameters).unwrap_or(Json::Null),
+                manifests: serde_json::to_value(&work.files).unwrap_or(Json::Null),
+                dependencies: work.release.dependencies.clone(),
                 created_by: record.requested_by.clone(),
             };
-            let number = self
-                .store
-                .call(move |s| s.record_revision(&new_revision))
+            self.store
+                .call(move |s| s.record_revision(&revision))
                 .await?;
-            self.record(
-                id,
-                NewEvent::new(
-                    step.clone(),
-                    "applied",
-                    format!("revision {number} written to {}", dir.display()),
-                )
-                .took(release_started.elapsed()),
-            )
-            .await?;
-            self.record(
-                id,
-                NewEvent::new(
-                    step,
-                    "ready",
-                    format!(
-                        "{} is rendered (render executor: nothing to wait for)",
-                        release.release
-                    ),
-                )
-                .took(release_started.elapsed()),
-            )
-            .await?;
-            applied.push(release.release.clone());
-            resources.extend(release_resources);
+            resources.extend(
+                work.resources
+                    .iter()
+                    .map(|r| serde_json::to_value(r).unwrap_or(Json::Null)),
+            );
         }
-        drop(held);
-        let resources_json: Vec<Json> = resources
-            .iter()
-            .map(|r| serde_json::to_value(r).unwrap_or(Json::Null))
-            .collect();
         let owned = id.to_string();
         self.store
-            .call(move |s| s.set_resources(&owned, &resources_json))
+            .call(move |s| s.set_resources(&owned, &resources))
             .await?;
+
+        if outcome.cancelled {
+            let done = if outcome.applied.is_empty() {
+                "nothing was applied".to_string()
+            } else {
+                format!("already applied: {}", outcome.applied.join(", "))
+            };
+            return self
+                .transition(
+                    id,
+                    Some(CANCELLABLE),
+                    IntentStatus::Cancelled,
+                    NewEvent::new("finish", "cancelled", format!("cancelled; {done}")),
+                )
+                .await;
+        }
+        if !outcome.succeeded() {
+            let mut parts: Vec<String> = outcome
+                .failed
+                .iter()
+                .map(|(release, reason)| format!("{release} failed: {reason}"))
+                .collect();
+            if !outcome.skipped.is_empty() {
+                parts.push(format!(
+                    "not started: {}",
+                    outcome
+                        .skipped
+                        .iter()
+                        .map(|(r, d)| format!("{r} (needs {d})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !outcome.ready.is_empty() {
+                parts.push(format!("ready: {}", outcome.ready.join(", ")));
+            }
+            for (release, _) in &outcome.failed {
+                let key = ReleaseKey {
+                    platform: plan.platform.to_string(),
+                    namespace: plan.namespace.clone(),
+                    name: release.clone(),
+                };
+                self.store
+                    .call(move |s| s.set_release_status(&key, "failed"))
+                    .await?;
+            }
+            return self.fail(id, parts.join("; "), vec![]).await;
+        }
         let endpoints: Vec<String> = plan
             .releases
             .iter()
@@ -826,10 +995,130 @@ impl Orchestrator {
                 "finish",
                 "completed",
                 format!(
-                    "done: {}; reach it at {}",
-                    applied.join(", "),
+                    "ready: {}; reach it at {}",
+                    outcome.ready.join(", "),
                     endpoints.join(", ")
                 ),
+            )
+            .took(started.elapsed()),
+        )
+        .await
+    }
+
+    /// Removes the plan's releases, dependents first.
+    async fn remove_releases(
+        &self,
+        id: &str,
+        plan: &Plan,
+        executor: Arc<dyn Executor>,
+        delete_data: bool,
+        token: &CancellationToken,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let mut removed = Vec::new();
+        let mut kept = Vec::new();
+        for release in plan.releases.iter().rev() {
+            if token.is_cancelled() {
+                let done = if removed.is_empty() {
+                    "nothing was removed".to_string()
+                } else {
+                    format!("already removed: {}", removed.join(", "))
+                };
+                return self
+                    .transition(
+                        id,
+                        Some(CANCELLABLE),
+                        IntentStatus::Cancelled,
+                        NewEvent::new("finish", "cancelled", format!("cancelled; {done}")),
+                    )
+                    .await;
+            }
+            let step = format!("release {}", release.release);
+            let key = ReleaseKey {
+                platform: plan.platform.to_string(),
+                namespace: plan.namespace.clone(),
+                name: release.release.clone(),
+            };
+            let latest = self
+                .store
+                .call({
+                    let key = key.clone();
+                    move |s| s.revisions(&key)
+                })
+                .await?
+                .last()
+                .map(|r| r.number);
+            let target = ReleaseTarget {
+                release: release.release.clone(),
+                namespace: plan.namespace.clone(),
+                platform: plan.platform,
+                dir: latest.map(|n| {
+                    execute::render::revision_dir(
+                        &self.settings.data_dir,
+                        &plan.namespace,
+                        &release.release,
+                        n,
+                    )
+                }),
+            };
+            let began = Instant::now();
+            self.record(
+                id,
+                NewEvent::new(
+                    step.clone(),
+                    "removing",
+                    format!("removing {} with {}", release.release, executor.name()),
+                ),
+            )
+            .await?;
+            match executor.delete(&target, delete_data).await {
+                Ok(deleted) => {
+                    let mut message = if deleted.removed.is_empty() {
+                        "nothing of it was found".to_string()
+                    } else {
+                        format!("removed {}", deleted.removed.join(", "))
+                    };
+                    if !deleted.kept_volumes.is_empty() {
+                        message.push_str(&format!(
+                            "; kept volumes {} (say \"and its data\" to delete them)",
+                            deleted.kept_volumes.join(", ")
+                        ));
+                        kept.extend(deleted.kept_volumes);
+                    }
+                    self.record(
+                        id,
+                        NewEvent::new(step, "removed", message).took(began.elapsed()),
+                    )
+                    .await?;
+                    self.store
+                        .call(move |s| s.set_release_status(&key, "removed"))
+                        .await?;
+                    removed.push(release.release.clone());
+                }
+                Err(err) => {
+                    let message = format!("{}: {err}", release.release);
+                    self.record(
+                        id,
+                        NewEvent::new(step, "failed", message.clone()).took(began.elapsed()),
+                    )
+                    .await?;
+                    return self.fail(id, message, vec![]).await;
+                }
+            }
+        }
+        let kept = if kept.is_empty() {
+            String::new()
+        } else {
+            format!("; volumes kept: {}", kept.join(", "))
+        };
+        self.transition(
+            id,
+            Some(&[IntentStatus::Deploying]),
+            IntentStatus::Completed,
+            NewEvent::new(
+                "finish",
+                "completed",
+                format!("removed: {}{kept}", removed.join(", ")),
             )
             .took(started.elapsed()),
         )
