@@ -78,6 +78,26 @@ enum Command {
     /// API tokens (only their hashes are stored).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Generated secrets of a release (values are shown only here, on purpose).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Print a release's generated secrets.
+    Show {
+        release: String,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// kubernetes or compose [default: the one the release was installed on].
+        #[arg(long, value_enum)]
+        platform: Option<Platform>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +270,13 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
         Command::Token(TokenCommand::Revoke { name, store }) => {
             service::revoke_token(&store, &name)
         }
+        Command::Secrets(SecretsCommand::Show {
+            release,
+            namespace,
+            platform,
+            json,
+            store,
+        }) => service::show_secrets(&store, &release, &namespace, platform, json),
     }
 }
 

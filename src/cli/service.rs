@@ -296,3 +296,59 @@ pub fn revoke_token(args: &StoreArgs, name: &str) -> Result<ExitCode, String> {
         Err(format!("no live token named '{name}'"))
     }
 }
+
+pub fn show_secrets(
+    args: &StoreArgs,
+    release: &str,
+    namespace: &str,
+    platform: Option<crate::intent::Platform>,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let platforms: Vec<String> = match platform {
+        Some(p) => vec![p.to_string()],
+        None => {
+            let found = store
+                .blocking()
+                .release(namespace, release)
+                .map_err(|e| e.to_string())?;
+            let mut names: Vec<String> = found.into_iter().map(|r| r.platform).collect();
+            if names.is_empty() {
+                names = vec!["kubernetes".into(), "compose".into()];
+            }
+            names
+        }
+    };
+    let mut shown = serde_json::Map::new();
+    for platform in &platforms {
+        let key = crate::store::releases::ReleaseKey {
+            platform: platform.clone(),
+            namespace: namespace.to_string(),
+            name: release.to_string(),
+        };
+        for (name, value) in store
+            .blocking()
+            .release_secrets(&key)
+            .map_err(|e| e.to_string())?
+        {
+            shown.insert(name, serde_json::Value::String(value));
+        }
+        if !shown.is_empty() {
+            break;
+        }
+    }
+    if shown.is_empty() {
+        return Err(format!(
+            "no generated secrets recorded for release '{release}' in namespace '{namespace}'"
+        ));
+    }
+    if json {
+        println!("{}", serde_json::Value::Object(shown));
+    } else {
+        for (name, value) in shown {
+            println!("{name}: {}", value.as_str().unwrap_or_default());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -96,6 +96,23 @@ pub fn revision_dir(data_dir: &Path, namespace: &str, release: &str, revision: i
         .join(revision.to_string())
 }
 
+/// The highest-numbered revision directory written for a release, recorded
+/// or not (an apply that was cancelled or failed still wrote its files).
+pub fn latest_written_dir(data_dir: &Path, namespace: &str, release: &str) -> Option<PathBuf> {
+    let base = data_dir.join("releases").join(namespace).join(release);
+    std::fs::read_dir(&base)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+                .map(|n| (n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, path)| path)
+}
+
 /// Writes the files into `dir` (created when missing).
 pub fn write_release(dir: &Path, files: &[ReleaseFile]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

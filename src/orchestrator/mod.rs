@@ -1052,14 +1052,22 @@ impl Orchestrator {
                 release: release.release.clone(),
                 namespace: plan.namespace.clone(),
                 platform: plan.platform,
-                dir: latest.map(|n| {
-                    execute::render::revision_dir(
-                        &self.settings.data_dir,
-                        &plan.namespace,
-                        &release.release,
-                        n,
-                    )
-                }),
+                dir: latest
+                    .map(|n| {
+                        execute::render::revision_dir(
+                            &self.settings.data_dir,
+                            &plan.namespace,
+                            &release.release,
+                            n,
+                        )
+                    })
+                    .or_else(|| {
+                        execute::render::latest_written_dir(
+                            &self.settings.data_dir,
+                            &plan.namespace,
+                            &release.release,
+                        )
+                    }),
             };
             let began = Instant::now();
             self.record(

@@ -175,7 +175,7 @@ fn service(
         if var.secret {
             secret_lines.push_str(&format!("{}={}\n", var.name, env_file_value(&var.value)));
         } else {
-            environment.insert(var.name.clone(), var.value.clone());
+            environment.insert(var.name.clone(), literal(&var.value));
         }
     }
     let mut depends_on = BTreeMap::new();
@@ -221,8 +221,8 @@ fn service(
     ]);
     let service = ComposeService {
         image: component.image.clone(),
-        entrypoint: (!component.command.is_empty()).then(|| component.command.clone()),
-        command: (!component.args.is_empty()).then(|| component.args.clone()),
+        entrypoint: (!component.command.is_empty()).then(|| literals(&component.command)),
+        command: (!component.args.is_empty()).then(|| literals(&component.args)),
         environment,
         env_file: if secret_lines.is_empty() {
             vec![]
@@ -244,8 +244,8 @@ fn service(
             .readiness
             .as_ref()
             .map(|check| ComposeHealthcheck {
-                test: health_test(check),
-                interval: "10s".into(),
+                test: literals(&health_test(check)),
+                interval: "5s".into(),
                 timeout: "5s".into(),
                 retries: 6,
                 start_period: format!("{}s", component.start_period.unwrap_or(10)),
@@ -259,6 +259,16 @@ fn service(
         }),
     };
     (service, (!secret_lines.is_empty()).then_some(secret_lines))
+}
+
+/// Compose interpolates `$VAR` in the file itself (from the host's
+/// environment); a `$` meant for the container's shell is written `$$`.
+fn literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+fn literals(items: &[String]) -> Vec<String> {
+    items.iter().map(|i| literal(i)).collect()
 }
 
 /// Env-file values are taken literally up to the end of the line; generated
@@ -342,6 +352,28 @@ mod tests {
                 .to_yaml()
                 .contains(&password(pg_env, "POSTGRES_PASSWORD"))
         );
+    }
+
+    #[test]
+    fn shell_variables_survive_compose_interpolation() {
+        let releases = render_app("redis", None, &[]);
+        let project = project(&releases, Scope::Together);
+        let yaml = project.to_yaml();
+        assert!(
+            yaml.contains("--requirepass \"$$REDIS_PASSWORD\""),
+            "{yaml}"
+        );
+        let pg = render_app("postgresql", None, &[]);
+        let test = &project_of(&pg).file.services["postgresql"]
+            .healthcheck
+            .as_ref()
+            .unwrap()
+            .test;
+        assert!(test.iter().any(|t| t.contains("$$POSTGRES_DB")), "{test:?}");
+    }
+
+    fn project_of(releases: &[RenderedRelease]) -> ComposeProject {
+        project(releases, Scope::Together)
     }
 
     #[test]

@@ -26,14 +26,26 @@ impl Server {
 
     /// Starts a server on `dir` (its `deckhand.db` and `data/` are kept across restarts).
     pub fn start_in(dir: tempfile::TempDir) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts a server on `dir` with extra environment variables.
+    pub fn start_with(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_deckhand"));
+        command
+            .env_remove("DECKHAND_BLUEPRINTS")
+            .env_remove("DECKHAND_EXECUTOR")
+            .env_remove("DECKHAND_PLATFORM");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .arg("--db")
             .arg(dir.path().join("deckhand.db"))
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .env("DECKHAND_API_TOKEN", ADMIN_TOKEN)
-            .env_remove("DECKHAND_BLUEPRINTS")
             .env_remove("DECKHAND_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -118,7 +130,12 @@ impl Server {
 
     /// Polls an intent until it is in one of `statuses` (or panics after 20 s).
     pub fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_within(id, statuses, Duration::from_secs(20))
+    }
+
+    /// Polls an intent until it is in one of `statuses` (or panics after `limit`).
+    pub fn wait_for_within(&self, id: &str, statuses: &[&str], limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
         loop {
             let (code, intent) = self.get(
                 &format!("/api/orchestration/intents/{id}"),
@@ -133,7 +150,7 @@ impl Server {
                 "intent {id} stayed {}",
                 intent["status"]
             );
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

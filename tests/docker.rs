@@ -1,0 +1,361 @@
+//! End to end on a real Docker Engine (started by
+//! `shared/tools/container-sandbox.sh` in CI, with local PostgreSQL, Redis
+//! and busybox images): the real `deckhand serve`, the compose executor, a
+//! temporary SQLite database. Skipped with a message when no Docker Engine
+//! answers; a failure under `DECKHAND_CI=1`.
+//!
+//! Each test uses releases of its own, so they can run side by side.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::server::{ADMIN_TOKEN, Server};
+use serde_json::{Value, json};
+
+fn docker_ready() -> bool {
+    let answers = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !answers {
+        if common::in_ci() {
+            panic!(
+                "DECKHAND_CI=1 but no Docker Engine answers (run shared/tools/container-sandbox.sh first)"
+            );
+        }
+        eprintln!(
+            "SKIPPED: no Docker Engine answers, so the compose executor is not tested end to end (see shared/tools/container-sandbox.sh)"
+        );
+    }
+    answers
+}
+
+/// Removes whatever an earlier, interrupted run left of these projects
+/// (a volume initialised with an old password would break the next run).
+fn clean(projects: &[&str]) {
+    for project in projects {
+        let filter = format!("label=com.docker.compose.project={project}");
+        let containers = docker(&["ps", "-a", "-q", "--filter", &filter]);
+        if !containers.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(containers.lines());
+            docker(&args);
+        }
+        let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]);
+        if !volumes.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(volumes.lines());
+            docker(&args);
+        }
+        docker(&["network", "rm", project]);
+    }
+}
+
+fn server() -> Server {
+    let blueprints = common::root().join("tests/blueprints");
+    Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            ("DECKHAND_BLUEPRINTS", blueprints.to_str().unwrap()),
+            ("DECKHAND_READY_TIMEOUT_SECONDS", "120"),
+        ],
+    )
+}
+
+fn deploy(server: &Server, command: &str, options: Value) -> String {
+    let (code, intent) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": command, "options": options}),
+    );
+    assert_eq!(code, 202, "{intent}");
+    intent["id"].as_str().unwrap().to_string()
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// The IP address of a compose project's (only) container.
+fn container_ip(project: &str) -> String {
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+    assert!(!id.is_empty(), "no container for {project}");
+    let ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+        id.lines().next().unwrap(),
+    ]);
+    ip.split_whitespace()
+        .next()
+        .expect("an address")
+        .to_string()
+}
+
+fn secret(server: &Server, release: &str, name: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args([
+            "secrets",
+            "show",
+            release,
+            "--platform",
+            "compose",
+            "--json",
+            "--db",
+        ])
+        .arg(server.db())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let secrets: Value = serde_json::from_slice(&output.stdout).unwrap();
+    secrets[name].as_str().unwrap().to_string()
+}
+
+fn remove(server: &Server, command: &str) {
+    let id = deploy(server, command, json!({"delete_data": true}));
+    server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(60));
+}
+
+fn project_left(project: &str) -> (String, String, String) {
+    let filter = format!("label=com.docker.compose.project={project}");
+    (
+        docker(&["ps", "-a", "-q", "--filter", &filter]),
+        docker(&["volume", "ls", "-q", "--filter", &filter]),
+        docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{project}$"),
+        ]),
+    )
+}
+
+#[test]
+fn postgresql_and_redis_complete_only_when_they_answer() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["postgresql", "redis"]);
+    let server = server();
+    let pg = deploy(&server, "install postgresql on docker", json!({}));
+    let redis = deploy(&server, "install redis on docker", json!({}));
+    let pg_done = server.wait_for_within(&pg, &["completed", "failed"], Duration::from_secs(150));
+    let redis_done =
+        server.wait_for_within(&redis, &["completed", "failed"], Duration::from_secs(150));
+    assert_eq!(pg_done["status"], "completed", "{pg_done}");
+    assert_eq!(redis_done["status"], "completed", "{redis_done}");
+    assert_eq!(pg_done["executor"], "compose");
+
+    // The servers really answer, with the passwords deckhand generated.
+    let password = secret(&server, "postgresql", "password");
+    let url = format!(
+        "postgresql://app:{password}@{}:5432/app",
+        container_ip("postgresql")
+    );
+    let psql = Command::new("psql")
+        .args([url.as_str(), "-tAc", "select 40 + 2"])
+        .output()
+        .expect("psql (postgresql-client) is installed");
+    assert_eq!(
+        String::from_utf8_lossy(&psql.stdout).trim(),
+        "42",
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let wrong = Command::new("psql")
+        .args([
+            format!(
+                "postgresql://app:wrong@{}:5432/app",
+                container_ip("postgresql")
+            )
+            .as_str(),
+            "-tAc",
+            "select 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password must be refused");
+    let redis_password = secret(&server, "redis", "password");
+    let ping = Command::new("redis-cli")
+        .args([
+            "-h",
+            &container_ip("redis"),
+            "-a",
+            &redis_password,
+            "--no-auth-warning",
+            "ping",
+        ])
+        .output()
+        .expect("redis-cli is installed");
+    assert_eq!(String::from_utf8_lossy(&ping.stdout).trim(), "PONG");
+    let anonymous = Command::new("redis-cli")
+        .args(["-h", &container_ip("redis"), "ping"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&anonymous.stdout).contains("NOAUTH"),
+        "redis must require its password: {}",
+        String::from_utf8_lossy(&anonymous.stdout)
+    );
+
+    remove(&server, "remove postgresql on docker");
+    remove(&server, "remove redis on docker");
+    for project in ["postgresql", "redis"] {
+        assert_eq!(
+            project_left(project),
+            (String::new(), String::new(), String::new()),
+            "{project} left something behind"
+        );
+    }
+}
+
+#[test]
+fn a_dependent_starts_after_both_dependencies_and_proves_the_wiring() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["probe", "probe-postgresql", "probe-redis"]);
+    let server = server();
+    let id = deploy(&server, "install probe on docker", json!({}));
+    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(180));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let events = done["events"].as_array().unwrap();
+    let at = |step: &str, status: &str| {
+        events
+            .iter()
+            .find(|e| e["step"] == step && e["status"] == status)
+            .unwrap_or_else(|| panic!("no {step} {status}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let probe_started = at("release probe", "started");
+    assert!(at("release probe-postgresql", "ready") < probe_started);
+    assert!(at("release probe-redis", "ready") < probe_started);
+    // Both dependencies were started together, before either was ready.
+    assert!(at("release probe-redis", "started") < at("release probe-postgresql", "ready"));
+    assert!(at("release probe-postgresql", "started") < at("release probe-redis", "ready"));
+    remove(&server, "remove probe on docker");
+    for project in ["probe", "probe-postgresql", "probe-redis"] {
+        assert_eq!(project_left(project).0, "", "{project} containers left");
+    }
+}
+
+#[test]
+fn a_health_check_that_never_passes_fails_within_its_timeout_and_the_other_branch_completes() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["never-ready", "simple-service"]);
+    let server = server();
+    let started = std::time::Instant::now();
+    let id = deploy(
+        &server,
+        "install never-ready and simple-service on docker",
+        json!({}),
+    );
+    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("never-ready failed"), "{error}");
+    assert!(
+        error.contains("upstream database not reachable"),
+        "the engine's health output is the reason: {error}"
+    );
+    assert!(error.contains("ready: simple-service"), "{error}");
+    let events = done["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["step"] == "release simple-service" && e["status"] == "ready")
+    );
+    remove(&server, "remove never-ready and simple-service on docker");
+    assert_eq!(
+        project_left("never-ready"),
+        (String::new(), String::new(), String::new())
+    );
+}
+
+#[test]
+fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["slow-start"]);
+    let server = server();
+    let id = deploy(&server, "install slow-start on docker", json!({}));
+    // Wait until it is waiting for readiness.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, intent) = server.get(
+            &format!("/api/orchestration/intents/{id}"),
+            Some(ADMIN_TOKEN),
+        );
+        if intent["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["status"] == "waiting")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never started waiting: {intent}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let began = std::time::Instant::now();
+    let (code, cancelled) = server.delete(
+        &format!("/api/orchestration/intents/{id}"),
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(code, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "cancelling took {:?}",
+        began.elapsed()
+    );
+    let (_, intent) = server.get(
+        &format!("/api/orchestration/intents/{id}"),
+        Some(ADMIN_TOKEN),
+    );
+    let last = intent["events"].as_array().unwrap().last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(last.contains("already applied: slow-start"), "{last}");
+    assert_ne!(
+        project_left("slow-start").0,
+        "",
+        "the container was applied"
+    );
+
+    remove(&server, "remove slow-start on docker");
+    assert_eq!(
+        project_left("slow-start"),
+        (String::new(), String::new(), String::new()),
+        "something of slow-start is left"
+    );
+}
