@@ -72,6 +72,14 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Plan a sentence and run it at once, with live progress; exits non-zero when it fails.
+    Apply {
+        /// What to do, e.g. "install redis on docker".
+        #[arg(required = true, num_args = 1..)]
+        sentence: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Recorded intents.
     #[command(subcommand)]
     Intents(IntentsCommand),
@@ -269,6 +277,9 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
         Command::Token(TokenCommand::List { store }) => service::list_tokens(&store),
         Command::Token(TokenCommand::Revoke { name, store }) => {
             service::revoke_token(&store, &name)
+        }
+        Command::Apply { sentence, store } => {
+            service::apply(&cli.blueprints, &store, &sentence.join(" "))
         }
         Command::Secrets(SecretsCommand::Show {
             release,

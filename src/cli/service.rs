@@ -135,28 +135,133 @@ pub fn chat(
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        let mut events = orchestrator.subscribe();
         orchestrator.confirm(&intent.id, &actor).await.map_err(|e| e.to_string())?;
-        let mut last = 0;
-        loop {
-            let id = intent.id.clone();
-            for event in orchestrator.store().call(move |s| s.events(&id, Some(last))).await.map_err(|e| e.to_string())? {
-                last = event.id;
-                let took = event.duration_ms.map_or(String::new(), |ms| format!(" ({ms} ms)"));
-                println!("  {:<28} {:<22} {}{took}", event.step, event.status, event.message);
+        follow(&orchestrator, &intent.id).await
+    })
+}
+
+/// `deckhand apply`: plan, then run at once, with live progress.
+pub fn apply(extra: &[PathBuf], args: &StoreArgs, sentence: &str) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let orchestrator = orchestrator(extra, &settings, store)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let actor = local_actor();
+        let intent = orchestrator
+            .submit(&actor, sentence, DeployOptions::default(), None, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        if intent.status != IntentStatus::AwaitingConfirmation {
+            eprintln!(
+                "error: {}",
+                intent
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("intent {} is {}", intent.id, intent.status))
+            );
+            if !intent.suggestions.is_empty() {
+                eprintln!("  try: {}", intent.suggestions.join(" | "));
             }
-            let record = orchestrator.intent(&intent.id).await.map_err(|e| e.to_string())?;
-            if record.status.is_terminal() {
-                let id = intent.id.clone();
-                for event in orchestrator.store().call(move |s| s.events(&id, Some(last))).await.map_err(|e| e.to_string())? {
-                    println!("  {:<28} {:<22} {}", event.step, event.status, event.message);
+            return Ok(ExitCode::from(2));
+        }
+        eprintln!("{}", intent.plan_text.clone().unwrap_or_default());
+        orchestrator
+            .confirm(&intent.id, &actor)
+            .await
+            .map_err(|e| e.to_string())?;
+        follow(&orchestrator, &intent.id).await
+    })
+}
+
+/// Shows an intent's progress until it finishes: one line per release with
+/// its state and elapsed time on a terminal (indicatif), the event log
+/// otherwise. Exit code 0 only when it completed.
+async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, String> {
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    use std::collections::HashMap;
+
+    let live = std::io::stderr().is_terminal();
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{spinner} {prefix:<28} {wide_msg} {elapsed:>4}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut per_release: HashMap<String, ProgressBar> = HashMap::new();
+    let mut events = orchestrator.subscribe();
+    let mut last = 0;
+    loop {
+        let owned = id.to_string();
+        let new = orchestrator
+            .store()
+            .call(move |s| s.events(&owned, Some(last)))
+            .await
+            .map_err(|e| e.to_string())?;
+        for event in new {
+            last = event.id;
+            if !live {
+                let took = event
+                    .duration_ms
+                    .map_or(String::new(), |ms| format!(" ({ms} ms)"));
+                println!(
+                    "  {:<28} {:<22} {}{took}",
+                    event.step, event.status, event.message
+                );
+                continue;
+            }
+            match event.step.strip_prefix("release ") {
+                Some(release) => {
+                    let bar = per_release.entry(release.to_string()).or_insert_with(|| {
+                        let bar = bars.add(ProgressBar::new_spinner());
+                        bar.set_style(style.clone());
+                        bar.set_prefix(release.to_string());
+                        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                        bar
+                    });
+                    let text = format!("{}: {}", event.status, event.message);
+                    if matches!(
+                        event.status.as_str(),
+                        "ready" | "failed" | "skipped" | "cancelled" | "removed"
+                    ) {
+                        bar.finish_with_message(text);
+                    } else {
+                        bar.set_message(text);
+                    }
+                }
+                None => {
+                    let _ = bars.println(format!("{:<10} {}", event.status, event.message));
+                }
+            }
+        }
+        let record = orchestrator.intent(id).await.map_err(|e| e.to_string())?;
+        if record.status.is_terminal() && last > 0 {
+            let owned = id.to_string();
+            let rest = orchestrator
+                .store()
+                .call(move |s| s.events(&owned, Some(last)))
+                .await
+                .map_err(|e| e.to_string())?;
+            if rest.is_empty() {
+                for bar in per_release.values() {
+                    if !bar.is_finished() {
+                        bar.abandon();
+                    }
                 }
                 println!("intent {}: {}", record.id, record.status);
-                return Ok(if record.status == IntentStatus::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) });
+                if let Some(error) = &record.error {
+                    eprintln!("error: {error}");
+                }
+                return Ok(if record.status == IntentStatus::Completed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
             }
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
         }
-    })
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
+    }
 }
 
 fn print_intent_line(intent: &IntentRecord) {
