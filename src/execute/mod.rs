@@ -12,6 +12,7 @@ pub mod compose;
 pub mod kubernetes;
 pub mod render;
 pub mod runner;
+pub mod timed;
 
 use std::path::PathBuf;
 use std::time::Duration;

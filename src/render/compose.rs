@@ -364,7 +364,8 @@ mod tests {
             "{yaml}"
         );
         let pg = render_app("postgresql", None, &[]);
-        let test = &project_of(&pg).file.services["postgresql"]
+        let pg_project = project_of(&pg);
+        let test = &pg_project.file.services["postgresql"]
             .healthcheck
             .as_ref()
             .unwrap()

@@ -3,6 +3,7 @@
 //! `DECKHAND_CI=1`).
 #![allow(dead_code)]
 
+pub mod fake_kube;
 pub mod server;
 
 use std::io::Write;

@@ -1,0 +1,293 @@
+//! The Kubernetes executor through the real `deckhand serve`, against the
+//! in-test API server (`tests/common/fake_kube.rs`): no real Kubernetes API
+//! server can run here, so this stand-in speaks the subset deckhand uses
+//! (apply-patch, get, list, watch, delete) and moves workloads to ready after
+//! a delay, or to a failure the test chooses. SQLite is real. The tests check
+//! the requests (field manager, content type, order) as well as the outcome.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_kube::FakeKube;
+use common::server::{ADMIN_TOKEN, Server};
+use serde_json::{Value, json};
+
+fn server_for(fake: &FakeKube, dir: tempfile::TempDir) -> Server {
+    let kubeconfig = fake.kubeconfig(dir.path());
+    Server::start_with(
+        dir,
+        &[
+            ("DECKHAND_KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("DECKHAND_READY_TIMEOUT_SECONDS", "20"),
+        ],
+    )
+}
+
+fn run(server: &Server, command: &str, options: Value) -> Value {
+    let (code, intent) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": command, "options": options}),
+    );
+    assert_eq!(code, 202, "{intent}");
+    server.wait_for_within(
+        intent["id"].as_str().unwrap(),
+        &["completed", "failed", "cancelled"],
+        Duration::from_secs(60),
+    )
+}
+
+fn applies(fake: &FakeKube) -> Vec<common::fake_kube::RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect()
+}
+
+#[test]
+fn install_applies_in_order_with_server_side_apply_and_waits_for_readiness() {
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(300));
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    let done = run(
+        &server,
+        "install authentik with tls on k8s in namespace auth",
+        json!({}),
+    );
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    assert_eq!(done["executor"], "kubernetes");
+
+    let patches = applies(&fake);
+    assert!(!patches.is_empty());
+    for request in &patches {
+        assert_eq!(
+            request.query_param("fieldManager").as_deref(),
+            Some("deckhand"),
+            "{}",
+            request.path
+        );
+        assert_eq!(
+            request.content_type.as_deref(),
+            Some("application/apply-patch+yaml"),
+            "{}",
+            request.path
+        );
+    }
+    assert_eq!(
+        patches[0].path, "/api/v1/namespaces/auth",
+        "the namespace is created first"
+    );
+    // authentik's objects are applied only after its database is ready.
+    let requests = fake.requests();
+    let first_authentik = requests
+        .iter()
+        .position(|r| r.method == "PATCH" && r.path.ends_with("/secrets/authentik-secrets"))
+        .unwrap();
+    let pg_set = requests
+        .iter()
+        .position(|r| {
+            r.method == "PATCH"
+                && r.path
+                    .ends_with("/statefulsets/authentik-postgresql-postgres")
+        })
+        .unwrap();
+    assert!(pg_set < first_authentik);
+    let watched = requests
+        .iter()
+        .position(|r| {
+            r.method == "GET" && r.path.ends_with("/statefulsets") && r.query.contains("watch")
+        })
+        .unwrap();
+    assert!(
+        watched < first_authentik,
+        "readiness comes from a watch on the object"
+    );
+
+    let ingress = fake
+        .object("Ingress", Some("auth"), "authentik")
+        .expect("ingress applied");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+    let set = fake
+        .object("StatefulSet", Some("auth"), "authentik-server")
+        .unwrap();
+    assert_eq!(
+        set["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "deckhand"
+    );
+    assert!(
+        done["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["step"] == "release authentik" && e["status"] == "ready")
+    );
+
+    // The same plan again changes nothing on the server.
+    let versions = |fake: &FakeKube| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = fake
+            .objects()
+            .iter()
+            .filter(|o| o["kind"] != "Pod" && o["kind"] != "PersistentVolumeClaim")
+            .map(|o| {
+                (
+                    format!("{}/{}", o["kind"], o["metadata"]["name"]),
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let before = versions(&fake);
+    let again = run(
+        &server,
+        "install authentik with tls on k8s in namespace auth",
+        json!({}),
+    );
+    assert_eq!(again["status"], "completed", "{}", again["error"]);
+    assert_eq!(
+        versions(&fake),
+        before,
+        "a second apply of the same plan must change nothing"
+    );
+}
+
+#[test]
+fn a_failing_workload_fails_the_intent_with_the_engines_reason() {
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(100));
+    fake.fail_workload(
+        "grafana-grafana",
+        "ImagePullBackOff",
+        "Back-off pulling image \"grafana/grafana:12.2.0\"",
+    );
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    let done = run(
+        &server,
+        "install grafana and redis on kubernetes",
+        json!({}),
+    );
+    assert_eq!(done["status"], "failed");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("grafana failed"), "{error}");
+    assert!(
+        error.contains("ImagePullBackOff") && error.contains("Back-off pulling image"),
+        "{error}"
+    );
+    assert!(
+        error.contains("ready:") && error.contains("redis"),
+        "the independent branch finishes: {error}"
+    );
+}
+
+#[test]
+fn forbidden_and_unreachable_clusters_are_clear_errors() {
+    let fake = FakeKube::start();
+    fake.forbid("patch", "secrets");
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    let done = run(&server, "install redis on k8s", json!({}));
+    assert_eq!(done["status"], "failed");
+    let error = done["error"].as_str().unwrap();
+    assert!(
+        error.contains("forbidden") && error.contains("cannot patch resource \"secrets\""),
+        "{error}"
+    );
+
+    // A kubeconfig that points nowhere.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("nowhere");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:9\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let path = kubeconfig.to_str().unwrap().to_string();
+    let server = Server::start_with(dir, &[("DECKHAND_KUBECONFIG", &path)]);
+    let done = run(&server, "install redis on k8s", json!({}));
+    assert_eq!(done["status"], "failed");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the Kubernetes API"),
+        "{}",
+        done["error"]
+    );
+}
+
+#[test]
+fn remove_deletes_by_label_in_reverse_order_and_keeps_volumes_unless_asked() {
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(50));
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    assert_eq!(
+        run(&server, "install gitea on k8s", json!({}))["status"],
+        "completed"
+    );
+    assert!(
+        fake.object(
+            "PersistentVolumeClaim",
+            Some("default"),
+            "data-gitea-postgresql-postgres-0"
+        )
+        .is_some()
+    );
+
+    let removed = run(&server, "remove gitea on k8s", json!({}));
+    assert_eq!(removed["status"], "completed", "{}", removed["error"]);
+    let deletes: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| format!("{}?{}", r.path, r.query))
+        .collect();
+    let first_gitea = deletes
+        .iter()
+        .position(|d| d.contains("instance%3Dgitea%2C") || d.contains("instance=gitea,"))
+        .unwrap();
+    let first_pg = deletes
+        .iter()
+        .position(|d| d.contains("gitea-postgresql"))
+        .unwrap();
+    assert!(first_gitea < first_pg, "dependents go first: {deletes:?}");
+    assert!(
+        fake.object("StatefulSet", Some("default"), "gitea-postgresql-postgres")
+            .is_none()
+    );
+    assert!(
+        fake.object("Secret", Some("default"), "gitea-secrets")
+            .is_none()
+    );
+    assert!(
+        fake.object(
+            "PersistentVolumeClaim",
+            Some("default"),
+            "data-gitea-postgresql-postgres-0"
+        )
+        .is_some(),
+        "data is kept"
+    );
+    let last = removed["events"].as_array().unwrap().last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(last.contains("volumes kept"), "{last}");
+
+    let purged = run(&server, "remove gitea on k8s", json!({"delete_data": true}));
+    assert_eq!(purged["status"], "completed");
+    assert!(
+        fake.object(
+            "PersistentVolumeClaim",
+            Some("default"),
+            "data-gitea-postgresql-postgres-0"
+        )
+        .is_none()
+    );
+}
