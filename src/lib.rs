@@ -18,6 +18,7 @@
 pub mod catalogue;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod execute;
 pub mod http;
 pub mod intent;

@@ -32,6 +32,17 @@ pub enum PlanError {
         "{action} needs the record of installed releases, which planning alone does not have: run it with `deckhand apply` or through `deckhand serve`"
     )]
     NeedsHistory { action: Action },
+    #[error(
+        "{application} is not installed in namespace {namespace} on {platform}, so there is nothing to {action}; install it first"
+    )]
+    NotInstalled {
+        application: String,
+        namespace: String,
+        platform: Platform,
+        action: Action,
+    },
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot write manifests to '{path}': {source}")]
     Write {
         path: String,
@@ -42,6 +53,9 @@ pub enum PlanError {
 impl PlanError {
     /// Suggestions to show with the error, when there are any.
     pub fn suggestions(&self) -> Vec<String> {
+        if let PlanError::NotInstalled { application, .. } = self {
+            return vec![format!("install {application}")];
+        }
         match self {
             PlanError::Parse(f) => f.suggestions.clone(),
             PlanError::Resolve(resolve::ResolveError::UnknownApplication {
@@ -108,12 +122,26 @@ pub struct Planner<'a> {
     pub options: RenderOptions,
     /// Platform when neither the sentence nor the overrides name one.
     pub default_platform: Platform,
+    /// What is installed (by release name) in the namespace and platform being
+    /// planned: upgrades and scales start from it, and dependencies keep their
+    /// recorded version and parameters.
+    pub recorded: BTreeMap<String, Recorded>,
+}
+
+/// A release's last recorded revision.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub blueprint: String,
+    pub version: String,
+    pub parameters: BTreeMap<String, Json>,
+    pub revision: i64,
 }
 
 impl<'a> Planner<'a> {
     pub fn new(catalogue: &'a Catalogue, options: RenderOptions) -> Self {
         Self {
             catalogue,
+            recorded: BTreeMap::new(),
             parser: RuleParser::new(catalogue),
             options,
             default_platform: Platform::Kubernetes,
@@ -168,16 +196,55 @@ impl<'a> Planner<'a> {
         if let Some(ingress) = p.ingress {
             parameters.insert("ingress".into(), Json::from(ingress));
         }
-        let requests: Vec<Request> = intent
-            .applications
-            .iter()
-            .map(|app| Request {
-                blueprint: app.clone(),
-                version: p.version.as_ref().map(|v| v.to_string()),
-                parameters: parameters.clone(),
-            })
-            .collect();
-        let graph = resolve::resolve(self.catalogue, &requests)?;
+        let lifecycle = matches!(intent.action, Action::Upgrade | Action::Scale);
+        let mut requests: Vec<Request> = Vec::new();
+        for app in &intent.applications {
+            let said_version = p.version.as_ref().map(|v| v.to_string());
+            if !lifecycle {
+                requests.push(Request {
+                    blueprint: app.clone(),
+                    version: said_version,
+                    parameters: parameters.clone(),
+                });
+                continue;
+            }
+            // Upgrade and scale start from what is installed.
+            let Some(installed) = self.recorded.get(app) else {
+                return Err(PlanError::NotInstalled {
+                    application: app.clone(),
+                    namespace: namespace.clone(),
+                    platform,
+                    action: intent.action,
+                });
+            };
+            let mut merged = installed.parameters.clone();
+            merged.extend(parameters.clone());
+            let version = match intent.action {
+                Action::Scale => said_version.or_else(|| Some(installed.version.clone())),
+                _ => said_version,
+            };
+            requests.push(Request {
+                blueprint: installed.blueprint.clone(),
+                version,
+                parameters: merged,
+            });
+        }
+        let mut graph = resolve::resolve(self.catalogue, &requests)?;
+        // Dependencies keep what they were installed with.
+        for index in graph.graph.node_indices() {
+            let node = &mut graph.graph[index];
+            if node.requested {
+                continue;
+            }
+            if let Some(installed) = self
+                .recorded
+                .get(&node.release)
+                .filter(|r| r.blueprint == node.blueprint)
+            {
+                node.version = installed.version.clone();
+                node.parameters = installed.parameters.clone();
+            }
+        }
         let releases = render::render_releases(self.catalogue, &graph, &options, secrets)?;
         let waves = graph
             .waves
@@ -229,6 +296,26 @@ impl<'a> Planner<'a> {
 }
 
 impl Plan {
+    /// A plan with no releases (status and remove carry their own text).
+    pub fn empty(
+        intent: Intent,
+        platform: Platform,
+        namespace: String,
+        options: RenderOptions,
+    ) -> Self {
+        let mut options = options;
+        options.namespace = namespace.clone();
+        Self {
+            intent,
+            platform,
+            namespace,
+            releases: Vec::new(),
+            waves: Vec::new(),
+            notes: Vec::new(),
+            options,
+        }
+    }
+
     /// The Kubernetes objects of a release, for display and for executors.
     pub fn kubernetes_objects(&self, release: &RenderedRelease) -> Vec<kubernetes::KubeObject> {
         kubernetes::release_objects(release, &self.options)

@@ -250,7 +250,7 @@ fn a_dependent_starts_after_both_dependencies_and_proves_the_wiring() {
     // Both dependencies were started together, before either was ready.
     assert!(at("release probe-redis", "started") < at("release probe-postgresql", "ready"));
     assert!(at("release probe-postgresql", "started") < at("release probe-redis", "ready"));
-    remove(&server, "remove probe on docker");
+    remove(&server, "remove probe and its dependencies on docker");
     for project in ["probe", "probe-postgresql", "probe-redis"] {
         assert_eq!(project_left(project).0, "", "{project} containers left");
     }

@@ -240,7 +240,11 @@ fn remove_deletes_by_label_in_reverse_order_and_keeps_volumes_unless_asked() {
         .is_some()
     );
 
-    let removed = run(&server, "remove gitea on k8s", json!({}));
+    let removed = run(
+        &server,
+        "remove gitea and its dependencies on k8s",
+        json!({}),
+    );
     assert_eq!(removed["status"], "completed", "{}", removed["error"]);
     let deletes: Vec<String> = fake
         .requests()
@@ -280,7 +284,11 @@ fn remove_deletes_by_label_in_reverse_order_and_keeps_volumes_unless_asked() {
         .to_string();
     assert!(last.contains("volumes kept"), "{last}");
 
-    let purged = run(&server, "remove gitea on k8s", json!({"delete_data": true}));
+    let purged = run(
+        &server,
+        "remove gitea-postgresql on k8s",
+        json!({"delete_data": true}),
+    );
     assert_eq!(purged["status"], "completed");
     assert!(
         fake.object(

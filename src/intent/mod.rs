@@ -105,6 +105,15 @@ pub struct Parameters {
     pub version: Option<Version>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<Storage>,
+    /// Remove: also remove what it depends on ("and its dependencies").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<bool>,
+    /// Remove: also delete persistent volumes ("and its data").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_data: Option<bool>,
+    /// Rollback: the revision to go back to ("to revision 2").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
 }
 
 /// One parsed request (the contract's JSON object).
@@ -148,6 +157,15 @@ impl Intent {
         }
         if let Some(s) = &p.storage {
             said.push(format!("storage {s}"));
+        }
+        if p.cascade == Some(true) {
+            said.push("its dependencies".into());
+        }
+        if p.delete_data == Some(true) {
+            said.push("its data".into());
+        }
+        if let Some(r) = p.revision {
+            said.push(format!("revision {r}"));
         }
         if !said.is_empty() {
             out.push_str(&format!(" with {}", said.join(", ")));

@@ -346,6 +346,16 @@ impl RuleParser {
 
     /// Parses one sentence.
     pub fn parse(&self, command: &str) -> Result<Intent, ParseFailure> {
+        self.parse_with_releases(command, &[])
+    }
+
+    /// Parses one sentence where recorded release names (`authentik-postgresql`)
+    /// count as applications too: lifecycle actions may name a release.
+    pub fn parse_with_releases(
+        &self,
+        command: &str,
+        releases: &[String],
+    ) -> Result<Intent, ParseFailure> {
         let command = command.trim();
         if command.is_empty() {
             return Err(ParseFailure::with_suggestions(
@@ -371,10 +381,12 @@ impl RuleParser {
         let namespace = take_namespace(&mut words)?;
         let mut parameters = Parameters::default();
         take_domain_and_tls(&mut words, &mut parameters)?;
+        take_removal_scope(&mut words, &mut parameters);
+        parameters.revision = take_revision(&mut words)?;
         parameters.storage = take_storage(&mut words)?;
         let explicit_version = take_keyword_version(&mut words, action)?;
         parameters.replicas = take_replicas(&mut words, action)?;
-        let (applications, app_positions) = self.take_applications(&mut words, action)?;
+        let (applications, app_positions) = self.take_applications(&mut words, action, releases)?;
         parameters.version = match explicit_version {
             Some(v) => Some(v),
             None => take_version_after_app(&mut words, &app_positions)?,
@@ -438,8 +450,19 @@ impl RuleParser {
         &self,
         words: &mut [Word],
         action: Action,
+        releases: &[String],
     ) -> Result<(Vec<String>, Vec<usize>), ParseFailure> {
         let mut found: Vec<(usize, String)> = Vec::new();
+        // Recorded release names, exactly as written.
+        for (i, word) in words.iter_mut().enumerate() {
+            if !word.used
+                && releases.iter().any(|r| *r == word.lower)
+                && !self.vocabulary.contains_key(&word.lower)
+            {
+                found.push((i, word.lower.clone()));
+                word.used = true;
+            }
+        }
         // Hyphenated names written as two words ("uptime kuma").
         for i in 0..words.len().saturating_sub(1) {
             if words[i].used || words[i + 1].used {
@@ -643,6 +666,64 @@ fn fuzzy_verb(word: &str) -> Option<Action> {
 
 fn is_filler(word: &str) -> bool {
     FILLER.contains(&word) || REPLICA_WORDS.contains(&word) || NAMESPACE_WORDS.contains(&word)
+}
+
+/// "and its dependencies" (cascade) and "and its data" (delete volumes).
+fn take_removal_scope(words: &mut [Word], parameters: &mut Parameters) {
+    const CASCADE: &[&str] = &[
+        "dependencies",
+        "deps",
+        "dependency",
+        "cascade",
+        "everything",
+    ];
+    const DATA: &[&str] = &["data", "volumes", "volume", "storage", "pvcs", "disks"];
+    for i in 0..words.len() {
+        if words[i].used {
+            continue;
+        }
+        let lower = words[i].lower.as_str();
+        // Only after "and"/"with"/"its"/"including", so "20Gi storage" stays a size.
+        let introduced = i > 0
+            && matches!(
+                words[i - 1].lower.as_str(),
+                "its" | "their" | "and" | "with" | "including" | "plus" | "all"
+            );
+        if CASCADE.contains(&lower) && (introduced || lower == "cascade") {
+            parameters.cascade = Some(true);
+            words[i].used = true;
+        } else if DATA.contains(&lower) && introduced {
+            parameters.delete_data = Some(true);
+            words[i].used = true;
+        } else if lower == "purge" {
+            parameters.delete_data = Some(true);
+        }
+    }
+}
+
+/// "to revision 2", "revision 3".
+fn take_revision(words: &mut [Word]) -> Result<Option<u32>, ParseFailure> {
+    for i in 0..words.len() {
+        if words[i].used || !matches!(words[i].lower.as_str(), "revision" | "rev") {
+            continue;
+        }
+        let Some(number) = words
+            .get(i + 1)
+            .filter(|w| !w.used)
+            .and_then(|w| parse_number(&w.lower))
+        else {
+            continue;
+        };
+        words[i].used = true;
+        words[i + 1].used = true;
+        return match u32::try_from(number) {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => Err(ParseFailure::new(format!(
+                "invalid revision {number}: revisions count from 1"
+            ))),
+        };
+    }
+    Ok(None)
 }
 
 fn take_platform(words: &mut [Word]) -> Option<Platform> {
@@ -1086,6 +1167,37 @@ mod tests {
             "grafana.example.org"
         );
         assert_eq!(intent.parameters.tls, Some(true));
+    }
+
+    #[test]
+    fn removal_scope_and_revisions() {
+        let intent = ok("remove authentik and its dependencies");
+        assert_eq!(
+            (intent.action, intent.parameters.cascade),
+            (Action::Remove, Some(true))
+        );
+        let intent = ok("remove redis and its data");
+        assert_eq!(intent.parameters.delete_data, Some(true));
+        assert_eq!(intent.parameters.cascade, None);
+        let intent = ok("roll back grafana to revision 2");
+        assert_eq!(
+            (intent.action, intent.parameters.revision),
+            (Action::Rollback, Some(2))
+        );
+        assert!(parser().parse("rollback grafana to revision 0").is_err());
+        assert_eq!(
+            ok("deploy wordpress with 20Gi storage")
+                .parameters
+                .delete_data,
+            None
+        );
+        let intent = parser()
+            .parse_with_releases(
+                "remove authentik-postgresql",
+                &["authentik-postgresql".into()],
+            )
+            .unwrap();
+        assert_eq!(intent.applications, ["authentik-postgresql"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! safe because applying is idempotent.
 
 pub mod chat;
+pub mod lifecycle;
 pub mod locks;
 
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ use crate::intent::{Action, Domain, Intent, Namespace, Platform, Replicas};
 use crate::metrics::Metrics;
 use crate::plan::{Overrides, Plan, PlanError, Planner};
 use crate::render::{EphemeralSecrets, RenderOptions};
-use crate::store::releases::{NewRevision, ReleaseKey, StoredSecrets};
+use crate::store::releases::{NewRevision, ReleaseKey};
 use crate::store::tokens::Role;
 use crate::store::{
     EventRecord, IntentRecord, IntentStatus, NewEvent, NewIntent, StoreError, StoreHandle,
@@ -77,6 +78,8 @@ pub struct DeployOptions {
     /// For remove: delete persistent volumes too.
     #[serde(default)]
     pub delete_data: bool,
+    /// For upgrade and scale: roll back by itself when it fails (default true).
+    pub atomic: Option<bool>,
 }
 
 impl DeployOptions {
@@ -475,7 +478,20 @@ impl Orchestrator {
             return Ok(None);
         };
         let started = Instant::now();
-        match self.planner().parser.parse(&record.command) {
+        // Lifecycle commands may name any recorded release ("remove
+        // authentik-postgresql"), removed ones too (their kept volumes).
+        let releases: Vec<String> = self
+            .store
+            .call(|s| s.releases())
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        match self
+            .planner()
+            .parser
+            .parse_with_releases(&record.command, &releases)
+        {
             Ok(mut intent) => {
                 overrides.apply(&mut intent);
                 let stored = intent.clone();
@@ -514,39 +530,73 @@ impl Orchestrator {
         )
         .await?;
         let started = Instant::now();
-        match self.render_plan(id, overrides).await? {
-            Ok((plan, executor)) => {
-                let json = serde_json::to_value(&plan).unwrap_or(Json::Null);
-                let text = format!("{}\nExecutor: {}\n", plan.to_text(), executor.as_str());
+        match self.prepare(id, overrides).await? {
+            Ok(prepared) => {
+                let plan = prepared.plan();
+                let executor = prepared.executor();
+                let json = serde_json::to_value(plan).unwrap_or(Json::Null);
+                let text = prepared.text();
                 let (platform, namespace) = (plan.platform.to_string(), plan.namespace.clone());
                 let owned = id.to_string();
+                let stored_text = text.clone();
                 self.store
                     .call(move |s| {
                         s.set_plan(
                             &owned,
                             &json,
-                            &text,
+                            &stored_text,
                             &platform,
                             &namespace,
                             executor.as_str(),
                         )
                     })
                     .await?;
-                let releases: Vec<String> =
-                    plan.releases.iter().map(|r| r.release.clone()).collect();
-                self.record(
-                    id,
-                    NewEvent::new(
-                        "plan",
-                        "planned",
+                if let lifecycle::Prepared::Status {
+                    releases, executor, ..
+                } = &prepared
+                {
+                    // Status changes nothing: report what is live and finish.
+                    let live = self.live_status(plan, *executor, releases).await;
+                    let report = format!("{text}{live}");
+                    let owned = id.to_string();
+                    let json = serde_json::to_value(plan).unwrap_or(Json::Null);
+                    let (platform, namespace) = (plan.platform.to_string(), plan.namespace.clone());
+                    let kind = executor.as_str();
+                    let stored_report = report.clone();
+                    self.store
+                        .call(move |s| {
+                            s.set_plan(&owned, &json, &stored_report, &platform, &namespace, kind)
+                        })
+                        .await?;
+                    self.transition(
+                        id,
+                        Some(&[IntentStatus::Planning]),
+                        IntentStatus::Completed,
+                        NewEvent::new("finish", "completed", report).took(started.elapsed()),
+                    )
+                    .await?;
+                    return Ok(false);
+                }
+                let summary = match &prepared {
+                    lifecycle::Prepared::Remove { targets, .. } => format!(
+                        "{} release(s) to remove: {}",
+                        targets.len(),
+                        targets.join(", ")
+                    ),
+                    _ => {
+                        let releases: Vec<String> =
+                            plan.releases.iter().map(|r| r.release.clone()).collect();
                         format!(
                             "{} release(s) in {} wave(s): {}",
                             releases.len(),
                             plan.waves.len(),
                             releases.join(", ")
-                        ),
-                    )
-                    .took(started.elapsed()),
+                        )
+                    }
+                };
+                self.record(
+                    id,
+                    NewEvent::new("plan", "planned", summary).took(started.elapsed()),
                 )
                 .await?;
                 self.transition(
@@ -565,13 +615,13 @@ impl Orchestrator {
         }
     }
 
-    /// The plan of a stored intent (with the releases' stored secrets) and
-    /// its executor; an error is a message with suggestions.
-    async fn render_plan(
+    /// What the stored intent will do (with the releases' stored secrets and
+    /// what is installed); a refusal is a message with suggestions.
+    async fn prepare(
         &self,
         id: &str,
         overrides: &Overrides,
-    ) -> Result<Result<(Plan, ExecutorKind), (String, Vec<String>)>, StoreError> {
+    ) -> Result<Result<lifecycle::Prepared, lifecycle::Refusal>, StoreError> {
         let record = self.intent(id).await.map_err(|e| match e {
             OrchestratorError::Store(s) => s,
             other => StoreError::NotFound(other.to_string()),
@@ -583,6 +633,9 @@ impl Orchestrator {
             serde_json::from_value(record.options.clone()).unwrap_or_default();
         let mut intent: Intent = serde_json::from_value(intent_json)?;
         overrides.apply(&mut intent);
+        if options.delete_data {
+            intent.parameters.delete_data = Some(true);
+        }
         let executor = match self.choose_executor(&mut intent, &options) {
             Ok(kind) => kind,
             Err(message) => return Ok(Err((message, vec![]))),
@@ -591,21 +644,14 @@ impl Orchestrator {
         let settings = self.settings.clone();
         self.store
             .call(move |store| {
-                let mut planner = Planner::new(&catalogue, settings.render.clone());
-                planner.default_platform = settings.default_platform;
-                let platform = intent.platform.unwrap_or(settings.default_platform);
-                let namespace = intent
-                    .namespace
-                    .as_ref()
-                    .map_or(settings.render.namespace.clone(), |n| n.to_string());
-                let mut secrets = StoredSecrets::new(store, platform.as_str(), &namespace);
-                let plan = planner.plan_intent(intent, &mut secrets);
-                match secrets.error {
-                    Some(err) => Err(err),
-                    None => Ok(plan
-                        .map(|p| (p, executor))
-                        .map_err(|e| (e.to_string(), e.suggestions()))),
-                }
+                lifecycle::prepare(
+                    store,
+                    &catalogue,
+                    &settings.render,
+                    intent,
+                    executor,
+                    settings.default_platform,
+                )
             })
             .await
     }
@@ -782,19 +828,20 @@ impl Orchestrator {
         let options: DeployOptions =
             serde_json::from_value(record.options.clone()).unwrap_or_default();
         let overrides = options.overrides().unwrap_or_default();
-        let (plan, kind) = match self.render_plan(id, &overrides).await? {
+        let prepared = match self.prepare(id, &overrides).await? {
             Ok(found) => found,
             Err((message, suggestions)) => return self.fail(id, message, suggestions).await,
         };
-        let executor = match self.executor(kind).await {
+        let executor = match self.executor(prepared.executor()).await {
             Ok(executor) => executor,
             Err(err) => return self.fail(id, err.to_string(), vec![]).await,
         };
-        let keys: Vec<String> = plan
-            .releases
-            .iter()
-            .map(|r| lock_key(&plan, &r.release))
-            .collect();
+        let plan = prepared.plan();
+        let names: Vec<String> = match &prepared {
+            lifecycle::Prepared::Remove { targets, .. } => targets.clone(),
+            _ => plan.releases.iter().map(|r| r.release.clone()).collect(),
+        };
+        let keys: Vec<String> = names.iter().map(|name| lock_key(plan, name)).collect();
         let mut waits = Vec::new();
         let held = tokio::select! {
             held = self.locks.acquire(keys, id, |key, holder| waits.push((key.to_string(), holder))) => held,
@@ -814,35 +861,84 @@ impl Orchestrator {
             )
             .await?;
         }
-        let result = if plan.intent.action == Action::Remove {
-            self.remove_releases(id, &plan, executor, options.delete_data, token, started)
+        let result = match &prepared {
+            lifecycle::Prepared::Remove { targets, .. } => {
+                let delete_data =
+                    options.delete_data || plan.intent.parameters.delete_data == Some(true);
+                self.remove_releases(id, plan, targets, executor, delete_data, token, started)
+                    .await
+            }
+            lifecycle::Prepared::Apply {
+                stored, previous, ..
+            } => {
+                let atomic = options.atomic.unwrap_or(true);
+                self.apply_releases(
+                    id, &record, plan, stored, previous, atomic, executor, token, started,
+                )
                 .await
-        } else {
-            self.apply_releases(id, &record, &plan, executor, token, started)
-                .await
+            }
+            lifecycle::Prepared::Status { .. } => Ok(()),
         };
         drop(held);
         result
     }
 
-    async fn apply_releases(
+    /// The release's files and objects: a fresh render, or the stored files of a revision.
+    fn work_for(
+        &self,
+        plan: &Plan,
+        release: &crate::render::RenderedRelease,
+        stored: Option<&Vec<execute::ReleaseFile>>,
+    ) -> Result<
+        (
+            Vec<execute::ReleaseFile>,
+            Vec<crate::render::kubernetes::KubeObject>,
+            Vec<execute::Resource>,
+        ),
+        String,
+    > {
+        let (files, objects, resources) = execute::render::release_files(plan, release);
+        let Some(stored) = stored else {
+            return Ok((files, objects, resources));
+        };
+        let objects = match plan.platform {
+            Platform::Kubernetes => {
+                let text = stored
+                    .iter()
+                    .find(|f| f.path == "manifests.yaml")
+                    .map(|f| f.content.as_str())
+                    .unwrap_or_default();
+                crate::render::kubernetes::from_yaml(text)?
+            }
+            Platform::Compose => vec![],
+        };
+        Ok((stored.clone(), objects, resources))
+    }
+
+    /// Applies releases through the runner and records a revision for each one that became ready.
+    async fn run_releases(
         &self,
         id: &str,
         record: &IntentRecord,
         plan: &Plan,
+        releases: &[crate::render::RenderedRelease],
+        stored: &HashMap<String, Vec<execute::ReleaseFile>>,
+        action: &str,
         executor: Arc<dyn Executor>,
         token: &CancellationToken,
-        started: Instant,
-    ) -> Result<(), StoreError> {
-        // Render every release into its revision directory first (kept with the revision).
+    ) -> Result<Result<(execute::RunOutcome, Vec<Json>), String>, StoreError> {
         let mut works = Vec::new();
-        for release in &plan.releases {
+        for release in releases {
             let key = ReleaseKey {
                 platform: plan.platform.to_string(),
                 namespace: plan.namespace.clone(),
                 name: release.release.clone(),
             };
-            let (files, objects, resources) = execute::render::release_files(plan, release);
+            let (files, objects, resources) =
+                match self.work_for(plan, release, stored.get(&release.release)) {
+                    Ok(found) => found,
+                    Err(message) => return Ok(Err(format!("{}: {message}", release.release))),
+                };
             let revision = self.store.call(move |s| s.next_revision(&key)).await?;
             let dir = execute::render::revision_dir(
                 &self.settings.data_dir,
@@ -851,13 +947,11 @@ impl Orchestrator {
                 revision,
             );
             if let Err(err) = execute::render::write_release(&dir, &files) {
-                return self
-                    .fail(
-                        id,
-                        format!("{}: cannot write {}: {err}", release.release, dir.display()),
-                        vec![],
-                    )
-                    .await;
+                return Ok(Err(format!(
+                    "{}: cannot write {}: {err}",
+                    release.release,
+                    dir.display()
+                )));
             }
             works.push(ReleaseWork {
                 release: release.clone(),
@@ -897,8 +991,6 @@ impl Orchestrator {
         };
         let (outcome, reported) = tokio::join!(run, report);
         reported?;
-
-        // A revision for every release that became ready.
         let mut resources: Vec<Json> = Vec::new();
         for name in &outcome.ready {
             let work = &by_name[name];
@@ -910,22 +1002,65 @@ impl Orchestrator {
                 },
                 blueprint: work.release.blueprint.clone(),
                 intent_id: Some(id.to_string()),
-                action: plan.intent.action.to_string(),
+                action: action.to_string(),
                 version: work.release.version.clone(),
                 parameters: serde_json::to_value(&work.release.parameters).unwrap_or(Json::Null),
                 manifests: serde_json::to_value(&work.files).unwrap_or(Json::Null),
                 dependencies: work.release.dependencies.clone(),
                 created_by: record.requested_by.clone(),
             };
-            self.store
+            let number = self
+                .store
                 .call(move |s| s.record_revision(&revision))
                 .await?;
+            self.record(
+                id,
+                NewEvent::new(
+                    format!("release {name}"),
+                    "recorded",
+                    format!("revision {number} recorded ({action})"),
+                ),
+            )
+            .await?;
             resources.extend(
                 work.resources
                     .iter()
                     .map(|r| serde_json::to_value(r).unwrap_or(Json::Null)),
             );
         }
+        Ok(Ok((outcome, resources)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_releases(
+        &self,
+        id: &str,
+        record: &IntentRecord,
+        plan: &Plan,
+        stored: &HashMap<String, Vec<execute::ReleaseFile>>,
+        previous: &HashMap<String, crate::store::releases::RevisionRecord>,
+        atomic: bool,
+        executor: Arc<dyn Executor>,
+        token: &CancellationToken,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let action = plan.intent.action.to_string();
+        let (outcome, resources) = match self
+            .run_releases(
+                id,
+                record,
+                plan,
+                &plan.releases,
+                stored,
+                &action,
+                executor.clone(),
+                token,
+            )
+            .await?
+        {
+            Ok(found) => found,
+            Err(message) => return self.fail(id, message, vec![]).await,
+        };
         let owned = id.to_string();
         self.store
             .call(move |s| s.set_resources(&owned, &resources))
@@ -976,6 +1111,94 @@ impl Orchestrator {
                     .call(move |s| s.set_release_status(&key, "failed"))
                     .await?;
             }
+            // Atomic upgrades go back to what was serving before.
+            let changed: Vec<&String> = outcome
+                .applied
+                .iter()
+                .filter(|r| previous.contains_key(*r))
+                .collect();
+            if atomic && plan.intent.action != Action::Install && !changed.is_empty() {
+                let back: Vec<crate::render::RenderedRelease> = plan
+                    .releases
+                    .iter()
+                    .filter(|r| changed.contains(&&r.release))
+                    .cloned()
+                    .collect();
+                let files: HashMap<String, Vec<execute::ReleaseFile>> = back
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.release.clone(),
+                            serde_json::from_value(previous[&r.release].manifests.clone())
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                let names: Vec<String> = back
+                    .iter()
+                    .map(|r| format!("{} to revision {}", r.release, previous[&r.release].number))
+                    .collect();
+                self.record(
+                    id,
+                    NewEvent::new(
+                        "rollback",
+                        "rolling_back",
+                        format!("the {action} failed; rolling back {}", names.join(", ")),
+                    ),
+                )
+                .await?;
+                let rollback = CancellationToken::new();
+                match self
+                    .run_releases(
+                        id, record, plan, &back, &files, "rollback", executor, &rollback,
+                    )
+                    .await?
+                {
+                    Ok((undo, _)) if undo.succeeded() => {
+                        self.record(
+                            id,
+                            NewEvent::new(
+                                "rollback",
+                                "rolled_back",
+                                format!(
+                                    "rolled back {}; the previous revision is serving",
+                                    names.join(", ")
+                                ),
+                            ),
+                        )
+                        .await?;
+                        parts.push(format!("rolled back {}", names.join(", ")));
+                    }
+                    Ok((undo, _)) => {
+                        let why: Vec<String> = undo
+                            .failed
+                            .iter()
+                            .map(|(r, e)| format!("{r}: {e}"))
+                            .collect();
+                        self.record(
+                            id,
+                            NewEvent::new(
+                                "rollback",
+                                "failed",
+                                format!("the rollback failed too: {}", why.join("; ")),
+                            ),
+                        )
+                        .await?;
+                        parts.push(format!("the rollback failed too: {}", why.join("; ")));
+                    }
+                    Err(message) => parts.push(format!("the rollback could not start: {message}")),
+                }
+            } else if !atomic && !changed.is_empty() {
+                self.record(
+                    id,
+                    NewEvent::new(
+                        "rollback",
+                        "skipped",
+                        "not atomic: the failed state is kept for debugging",
+                    ),
+                )
+                .await?;
+            }
             return self.fail(id, parts.join("; "), vec![]).await;
         }
         let endpoints: Vec<String> = plan
@@ -987,6 +1210,11 @@ impl Orchestrator {
         self.metrics
             .deployment_duration
             .observe(started.elapsed().as_secs_f64());
+        let reach = if endpoints.is_empty() {
+            String::new()
+        } else {
+            format!("; reach it at {}", endpoints.join(", "))
+        };
         self.transition(
             id,
             Some(&[IntentStatus::Deploying]),
@@ -994,22 +1222,20 @@ impl Orchestrator {
             NewEvent::new(
                 "finish",
                 "completed",
-                format!(
-                    "ready: {}; reach it at {}",
-                    outcome.ready.join(", "),
-                    endpoints.join(", ")
-                ),
+                format!("{action}: {} ready{reach}", outcome.ready.join(", ")),
             )
             .took(started.elapsed()),
         )
         .await
     }
 
-    /// Removes the plan's releases, dependents first.
+    /// Removes `targets` in the given order (dependents first).
+    #[allow(clippy::too_many_arguments)]
     async fn remove_releases(
         &self,
         id: &str,
         plan: &Plan,
+        targets: &[String],
         executor: Arc<dyn Executor>,
         delete_data: bool,
         token: &CancellationToken,
@@ -1017,7 +1243,7 @@ impl Orchestrator {
     ) -> Result<(), StoreError> {
         let mut removed = Vec::new();
         let mut kept = Vec::new();
-        for release in plan.releases.iter().rev() {
+        for release in targets {
             if token.is_cancelled() {
                 let done = if removed.is_empty() {
                     "nothing was removed".to_string()
@@ -1033,11 +1259,11 @@ impl Orchestrator {
                     )
                     .await;
             }
-            let step = format!("release {}", release.release);
+            let step = format!("release {release}");
             let key = ReleaseKey {
                 platform: plan.platform.to_string(),
                 namespace: plan.namespace.clone(),
-                name: release.release.clone(),
+                name: release.clone(),
             };
             let latest = self
                 .store
@@ -1049,7 +1275,7 @@ impl Orchestrator {
                 .last()
                 .map(|r| r.number);
             let target = ReleaseTarget {
-                release: release.release.clone(),
+                release: release.clone(),
                 namespace: plan.namespace.clone(),
                 platform: plan.platform,
                 dir: latest
@@ -1057,7 +1283,7 @@ impl Orchestrator {
                         execute::render::revision_dir(
                             &self.settings.data_dir,
                             &plan.namespace,
-                            &release.release,
+                            release,
                             n,
                         )
                     })
@@ -1065,7 +1291,7 @@ impl Orchestrator {
                         execute::render::latest_written_dir(
                             &self.settings.data_dir,
                             &plan.namespace,
-                            &release.release,
+                            release,
                         )
                     }),
             };
@@ -1075,7 +1301,7 @@ impl Orchestrator {
                 NewEvent::new(
                     step.clone(),
                     "removing",
-                    format!("removing {} with {}", release.release, executor.name()),
+                    format!("removing {release} with {}", executor.name()),
                 ),
             )
             .await?;
@@ -1101,10 +1327,10 @@ impl Orchestrator {
                     self.store
                         .call(move |s| s.set_release_status(&key, "removed"))
                         .await?;
-                    removed.push(release.release.clone());
+                    removed.push(release.clone());
                 }
                 Err(err) => {
-                    let message = format!("{}: {err}", release.release);
+                    let message = format!("{release}: {err}");
                     self.record(
                         id,
                         NewEvent::new(step, "failed", message.clone()).took(began.elapsed()),
@@ -1131,6 +1357,46 @@ impl Orchestrator {
             .took(started.elapsed()),
         )
         .await
+    }
+
+    /// What the executor says is live for `releases`, as report lines.
+    async fn live_status(&self, plan: &Plan, kind: ExecutorKind, releases: &[String]) -> String {
+        if releases.is_empty() || kind == ExecutorKind::Render {
+            return if kind == ExecutorKind::Render {
+                "Live: the render executor runs nothing; the record above is the state.\n".into()
+            } else {
+                String::new()
+            };
+        }
+        let executor = match self.executor(kind).await {
+            Ok(executor) => executor,
+            Err(err) => return format!("Live: unknown ({err})\n"),
+        };
+        let mut lines = vec!["Live:".to_string()];
+        for release in releases {
+            let target = ReleaseTarget {
+                release: release.clone(),
+                namespace: plan.namespace.clone(),
+                platform: plan.platform,
+                dir: None,
+            };
+            match executor.status(&target).await {
+                Ok(status) if !status.found => {
+                    lines.push(format!("  {release}: nothing is running"))
+                }
+                Ok(status) => {
+                    for c in status.components {
+                        let problem = c.problem.map(|p| format!(" — {p}")).unwrap_or_default();
+                        lines.push(format!(
+                            "  {release}/{}: {}/{} ready{problem}",
+                            c.name, c.ready, c.desired
+                        ));
+                    }
+                }
+                Err(err) => lines.push(format!("  {release}: {err}")),
+            }
+        }
+        lines.join("\n") + "\n"
     }
 }
 

@@ -73,6 +73,31 @@ impl KubeObject {
         self.metadata().name.as_deref().unwrap_or_default()
     }
 
+    /// An object read back from its JSON (a stored revision), by its `kind`.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, String> {
+        let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        let fail = |e: serde_json::Error| format!("stored {kind} is not valid: {e}");
+        Ok(match kind.as_str() {
+            "Namespace" => {
+                KubeObject::Namespace(Box::new(serde_json::from_value(value).map_err(fail)?))
+            }
+            "Secret" => KubeObject::Secret(Box::new(serde_json::from_value(value).map_err(fail)?)),
+            "Deployment" => {
+                KubeObject::Deployment(Box::new(serde_json::from_value(value).map_err(fail)?))
+            }
+            "StatefulSet" => {
+                KubeObject::StatefulSet(Box::new(serde_json::from_value(value).map_err(fail)?))
+            }
+            "Service" => {
+                KubeObject::Service(Box::new(serde_json::from_value(value).map_err(fail)?))
+            }
+            "Ingress" => {
+                KubeObject::Ingress(Box::new(serde_json::from_value(value).map_err(fail)?))
+            }
+            other => return Err(format!("deckhand does not apply objects of kind '{other}'")),
+        })
+    }
+
     /// The object as JSON, with `apiVersion` and `kind` (k8s-openapi adds them).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("k8s-openapi objects serialize")
@@ -476,6 +501,17 @@ fn probe(check: &Check) -> Probe {
     probe
 }
 
+/// Reads objects back from multi-document YAML (a stored revision).
+pub fn from_yaml(text: &str) -> Result<Vec<KubeObject>, String> {
+    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
+        .map_err(|e| format!("stored manifests are not valid YAML: {e}"))?;
+    documents
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .map(KubeObject::from_json)
+        .collect()
+}
+
 /// Serializes objects as one multi-document YAML text.
 pub fn to_yaml(objects: &[KubeObject]) -> String {
     let mut out = String::new();
@@ -558,6 +594,15 @@ mod tests {
             "8Gi"
         );
         assert_eq!(pg["apiVersion"], "apps/v1");
+    }
+
+    #[test]
+    fn objects_read_back_from_yaml_equal_the_originals() {
+        let releases = render_app("authentik", None, &[("tls", Json::Bool(true))]);
+        let objects = release_objects(&releases[1], &RenderOptions::default());
+        let again = from_yaml(&to_yaml(&objects)).unwrap();
+        let json = |o: &[KubeObject]| o.iter().map(KubeObject::to_json).collect::<Vec<_>>();
+        assert_eq!(json(&again), json(&objects));
     }
 
     #[test]

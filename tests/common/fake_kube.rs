@@ -177,6 +177,7 @@ impl FakeKube {
 
     /// Pods of workloads whose name contains `name_part` never become ready;
     /// their container waits with `reason` (e.g. "ImagePullBackOff") and `message`.
+    /// (`name_part` may also be part of a container image, to fail one version only.)
     pub fn fail_workload(&self, name_part: &str, reason: &str, message: &str) {
         lock(&self.state).failures.push(Failure {
             name_part: name_part.to_string(),
@@ -571,10 +572,21 @@ impl State {
             .and_then(Value::as_i64)
             .unwrap_or(1)
             .max(0);
+        let images: Vec<String> = workload
+            .pointer("/spec/template/spec/containers")
+            .and_then(Value::as_array)
+            .map(|c| {
+                c.iter()
+                    .filter_map(|c| c["image"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         let failure = self
             .failures
             .iter()
-            .find(|f| name.contains(&f.name_part))
+            .find(|f| {
+                name.contains(&f.name_part) || images.iter().any(|i| i.contains(&f.name_part))
+            })
             .cloned()
             .filter(|_| replicas > 0);
         let template = workload

@@ -1,0 +1,177 @@
+//! What changes between two renders of a release, object by object and
+//! field by field, with secret values masked: the preview shown before an
+//! upgrade, a scale or a rollback runs.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::execute::ReleaseFile;
+
+/// One object's identity in a diff: `Deployment grafana-grafana`, `service grafana`.
+type ObjectKey = String;
+
+/// Flattens a document into `path → value` for comparison.
+fn flatten(prefix: &str, value: &Json, out: &mut BTreeMap<String, String>) {
+    match value {
+        Json::Object(map) => {
+            if map.is_empty() {
+                out.insert(prefix.to_string(), "{}".into());
+            }
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, child, out);
+            }
+        }
+        Json::Array(items) => {
+            if items.is_empty() {
+                out.insert(prefix.to_string(), "[]".into());
+            }
+            for (i, child) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), child, out);
+            }
+        }
+        Json::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+/// The objects a file holds: Kubernetes documents by kind and name, Compose
+/// services by name, env files by variable.
+fn objects(file: &ReleaseFile) -> BTreeMap<ObjectKey, (Json, bool)> {
+    let mut out = BTreeMap::new();
+    if file.path.ends_with(".env") {
+        let mut vars = serde_json::Map::new();
+        for line in file.content.lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                vars.insert(key.to_string(), Json::String(value.to_string()));
+            }
+        }
+        out.insert(
+            format!("env file {}", file.path),
+            (Json::Object(vars), true),
+        );
+        return out;
+    }
+    let documents: Vec<Json> = serde_saphyr::from_multiple(&file.content).unwrap_or_default();
+    for document in documents {
+        if document.is_null() {
+            continue;
+        }
+        if let Some(kind) = document["kind"].as_str() {
+            let name = document["metadata"]["name"].as_str().unwrap_or_default();
+            out.insert(
+                format!("{kind} {name}"),
+                (document.clone(), kind == "Secret"),
+            );
+        } else if let Some(services) = document["services"].as_object() {
+            for (name, service) in services {
+                out.insert(format!("service {name}"), (service.clone(), false));
+            }
+            for section in ["networks", "volumes"] {
+                if let Some(items) = document[section].as_object() {
+                    for (name, item) in items {
+                        out.insert(
+                            format!("{} {name}", section.trim_end_matches('s')),
+                            (item.clone(), false),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The changes from `old` to `new`, one line each: `+` added, `-` removed,
+/// `~` changed with the fields (`path: old → new`), secret values masked.
+pub fn diff(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<String> {
+    let collect = |files: &[ReleaseFile]| {
+        let mut all = BTreeMap::new();
+        for file in files {
+            all.extend(objects(file));
+        }
+        all
+    };
+    let (before, after) = (collect(old), collect(new));
+    let mut lines = Vec::new();
+    for (key, (object, secret)) in &after {
+        match before.get(key) {
+            None => lines.push(format!("+ {key}")),
+            Some((previous, _)) if previous == object => {}
+            Some((previous, _)) => {
+                let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+                flatten("", previous, &mut a);
+                flatten("", object, &mut b);
+                let mut fields = Vec::new();
+                for (path, value) in &b {
+                    match a.get(path) {
+                        Some(old) if old == value => {}
+                        _ if *secret => fields.push(format!("{path}: changed (value masked)")),
+                        Some(old) => fields.push(format!("{path}: {old} → {value}")),
+                        None => fields.push(format!("{path}: (none) → {value}")),
+                    }
+                }
+                for path in a.keys().filter(|p| !b.contains_key(*p)) {
+                    fields.push(format!("{path}: removed"));
+                }
+                lines.push(format!("~ {key}"));
+                lines.extend(fields.into_iter().map(|f| format!("    {f}")));
+            }
+        }
+    }
+    for key in before.keys().filter(|k| !after.contains_key(*k)) {
+        lines.push(format!("- {key}"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: &str) -> ReleaseFile {
+        ReleaseFile {
+            path: path.into(),
+            content: content.into(),
+            secret: false,
+        }
+    }
+
+    #[test]
+    fn field_changes_are_listed_and_secrets_masked() {
+        let old = vec![file(
+            "manifests.yaml",
+            "---\nkind: Deployment\nmetadata: {name: web}\nspec: {image: a:1, replicas: 1}\n---\nkind: Secret\nmetadata: {name: s}\ndata: {PASSWORD: b2xk}\n",
+        )];
+        let new = vec![file(
+            "manifests.yaml",
+            "---\nkind: Deployment\nmetadata: {name: web}\nspec: {image: a:2, replicas: 1}\n---\nkind: Secret\nmetadata: {name: s}\ndata: {PASSWORD: bmV3}\n---\nkind: Service\nmetadata: {name: web}\n",
+        )];
+        let lines = diff(&old, &new);
+        assert!(lines.contains(&"~ Deployment web".to_string()), "{lines:?}");
+        assert!(
+            lines.contains(&"    spec.image: a:1 → a:2".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"    data.PASSWORD: changed (value masked)".to_string()),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&"+ Service web".to_string()));
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("bmV3") || l.contains("b2xk"))
+        );
+        assert!(diff(&new, &new).is_empty());
+    }
+}
