@@ -115,7 +115,13 @@ pub fn diff(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<String> {
                 for (path, value) in &b {
                     match a.get(path) {
                         Some(old) if old == value => {}
-                        _ if *secret => fields.push(format!("{path}: changed (value masked)")),
+                        _ if *secret
+                            && (path.starts_with("data.")
+                                || path.starts_with("stringData.")
+                                || !path.contains('.')) =>
+                        {
+                            fields.push(format!("{path}: changed (value masked)"))
+                        }
                         Some(old) => fields.push(format!("{path}: {old} → {value}")),
                         None => fields.push(format!("{path}: (none) → {value}")),
                     }

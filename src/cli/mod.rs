@@ -69,6 +69,9 @@ enum Command {
         /// Go ahead without asking.
         #[arg(long, short)]
         yes: bool,
+        /// Keep a failed upgrade's state for debugging instead of rolling back.
+        #[arg(long)]
+        no_rollback: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -77,6 +80,19 @@ enum Command {
         /// What to do, e.g. "install redis on docker".
         #[arg(required = true, num_args = 1..)]
         sentence: Vec<String>,
+        /// Keep a failed upgrade's state for debugging instead of rolling back.
+        #[arg(long)]
+        no_rollback: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The revisions of a release: number, action, version, who and when.
+    History {
+        release: String,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -259,8 +275,15 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
         Command::Chat {
             sentence,
             yes,
+            no_rollback,
             store,
-        } => service::chat(&cli.blueprints, &store, &sentence.join(" "), yes),
+        } => service::chat(
+            &cli.blueprints,
+            &store,
+            &sentence.join(" "),
+            yes,
+            !no_rollback,
+        ),
         Command::Intents(IntentsCommand::List {
             status,
             application,
@@ -278,9 +301,17 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
         Command::Token(TokenCommand::Revoke { name, store }) => {
             service::revoke_token(&store, &name)
         }
-        Command::Apply { sentence, store } => {
-            service::apply(&cli.blueprints, &store, &sentence.join(" "))
-        }
+        Command::History {
+            release,
+            namespace,
+            json,
+            store,
+        } => service::history(&store, &release, &namespace, json),
+        Command::Apply {
+            sentence,
+            no_rollback,
+            store,
+        } => service::apply(&cli.blueprints, &store, &sentence.join(" "), !no_rollback),
         Command::Secrets(SecretsCommand::Show {
             release,
             namespace,

@@ -98,6 +98,7 @@ pub fn chat(
     args: &StoreArgs,
     sentence: &str,
     yes: bool,
+    atomic: bool,
 ) -> Result<ExitCode, String> {
     let settings = settings(args, None)?;
     let store = open_store(&settings)?;
@@ -109,7 +110,7 @@ pub fn chat(
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let actor = local_actor();
-        let intent = orchestrator.submit(&actor, sentence, DeployOptions::default(), None, true).await.map_err(|e| e.to_string())?;
+        let intent = orchestrator.submit(&actor, sentence, DeployOptions { atomic: Some(atomic), ..DeployOptions::default() }, None, true).await.map_err(|e| e.to_string())?;
         if intent.status != IntentStatus::AwaitingConfirmation {
             let mut text = intent.error.clone().unwrap_or_else(|| format!("intent {} is {}", intent.id, intent.status));
             if !intent.suggestions.is_empty() && !text.contains("did you mean") {
@@ -141,7 +142,12 @@ pub fn chat(
 }
 
 /// `deckhand apply`: plan, then run at once, with live progress.
-pub fn apply(extra: &[PathBuf], args: &StoreArgs, sentence: &str) -> Result<ExitCode, String> {
+pub fn apply(
+    extra: &[PathBuf],
+    args: &StoreArgs,
+    sentence: &str,
+    atomic: bool,
+) -> Result<ExitCode, String> {
     let settings = settings(args, None)?;
     let store = open_store(&settings)?;
     let orchestrator = orchestrator(extra, &settings, store)?;
@@ -153,7 +159,16 @@ pub fn apply(extra: &[PathBuf], args: &StoreArgs, sentence: &str) -> Result<Exit
     runtime.block_on(async move {
         let actor = local_actor();
         let intent = orchestrator
-            .submit(&actor, sentence, DeployOptions::default(), None, true)
+            .submit(
+                &actor,
+                sentence,
+                DeployOptions {
+                    atomic: Some(atomic),
+                    ..DeployOptions::default()
+                },
+                None,
+                true,
+            )
             .await
             .map_err(|e| e.to_string())?;
         if intent.status != IntentStatus::AwaitingConfirmation {
@@ -454,6 +469,65 @@ pub fn show_secrets(
         for (name, value) in shown {
             println!("{name}: {}", value.as_str().unwrap_or_default());
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn history(
+    args: &StoreArgs,
+    release: &str,
+    namespace: &str,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let settings = settings(args, None)?;
+    let store = open_store(&settings)?;
+    let releases = store
+        .blocking()
+        .release(namespace, release)
+        .map_err(|e| e.to_string())?;
+    if releases.is_empty() {
+        return Err(format!(
+            "no release '{release}' recorded in namespace '{namespace}'"
+        ));
+    }
+    let mut all = Vec::new();
+    for record in releases {
+        let key = crate::store::releases::ReleaseKey {
+            platform: record.platform.clone(),
+            namespace: namespace.to_string(),
+            name: release.to_string(),
+        };
+        let revisions = store
+            .blocking()
+            .revisions(&key)
+            .map_err(|e| e.to_string())?;
+        if !json {
+            println!(
+                "{release} in {namespace} on {} ({}, {}):",
+                record.platform, record.blueprint, record.status
+            );
+            for r in &revisions {
+                let current = if Some(r.number) == record.current_revision {
+                    "  (current)"
+                } else {
+                    ""
+                };
+                println!(
+                    "  revision {:<3} {:<9} version {:<12} by {:<16} at {}{current}",
+                    r.number, r.action, r.version, r.created_by, r.created_at
+                );
+            }
+        }
+        all.push(serde_json::json!({
+            "platform": record.platform, "blueprint": record.blueprint, "status": record.status, "current_revision": record.current_revision,
+            "revisions": revisions.iter().map(|r| serde_json::json!({
+                "number": r.number, "action": r.action, "version": r.version, "parameters": r.parameters,
+                "created_by": r.created_by, "created_at": r.created_at, "intent_id": r.intent_id,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
     }
     Ok(ExitCode::SUCCESS)
 }

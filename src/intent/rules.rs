@@ -456,7 +456,7 @@ impl RuleParser {
         // Recorded release names, exactly as written.
         for (i, word) in words.iter_mut().enumerate() {
             if !word.used
-                && releases.iter().any(|r| *r == word.lower)
+                && releases.contains(&word.lower)
                 && !self.vocabulary.contains_key(&word.lower)
             {
                 found.push((i, word.lower.clone()));

@@ -255,7 +255,9 @@ pub fn prepare(
                 }
                 versions.push(target.version.clone());
                 stored.insert(app.clone(), stored_files(&target));
-                previous.insert(app.clone(), current.clone());
+                if stored_files(&target) != stored_files(current) {
+                    previous.insert(app.clone(), current.clone());
+                }
             }
             // Re-render at the target revisions for the plan; apply the stored files.
             let mut plans = Vec::new();
@@ -411,20 +413,28 @@ pub fn prepare(
         }
         Action::Install | Action::Upgrade | Action::Scale => {
             match planner.plan_intent(intent, &mut secrets) {
-                Ok(plan) => {
+                Ok(mut plan) => {
                     let mut diff = Vec::new();
                     let mut previous = HashMap::new();
+                    let mut unchanged = BTreeSet::new();
                     for release in &plan.releases {
                         let (files, _, _) = crate::execute::render::release_files(&plan, release);
                         match installed.get(&release.release) {
-                            Some((revision, _, _)) => {
-                                previous.insert(release.release.clone(), revision.clone());
+                            Some((revision, _, status)) => {
                                 let lines = crate::diff::diff(&stored_files(revision), &files);
                                 if lines.is_empty() {
                                     diff.push(format!(
                                         "{}: unchanged (revision {})",
                                         release.release, revision.number
                                     ));
+                                    if status == "deployed"
+                                        && plan.intent.action != Action::Install
+                                        && !release.requested
+                                    {
+                                        unchanged.insert(release.release.clone());
+                                    }
+                                } else {
+                                    previous.insert(release.release.clone(), revision.clone());
                                 }
                                 diff.extend(
                                     lines
@@ -438,6 +448,12 @@ pub fn prepare(
                             None => {}
                         }
                     }
+                    // Dependencies an upgrade or scale does not change stay as they are.
+                    plan.releases.retain(|r| !unchanged.contains(&r.release));
+                    for wave in &mut plan.waves {
+                        wave.retain(|r| !unchanged.contains(r));
+                    }
+                    plan.waves.retain(|w| !w.is_empty());
                     Ok(Prepared::Apply {
                         plan,
                         executor,

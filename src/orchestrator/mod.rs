@@ -889,14 +889,7 @@ impl Orchestrator {
         plan: &Plan,
         release: &crate::render::RenderedRelease,
         stored: Option<&Vec<execute::ReleaseFile>>,
-    ) -> Result<
-        (
-            Vec<execute::ReleaseFile>,
-            Vec<crate::render::kubernetes::KubeObject>,
-            Vec<execute::Resource>,
-        ),
-        String,
-    > {
+    ) -> Result<ReleaseParts, String> {
         let (files, objects, resources) = execute::render::release_files(plan, release);
         let Some(stored) = stored else {
             return Ok((files, objects, resources));
@@ -916,6 +909,7 @@ impl Orchestrator {
     }
 
     /// Applies releases through the runner and records a revision for each one that became ready.
+    #[allow(clippy::too_many_arguments)]
     async fn run_releases(
         &self,
         id: &str,
@@ -1399,6 +1393,13 @@ impl Orchestrator {
         lines.join("\n") + "\n"
     }
 }
+
+/// A release's files, Kubernetes objects and resources.
+type ReleaseParts = (
+    Vec<execute::ReleaseFile>,
+    Vec<crate::render::kubernetes::KubeObject>,
+    Vec<execute::Resource>,
+);
 
 fn lock_key(plan: &Plan, release: &str) -> String {
     format!("{}/{}/{release}", plan.platform, plan.namespace)
