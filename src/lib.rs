@@ -19,6 +19,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod graph;
 pub mod execute;
 pub mod http;
 pub mod intent;

@@ -53,6 +53,15 @@ enum Command {
     /// Browse and check the blueprint catalogue.
     #[command(subcommand, alias = "catalog")]
     Catalogue(CatalogueCommand),
+    /// Draw the resolved dependency graph of a blueprint.
+    Graph {
+        application: String,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: crate::graph::GraphFormat,
+        /// Version to resolve for (dependencies can depend on it).
+        #[arg(long)]
+        version: Option<String>,
+    },
     /// Run the HTTP service (API, chat, metrics).
     Serve {
         /// Address to listen on [default: 127.0.0.1:8080; DECKHAND_BIND].
@@ -271,6 +280,12 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
             plan_command(&catalogue, args)
         }
         Command::Catalogue(command) => catalogue_command(&cli.blueprints, command),
+        Command::Graph { application, format, version } => {
+            let catalogue = load_catalogue(&cli.blueprints)?;
+            let graph = crate::graph::blueprint_graph(&catalogue, &application, version.as_deref())?;
+            print!("{}", graph.render(format));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { bind, store } => service::serve(&cli.blueprints, &store, bind),
         Command::Chat {
             sentence,

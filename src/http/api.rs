@@ -474,3 +474,74 @@ pub async fn revoke_token(
         Err(ApiError::not_found(format!("no live token named '{name}'")))
     }
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQuery {
+    /// `dot`, `mermaid` or `svg` (default `svg`).
+    pub format: Option<crate::graph::GraphFormat>,
+    pub version: Option<String>,
+}
+
+/// The resolved dependency graph, grouped by wave, edges labelled with what they wire.
+#[utoipa::path(get, path = "/api/orchestration/blueprints/{name}/graph", params(GraphQuery),
+    responses((status = 200, description = "DOT, Mermaid or SVG"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn blueprint_graph(state: web::Data<AppState>, _caller: MaybeCaller, name: web::Path<String>, query: web::Query<GraphQuery>) -> Result<HttpResponse> {
+    let catalogue = state.orchestrator.catalogue();
+    catalogue.get(&name).map_err(unknown_blueprint)?;
+    let format = query.format.unwrap_or(crate::graph::GraphFormat::Svg);
+    let graph = crate::graph::blueprint_graph(catalogue, &name, query.version.as_deref()).map_err(|e| ApiError::unprocessable(e, vec![]))?;
+    Ok(HttpResponse::Ok().content_type(format.content_type()).body(graph.render(format)))
+}
+
+/// An intent's releases, coloured by each one's status.
+#[utoipa::path(get, path = "/api/orchestration/intents/{id}/graph", params(GraphQuery),
+    responses((status = 200, description = "DOT, Mermaid or SVG"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn intent_graph(state: web::Data<AppState>, _caller: Caller, id: web::Path<String>, query: web::Query<GraphQuery>) -> Result<HttpResponse> {
+    let intent = state.orchestrator.intent(&id).await?;
+    let owned = id.into_inner();
+    let events = state.orchestrator.store().call(move |s| s.events(&owned, None)).await?;
+    let releases: Vec<crate::render::RenderedRelease> = intent
+        .plan
+        .as_ref()
+        .and_then(|p| p.get("releases").cloned())
+        .map(|r| serde_json::from_value::<Vec<Json>>(r).unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| release_for_graph(&r))
+        .collect();
+    let graph = crate::graph::Graph::of(&releases, &crate::graph::statuses_from_events(&events));
+    let format = query.format.unwrap_or(crate::graph::GraphFormat::Svg);
+    Ok(HttpResponse::Ok().content_type(format.content_type()).body(graph.render(format)))
+}
+
+/// The parts of a stored (masked) release a graph needs.
+fn release_for_graph(value: &Json) -> Option<crate::render::RenderedRelease> {
+    let text = |key: &str| value.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
+    let wiring = value.get("wiring").and_then(Json::as_array).cloned().unwrap_or_default();
+    Some(crate::render::RenderedRelease {
+        release: value.get("release")?.as_str()?.to_string(),
+        blueprint: text("blueprint"),
+        version: text("version"),
+        namespace: text("namespace"),
+        requested: value.get("requested").and_then(Json::as_bool).unwrap_or(false),
+        components: vec![],
+        ingress: None,
+        provides: Default::default(),
+        wiring: wiring
+            .iter()
+            .map(|w| crate::render::Wire {
+                variable: w["variable"].as_str().unwrap_or_default().to_string(),
+                component: w["component"].as_str().map(str::to_string),
+                dependency: w["dependency"].as_str().unwrap_or_default().to_string(),
+                facts: vec![],
+                shown: String::new(),
+            })
+            .collect(),
+        secrets: vec![],
+        dependencies: value.get("dependencies").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default(),
+        wave: value.get("wave").and_then(Json::as_u64).unwrap_or(0) as usize,
+        timeout: None,
+        parameters: Default::default(),
+    })
+}

@@ -33,7 +33,7 @@ pub struct AppState {
     info(title = "deckhand", description = "Natural-language deployments: intents, plans, blueprints, releases."),
     paths(
         api::deploy, api::plan, api::list_intents, api::get_intent, api::intent_events, api::retry_intent, api::cancel_intent,
-        api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::list_releases, api::get_release,
+        api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::blueprint_graph, api::intent_graph, api::list_releases, api::get_release,
         api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
     ),
     components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus)),
@@ -127,6 +127,8 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
                     "/blueprints/{name}/dependencies",
                     web::get().to(api::blueprint_dependencies),
                 )
+                .route("/blueprints/{name}/graph", web::get().to(api::blueprint_graph))
+                .route("/intents/{id}/graph", web::get().to(api::intent_graph))
                 .route("/releases", web::get().to(api::list_releases))
                 .route(
                     "/releases/{namespace}/{name}",
