@@ -38,7 +38,9 @@ pub struct Graph {
 }
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GraphFormat {
     Dot,
@@ -72,10 +74,19 @@ impl Graph {
         let mut edges = Vec::new();
         for release in releases {
             for dependency in &release.dependencies {
-                let mut wires: Vec<String> = release.wiring.iter().filter(|w| &w.dependency == dependency).map(|w| w.variable.clone()).collect();
+                let mut wires: Vec<String> = release
+                    .wiring
+                    .iter()
+                    .filter(|w| &w.dependency == dependency)
+                    .map(|w| w.variable.clone())
+                    .collect();
                 wires.sort();
                 wires.dedup();
-                edges.push(GraphEdge { from: release.release.clone(), to: dependency.clone(), wires });
+                edges.push(GraphEdge {
+                    from: release.release.clone(),
+                    to: dependency.clone(),
+                    wires,
+                });
             }
         }
         Self { nodes, edges }
@@ -101,20 +112,38 @@ impl Graph {
     /// Graphviz DOT, one cluster per wave.
     pub fn dot(&self) -> String {
         let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-        let mut out = String::from("digraph deckhand {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
+        let mut out =
+            String::from("digraph deckhand {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
         for (i, wave) in self.waves().iter().enumerate() {
-            let _ = writeln!(out, "  subgraph cluster_wave_{} {{\n    label={};", i + 1, quote(&format!("wave {}", i + 1)));
+            let _ = writeln!(
+                out,
+                "  subgraph cluster_wave_{} {{\n    label={};",
+                i + 1,
+                quote(&format!("wave {}", i + 1))
+            );
             for node in wave {
                 let mut label = format!("{}\\n{} {}", node.release, node.blueprint, node.version);
                 if let Some(status) = &node.status {
                     label.push_str(&format!("\\n[{status}]"));
                 }
-                let _ = writeln!(out, "    {} [label=\"{}\", fillcolor=\"{}\", style=\"rounded,filled\"];", quote(&node.release), label.replace('"', "\\\""), colour(node.status.as_deref()));
+                let _ = writeln!(
+                    out,
+                    "    {} [label=\"{}\", fillcolor=\"{}\", style=\"rounded,filled\"];",
+                    quote(&node.release),
+                    label.replace('"', "\\\""),
+                    colour(node.status.as_deref())
+                );
             }
             out.push_str("  }\n");
         }
         for edge in &self.edges {
-            let _ = writeln!(out, "  {} -> {} [label={}];", quote(&edge.from), quote(&edge.to), quote(&edge.wires.join("\\n")));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                quote(&edge.from),
+                quote(&edge.to),
+                quote(&edge.wires.join("\\n"))
+            );
         }
         out.push_str("}\n");
         out
@@ -127,13 +156,27 @@ impl Graph {
         for (i, wave) in self.waves().iter().enumerate() {
             let _ = writeln!(out, "  subgraph wave{} [\"wave {}\"]", i + 1, i + 1);
             for node in wave {
-                let status = node.status.as_ref().map_or(String::new(), |s| format!("<br/>{s}"));
-                let _ = writeln!(out, "    {}[\"{}<br/>{} {}{status}\"]", id(&node.release), node.release, node.blueprint, node.version);
+                let status = node
+                    .status
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("<br/>{s}"));
+                let _ = writeln!(
+                    out,
+                    "    {}[\"{}<br/>{} {}{status}\"]",
+                    id(&node.release),
+                    node.release,
+                    node.blueprint,
+                    node.version
+                );
             }
             out.push_str("  end\n");
         }
         for edge in &self.edges {
-            let label = if edge.wires.is_empty() { String::new() } else { format!("|\"{}\"|", edge.wires.join(", ")) };
+            let label = if edge.wires.is_empty() {
+                String::new()
+            } else {
+                format!("|\"{}\"|", edge.wires.join(", "))
+            };
             let _ = writeln!(out, "  {} -->{label} {}", id(&edge.from), id(&edge.to));
         }
         out
@@ -143,7 +186,7 @@ impl Graph {
     pub fn svg(&self) -> String {
         const WIDTH: f64 = 230.0;
         const HEIGHT: f64 = 58.0;
-        const COLUMN: f64 = 330.0;
+        const COLUMN: f64 = 480.0;
         const ROW: f64 = 110.0;
         const MARGIN: f64 = 30.0;
         let waves = self.waves();
@@ -154,7 +197,13 @@ impl Graph {
         for (column, wave) in waves.iter().enumerate() {
             let offset = (tallest - wave.len()) as f64 * ROW / 2.0;
             for (row, node) in wave.iter().enumerate() {
-                position.insert(&node.release, (MARGIN + column as f64 * COLUMN, MARGIN + 24.0 + offset + row as f64 * ROW));
+                position.insert(
+                    &node.release,
+                    (
+                        MARGIN + column as f64 * COLUMN,
+                        MARGIN + 24.0 + offset + row as f64 * ROW,
+                    ),
+                );
             }
         }
         let mut out = format!(
@@ -163,11 +212,22 @@ impl Graph {
              <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n"
         );
         for (column, _) in waves.iter().enumerate() {
-            let _ = writeln!(out, "<text class=\"wave\" x=\"{:.0}\" y=\"{:.0}\" font-weight=\"bold\" fill=\"#444\">wave {}</text>", MARGIN + column as f64 * COLUMN, MARGIN + 8.0, column + 1);
+            let _ = writeln!(
+                out,
+                "<text class=\"wave\" x=\"{:.0}\" y=\"{:.0}\" font-weight=\"bold\" fill=\"#444\">wave {}</text>",
+                MARGIN + column as f64 * COLUMN,
+                MARGIN + 8.0,
+                column + 1
+            );
         }
         // Edges go from the dependent (right) to its dependency (left).
         for edge in &self.edges {
-            let (Some(&(fx, fy)), Some(&(tx, ty))) = (position.get(edge.from.as_str()), position.get(edge.to.as_str())) else { continue };
+            let (Some(&(fx, fy)), Some(&(tx, ty))) = (
+                position.get(edge.from.as_str()),
+                position.get(edge.to.as_str()),
+            ) else {
+                continue;
+            };
             let (x1, y1, x2, y2) = (fx, fy + HEIGHT / 2.0, tx + WIDTH, ty + HEIGHT / 2.0);
             let label = match edge.wires.len() {
                 0 => String::new(),
@@ -189,7 +249,10 @@ impl Graph {
         }
         for node in &self.nodes {
             let (x, y) = position[node.release.as_str()];
-            let status = node.status.as_ref().map_or(String::new(), |s| format!(" — {s}"));
+            let status = node
+                .status
+                .as_ref()
+                .map_or(String::new(), |s| format!(" — {s}"));
             let _ = writeln!(
                 out,
                 "<g class=\"node\" data-release=\"{}\" data-wave=\"{}\"><rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{WIDTH:.0}\" height=\"{HEIGHT:.0}\" rx=\"8\" fill=\"{}\" stroke=\"#333\"/><text x=\"{:.0}\" y=\"{:.0}\" font-weight=\"bold\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" fill=\"#333\">{} {}{}</text></g>",
@@ -223,7 +286,10 @@ fn colour(status: Option<&str>) -> &'static str {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -233,22 +299,46 @@ mod tests {
 
     #[test]
     fn edges_carry_the_wired_variables() {
-        let graph = Graph::of(&render_app("authentik", Some("2025.8.4"), &[]), &BTreeMap::new());
+        let graph = Graph::of(
+            &render_app("authentik", Some("2025.8.4"), &[]),
+            &BTreeMap::new(),
+        );
         assert_eq!(graph.nodes.len(), 3);
-        let to_pg = graph.edges.iter().find(|e| e.to == "authentik-postgresql").unwrap();
-        assert!(to_pg.wires.contains(&"AUTHENTIK_POSTGRESQL__HOST".to_string()));
+        let to_pg = graph
+            .edges
+            .iter()
+            .find(|e| e.to == "authentik-postgresql")
+            .unwrap();
+        assert!(
+            to_pg
+                .wires
+                .contains(&"AUTHENTIK_POSTGRESQL__HOST".to_string())
+        );
         assert!(graph.dot().contains("subgraph cluster_wave_2"));
         assert!(graph.mermaid().contains("authentik -->|"));
     }
 }
 
 /// The graph of installing `name` (with its default parameters, or `version`).
-pub fn blueprint_graph(catalogue: &crate::catalogue::Catalogue, name: &str, version: Option<&str>) -> Result<Graph, String> {
+pub fn blueprint_graph(
+    catalogue: &crate::catalogue::Catalogue,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Graph, String> {
     let entry = catalogue.get(name).map_err(|e| e.to_string())?;
-    let request = crate::resolve::Request { blueprint: entry.blueprint.name().to_string(), version: version.map(str::to_string), ..Default::default() };
+    let request = crate::resolve::Request {
+        blueprint: entry.blueprint.name().to_string(),
+        version: version.map(str::to_string),
+        ..Default::default()
+    };
     let graph = crate::resolve::resolve(catalogue, &[request]).map_err(|e| e.to_string())?;
-    let releases = crate::render::render_releases(catalogue, &graph, &crate::render::RenderOptions::default(), &mut crate::render::EphemeralSecrets::new())
-        .map_err(|e| e.to_string())?;
+    let releases = crate::render::render_releases(
+        catalogue,
+        &graph,
+        &crate::render::RenderOptions::default(),
+        &mut crate::render::EphemeralSecrets::new(),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Graph::of(&releases, &BTreeMap::new()))
 }
 

@@ -324,3 +324,49 @@ fn chat_runs_an_intent_and_intents_shows_it() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(common::stderr(&bad).contains("foobarbaz"));
 }
+
+#[test]
+fn catalogue_new_writes_a_blueprint_that_lints_clean_and_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = common::run(
+        &[
+            "catalogue",
+            "new",
+            "hello-web",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert!(dir.path().join("hello-web.yaml").exists());
+    let again = common::run(
+        &[
+            "catalogue",
+            "new",
+            "hello-web",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(2), "never overwrites");
+    let lint = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);
+    assert!(lint.status.success(), "{}", common::stdout(&lint));
+    assert!(common::stdout(&lint).contains("no problems"));
+    let plan = common::run(
+        &[
+            "--blueprints",
+            dir.path().to_str().unwrap(),
+            "plan",
+            "install hello-web with tls",
+        ],
+        None,
+    );
+    assert!(plan.status.success(), "{}", common::stderr(&plan));
+    assert!(
+        common::stdout(&plan).contains("hello-web-secrets"),
+        "{}",
+        common::stdout(&plan)
+    );
+}

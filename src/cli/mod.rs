@@ -249,6 +249,12 @@ enum CatalogueCommand {
     },
     /// Check a directory of blueprints the way loading does; prints every problem.
     Lint { dir: PathBuf },
+    /// Write a commented starting blueprint `NAME.yaml` (into --dir, default here).
+    New {
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -280,9 +286,14 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
             plan_command(&catalogue, args)
         }
         Command::Catalogue(command) => catalogue_command(&cli.blueprints, command),
-        Command::Graph { application, format, version } => {
+        Command::Graph {
+            application,
+            format,
+            version,
+        } => {
             let catalogue = load_catalogue(&cli.blueprints)?;
-            let graph = crate::graph::blueprint_graph(&catalogue, &application, version.as_deref())?;
+            let graph =
+                crate::graph::blueprint_graph(&catalogue, &application, version.as_deref())?;
             print!("{}", graph.render(format));
             Ok(ExitCode::SUCCESS)
         }
@@ -486,6 +497,30 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
                 }
                 Err(other) => Err(other.to_string()),
             }
+        }
+        CatalogueCommand::New { name, dir } => {
+            if !crate::intent::values::is_dns_label(&name) {
+                return Err(format!(
+                    "'{name}' is not a valid blueprint name: use lower-case letters, digits and '-'"
+                ));
+            }
+            let path = dir.join(format!("{name}.yaml"));
+            if path.exists() {
+                return Err(format!(
+                    "{} already exists; not overwriting it",
+                    path.display()
+                ));
+            }
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::write(&path, crate::catalogue::starter_blueprint(&name))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            println!(
+                "wrote {}; check it with: deckhand catalogue lint {}",
+                path.display(),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         CatalogueCommand::List {
             json,

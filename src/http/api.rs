@@ -486,21 +486,38 @@ pub struct GraphQuery {
 /// The resolved dependency graph, grouped by wave, edges labelled with what they wire.
 #[utoipa::path(get, path = "/api/orchestration/blueprints/{name}/graph", params(GraphQuery),
     responses((status = 200, description = "DOT, Mermaid or SVG"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn blueprint_graph(state: web::Data<AppState>, _caller: MaybeCaller, name: web::Path<String>, query: web::Query<GraphQuery>) -> Result<HttpResponse> {
+pub async fn blueprint_graph(
+    state: web::Data<AppState>,
+    _caller: MaybeCaller,
+    name: web::Path<String>,
+    query: web::Query<GraphQuery>,
+) -> Result<HttpResponse> {
     let catalogue = state.orchestrator.catalogue();
     catalogue.get(&name).map_err(unknown_blueprint)?;
     let format = query.format.unwrap_or(crate::graph::GraphFormat::Svg);
-    let graph = crate::graph::blueprint_graph(catalogue, &name, query.version.as_deref()).map_err(|e| ApiError::unprocessable(e, vec![]))?;
-    Ok(HttpResponse::Ok().content_type(format.content_type()).body(graph.render(format)))
+    let graph = crate::graph::blueprint_graph(catalogue, &name, query.version.as_deref())
+        .map_err(|e| ApiError::unprocessable(e, vec![]))?;
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .body(graph.render(format)))
 }
 
 /// An intent's releases, coloured by each one's status.
 #[utoipa::path(get, path = "/api/orchestration/intents/{id}/graph", params(GraphQuery),
     responses((status = 200, description = "DOT, Mermaid or SVG"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn intent_graph(state: web::Data<AppState>, _caller: Caller, id: web::Path<String>, query: web::Query<GraphQuery>) -> Result<HttpResponse> {
+pub async fn intent_graph(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<String>,
+    query: web::Query<GraphQuery>,
+) -> Result<HttpResponse> {
     let intent = state.orchestrator.intent(&id).await?;
     let owned = id.into_inner();
-    let events = state.orchestrator.store().call(move |s| s.events(&owned, None)).await?;
+    let events = state
+        .orchestrator
+        .store()
+        .call(move |s| s.events(&owned, None))
+        .await?;
     let releases: Vec<crate::render::RenderedRelease> = intent
         .plan
         .as_ref()
@@ -512,19 +529,34 @@ pub async fn intent_graph(state: web::Data<AppState>, _caller: Caller, id: web::
         .collect();
     let graph = crate::graph::Graph::of(&releases, &crate::graph::statuses_from_events(&events));
     let format = query.format.unwrap_or(crate::graph::GraphFormat::Svg);
-    Ok(HttpResponse::Ok().content_type(format.content_type()).body(graph.render(format)))
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .body(graph.render(format)))
 }
 
 /// The parts of a stored (masked) release a graph needs.
-fn release_for_graph(value: &Json) -> Option<crate::render::RenderedRelease> {
-    let text = |key: &str| value.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
-    let wiring = value.get("wiring").and_then(Json::as_array).cloned().unwrap_or_default();
+pub(crate) fn release_for_graph(value: &Json) -> Option<crate::render::RenderedRelease> {
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let wiring = value
+        .get("wiring")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     Some(crate::render::RenderedRelease {
         release: value.get("release")?.as_str()?.to_string(),
         blueprint: text("blueprint"),
         version: text("version"),
         namespace: text("namespace"),
-        requested: value.get("requested").and_then(Json::as_bool).unwrap_or(false),
+        requested: value
+            .get("requested")
+            .and_then(Json::as_bool)
+            .unwrap_or(false),
         components: vec![],
         ingress: None,
         provides: Default::default(),
@@ -539,7 +571,10 @@ fn release_for_graph(value: &Json) -> Option<crate::render::RenderedRelease> {
             })
             .collect(),
         secrets: vec![],
-        dependencies: value.get("dependencies").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default(),
+        dependencies: value
+            .get("dependencies")
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default(),
         wave: value.get("wave").and_then(Json::as_u64).unwrap_or(0) as usize,
         timeout: None,
         parameters: Default::default(),

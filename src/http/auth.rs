@@ -104,6 +104,20 @@ pub fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.to_string())
 }
 
+/// The web page's sign-in cookie, accepted for reading only (GET): the
+/// pages follow an intent's events with it. Changes always need the bearer
+/// header (or the pages' own forms), so a cookie alone cannot be used to
+/// change anything across sites.
+fn cookie_for_reading(request: &HttpRequest) -> Option<String> {
+    if request.method() != actix_web::http::Method::GET {
+        return None;
+    }
+    request
+        .cookie(super::pages::COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// An authenticated caller (any role).
 #[derive(Debug, Clone)]
 pub struct Caller(pub Actor);
@@ -130,7 +144,7 @@ impl FromRequest for Caller {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(request);
+        let token = bearer(request).or_else(|missing| cookie_for_reading(request).ok_or(missing));
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token?;

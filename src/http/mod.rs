@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod sse;
+pub mod pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -147,6 +148,7 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
         .route("/api/tokens", web::post().to(api::create_token))
         .route("/api/tokens", web::get().to(api::list_tokens))
         .route("/api/tokens/{name}", web::delete().to(api::revoke_token))
+        .configure(pages::configure)
         .default_service(web::to(not_found));
 }
 

@@ -23,11 +23,9 @@ pub fn is_final(event: &EventRecord) -> bool {
 
 fn frame(event: &EventRecord) -> Bytes {
     let data = serde_json::to_string(event).unwrap_or_default();
-    Bytes::from(format!(
-        "id: {}\nevent: {}\ndata: {data}\n\n",
-        event.id,
-        event.step.replace(['\n', '\r'], " ")
-    ))
+    // Plain `message` events (the step is in the data), so a browser's
+    // EventSource.onmessage sees every one of them.
+    Bytes::from(format!("id: {}\ndata: {data}\n\n", event.id))
 }
 
 struct Follow {

@@ -574,7 +574,7 @@ fn has_tag(image: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::resolve::{Request, resolve};
 
