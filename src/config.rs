@@ -3,6 +3,7 @@
 //! both), then an optional YAML config file (`--config` / `DECKHAND_CONFIG`),
 //! then defaults.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use crate::execute::ExecutorKind;
 use crate::intent::Platform;
 use crate::render::RenderOptions;
+use crate::store::tokens::Role;
 
 /// What the config file may say (every key optional; unknown keys are errors).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,6 +34,25 @@ pub struct FileSettings {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub ready_timeout_seconds: Option<u64>,
+    /// Chat: Slack's signing secret.
+    pub slack_signing_secret: Option<String>,
+    /// Chat: the token Mattermost sends with its slash commands.
+    pub mattermost_token: Option<String>,
+    /// Chat: user id, user name or e-mail → role (unknown users are viewers).
+    pub chat_users: Option<BTreeMap<String, Role>>,
+    /// Chat: deploys to these namespaces need an admin's approval.
+    pub protected_namespaces: Option<Vec<String>>,
+    /// Slack incoming-webhook URLs told when an intent completes or fails.
+    pub notify_webhooks: Option<Vec<String>>,
+    /// The URL chat platforms reach deckhand at (Mattermost button callbacks).
+    pub public_url: Option<String>,
+    /// The LLM fallback: false disables it.
+    pub llm_enabled: Option<bool>,
+    pub llm_base_url: Option<String>,
+    pub llm_model: Option<String>,
+    pub llm_api_key: Option<String>,
+    pub llm_timeout_seconds: Option<f64>,
+    pub llm_tries: Option<u32>,
 }
 
 /// Flags shared by `serve`, `chat`, `intents`, `token` (each also from the environment).
@@ -78,6 +99,10 @@ pub struct Settings {
     pub kubeconfig: Option<PathBuf>,
     pub kube_context: Option<String>,
     pub ready_timeout: std::time::Duration,
+    /// Slack, Mattermost, roles from chat, protected namespaces, notifications.
+    pub chat: crate::chatops::ChatSettings,
+    /// The LLM fallback, when configured and not switched off.
+    pub llm: Option<crate::intent::llm::LlmSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +114,8 @@ pub enum ConfigError {
     },
     #[error("config file '{path}' is invalid: {message}")]
     Invalid { path: String, message: String },
+    #[error("setting {name} is invalid: {message}")]
+    Setting { name: String, message: String },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -103,6 +130,8 @@ impl Settings {
             None => FileSettings::default(),
         };
         let defaults = RenderOptions::default();
+        let chat = chat_settings(&file)?;
+        let llm = llm_settings(&file)?;
         Ok(Self {
             bind: bind
                 .or_else(|| env("DECKHAND_BIND"))
@@ -153,8 +182,149 @@ impl Settings {
                     .or(file.ready_timeout_seconds)
                     .unwrap_or(300),
             ),
+            chat,
+            llm,
         })
     }
+}
+
+fn invalid(name: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Setting {
+        name: name.into(),
+        message: message.into(),
+    }
+}
+
+/// A comma-separated list from the environment.
+fn env_list(name: &str) -> Option<Vec<String>> {
+    env(name).map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+/// Chat settings: `DECKHAND_SLACK_SIGNING_SECRET`, `DECKHAND_MATTERMOST_TOKEN`,
+/// `DECKHAND_CHAT_USERS` (`U123=admin,alice@example.com=deployer`),
+/// `DECKHAND_PROTECTED_NAMESPACES`, `DECKHAND_NOTIFY_WEBHOOKS` (comma
+/// separated), `DECKHAND_PUBLIC_URL`; else the file's keys.
+fn chat_settings(file: &FileSettings) -> Result<crate::chatops::ChatSettings, ConfigError> {
+    let users = match env("DECKHAND_CHAT_USERS") {
+        Some(text) => {
+            let mut users = BTreeMap::new();
+            for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (who, role) = pair.split_once('=').ok_or_else(|| {
+                    invalid("DECKHAND_CHAT_USERS", format!("'{pair}' is not USER=ROLE"))
+                })?;
+                let role = Role::parse(role.trim()).ok_or_else(|| {
+                    invalid(
+                        "DECKHAND_CHAT_USERS",
+                        format!(
+                            "'{}' in '{pair}' is not a role (viewer, deployer or admin)",
+                            role.trim()
+                        ),
+                    )
+                })?;
+                users.insert(who.trim().to_string(), role);
+            }
+            users
+        }
+        None => file.chat_users.clone().unwrap_or_default(),
+    };
+    let protected = env_list("DECKHAND_PROTECTED_NAMESPACES")
+        .or_else(|| file.protected_namespaces.clone())
+        .unwrap_or_default();
+    for namespace in &protected {
+        crate::intent::Namespace::parse(namespace)
+            .map_err(|e| invalid("protected_namespaces", e.to_string()))?;
+    }
+    let webhooks = env_list("DECKHAND_NOTIFY_WEBHOOKS")
+        .or_else(|| file.notify_webhooks.clone())
+        .unwrap_or_default();
+    for url in &webhooks {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(
+                "notify_webhooks",
+                format!("'{url}' is not an http(s) URL"),
+            ));
+        }
+    }
+    Ok(crate::chatops::ChatSettings {
+        slack_signing_secret: env("DECKHAND_SLACK_SIGNING_SECRET")
+            .or_else(|| file.slack_signing_secret.clone()),
+        mattermost_token: env("DECKHAND_MATTERMOST_TOKEN")
+            .or_else(|| file.mattermost_token.clone()),
+        users: users
+            .into_iter()
+            .map(|(who, role)| (who.to_lowercase(), role))
+            .collect(),
+        protected_namespaces: protected,
+        notify_webhooks: webhooks,
+        public_url: env("DECKHAND_PUBLIC_URL")
+            .or_else(|| file.public_url.clone())
+            .map(|u| u.trim_end_matches('/').to_string()),
+    })
+}
+
+/// The LLM fallback: on when a model is named (`DECKHAND_LLM_MODEL`) and
+/// `DECKHAND_LLM` is not `off`; `DECKHAND_LLM_BASE_URL` (default OpenAI's),
+/// `DECKHAND_LLM_API_KEY`, `DECKHAND_LLM_TIMEOUT_SECONDS` (default 10, per
+/// try), `DECKHAND_LLM_TRIES` (default 2).
+fn llm_settings(
+    file: &FileSettings,
+) -> Result<Option<crate::intent::llm::LlmSettings>, ConfigError> {
+    use crate::intent::llm::LlmSettings;
+    let enabled = match env("DECKHAND_LLM").map(|v| v.to_lowercase()) {
+        Some(v) if ["off", "0", "false", "no"].contains(&v.as_str()) => false,
+        Some(v) if ["on", "1", "true", "yes"].contains(&v.as_str()) => true,
+        Some(v) => return Err(invalid("DECKHAND_LLM", format!("'{v}' is not on or off"))),
+        None => file.llm_enabled.unwrap_or(true),
+    };
+    let Some(model) = env("DECKHAND_LLM_MODEL").or_else(|| file.llm_model.clone()) else {
+        return Ok(None);
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let timeout = match env("DECKHAND_LLM_TIMEOUT_SECONDS") {
+        Some(v) => v.parse::<f64>().map_err(|_| {
+            invalid(
+                "DECKHAND_LLM_TIMEOUT_SECONDS",
+                format!("'{v}' is not a number of seconds"),
+            )
+        })?,
+        None => file
+            .llm_timeout_seconds
+            .unwrap_or(LlmSettings::DEFAULT_TIMEOUT.as_secs_f64()),
+    };
+    if !(timeout > 0.0 && timeout <= 600.0) {
+        return Err(invalid(
+            "llm_timeout_seconds",
+            format!("{timeout} must be more than 0 and at most 600"),
+        ));
+    }
+    let tries = match env("DECKHAND_LLM_TRIES") {
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| invalid("DECKHAND_LLM_TRIES", format!("'{v}' is not a count")))?,
+        None => file.llm_tries.unwrap_or(LlmSettings::DEFAULT_TRIES),
+    };
+    if !(1..=5).contains(&tries) {
+        return Err(invalid(
+            "llm_tries",
+            format!("{tries} must be between 1 and 5"),
+        ));
+    }
+    Ok(Some(LlmSettings {
+        base_url: env("DECKHAND_LLM_BASE_URL")
+            .or_else(|| file.llm_base_url.clone())
+            .unwrap_or_else(|| LlmSettings::DEFAULT_BASE_URL.into()),
+        model,
+        api_key: env("DECKHAND_LLM_API_KEY").or_else(|| file.llm_api_key.clone()),
+        timeout: std::time::Duration::from_secs_f64(timeout),
+        tries,
+    }))
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
@@ -189,6 +359,28 @@ mod tests {
         let settings = Settings::load(&args, None).unwrap();
         assert_eq!(settings.db, PathBuf::from("mine.db"));
         assert_eq!(settings.render.cluster_issuer, "internal");
+        std::fs::write(
+            &path,
+            "chat_users: {\"U123\": admin, \"Alice@example.com\": deployer}\nprotected_namespaces: [production]\nnotify_webhooks: [\"http://127.0.0.1:9/hook\"]\nllm_model: local\nllm_base_url: http://127.0.0.1:11434/v1\nllm_tries: 3\n",
+        )
+        .unwrap();
+        let settings = Settings::load(&args, None).unwrap();
+        assert_eq!(settings.chat.users.get("u123"), Some(&Role::Admin));
+        assert_eq!(
+            settings.chat.users.get("alice@example.com"),
+            Some(&Role::Deployer)
+        );
+        assert_eq!(settings.chat.protected_namespaces, vec!["production"]);
+        assert_eq!(settings.chat.notify_webhooks.len(), 1);
+        let llm = settings.llm.expect("an LLM is configured");
+        assert_eq!((llm.model.as_str(), llm.tries), ("local", 3));
+        std::fs::write(&path, "protected_namespaces: [Prod_1]\n").unwrap();
+        assert!(
+            Settings::load(&args, None)
+                .unwrap_err()
+                .to_string()
+                .contains("Prod_1")
+        );
         std::fs::write(&path, "bnd: x\n").unwrap();
         assert!(
             Settings::load(&args, None)

@@ -16,6 +16,7 @@
 //! - [`cli`]: the command-line front end.
 
 pub mod catalogue;
+pub mod chatops;
 pub mod cli;
 pub mod config;
 pub mod diff;

@@ -510,12 +510,13 @@ impl Plan {
     /// plus one `<service>.env` per service with secrets.
     pub fn manifest_files(&self) -> Vec<ManifestFile> {
         match self.platform {
+            // Kubernetes files hold the Secrets (base64 is not encryption): 0600.
             Platform::Kubernetes => kubernetes::manifest_files(&self.releases, &self.options)
                 .into_iter()
                 .map(|(path, content)| ManifestFile {
+                    secret: content.contains("kind: Secret"),
                     path,
                     content,
-                    secret: false,
                 })
                 .collect(),
             Platform::Compose => {

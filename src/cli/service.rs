@@ -40,7 +40,13 @@ fn orchestrator(
     engine.kubeconfig = settings.kubeconfig.clone();
     engine.kube_context = settings.kube_context.clone();
     engine.ready_timeout = settings.ready_timeout;
-    Ok(Orchestrator::new(store, Arc::new(catalogue), engine))
+    let orchestrator = Orchestrator::new(store, Arc::new(catalogue), engine);
+    if let Some(llm) = &settings.llm {
+        let parser = crate::intent::llm::LlmParser::new(llm.clone(), orchestrator.catalogue())
+            .map_err(|e| e.to_string())?;
+        orchestrator.set_llm(Some(Arc::new(parser)));
+    }
+    Ok(orchestrator)
 }
 
 /// The person at the terminal: the store's owner, so an admin.
@@ -70,8 +76,14 @@ pub fn serve(
         orchestrator: orchestrator.clone(),
         auth: Auth::new(settings.api_token.as_deref(), store),
         public_catalogue: settings.public_catalogue,
+        chatops: Arc::new(crate::chatops::Chatops::new(settings.chat.clone())),
     };
+    let notify = (
+        state.chatops.http.clone(),
+        settings.chat.notify_webhooks.clone(),
+    );
     actix_web::rt::System::new().block_on(async move {
+        crate::chatops::notify::spawn(orchestrator.clone(), notify.0, notify.1);
         match orchestrator.recover().await {
             Ok(ids) if !ids.is_empty() => eprintln!(
                 "marked {} intent(s) interrupted by the last stop: {}",

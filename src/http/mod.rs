@@ -27,6 +27,8 @@ pub struct AppState {
     pub auth: Auth,
     /// The catalogue can be read without a token.
     pub public_catalogue: bool,
+    /// Slack and Mattermost (settings, replay memory, outgoing HTTP).
+    pub chatops: Arc<crate::chatops::Chatops>,
 }
 
 #[derive(OpenApi)]
@@ -149,6 +151,7 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
         .route("/api/tokens", web::get().to(api::list_tokens))
         .route("/api/tokens/{name}", web::delete().to(api::revoke_token))
         .configure(pages::configure)
+        .configure(crate::chatops::configure)
         .default_service(web::to(not_found));
 }
 

@@ -5,6 +5,7 @@
 //! intent is one of the validated newtypes from [`values`], so an intent that
 //! exists is an intent that can be planned.
 
+pub mod llm;
 pub mod rules;
 pub mod values;
 
@@ -126,6 +127,9 @@ pub struct Intent {
     pub namespace: Option<Namespace>,
     pub parameters: Parameters,
     pub source: Source,
+    /// The language model that produced it (`source: llm` only; left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl Intent {
@@ -196,6 +200,7 @@ mod tests {
                 ..Default::default()
             },
             source: Source::Rules,
+            model: None,
         };
         let json = serde_json::to_string(&intent).unwrap();
         assert_eq!(

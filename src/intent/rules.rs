@@ -415,6 +415,7 @@ impl RuleParser {
             namespace,
             parameters,
             source: Source::Rules,
+            model: None,
         })
     }
 

@@ -10,6 +10,7 @@
 //! safe because applying is idempotent.
 
 pub mod chat;
+pub mod fallback;
 pub mod lifecycle;
 pub mod locks;
 
@@ -169,6 +170,9 @@ pub struct Orchestrator {
     running: Mutex<HashMap<String, CancellationToken>>,
     locks: ReleaseLocks,
     executors: Mutex<HashMap<ExecutorKind, Arc<dyn Executor>>>,
+    making_executor: tokio::sync::Mutex<()>,
+    /// The language model asked when the rules fail ([`fallback`]).
+    llm: Mutex<Option<Arc<crate::intent::llm::LlmParser>>>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -204,6 +208,8 @@ impl Orchestrator {
             running: Mutex::new(HashMap::new()),
             locks: ReleaseLocks::default(),
             executors: Mutex::new(HashMap::new()),
+            making_executor: tokio::sync::Mutex::new(()),
+            llm: Mutex::new(None),
         })
     }
 
@@ -218,6 +224,8 @@ impl Orchestrator {
     /// The executor for `kind`, made on first use (a Kubernetes client is
     /// only built when an intent needs one; a failure is not remembered).
     pub async fn executor(&self, kind: ExecutorKind) -> Result<Arc<dyn Executor>, ExecError> {
+        // One maker at a time: two intents starting together share one client.
+        let _making = self.making_executor.lock().await;
         if let Some(found) = self
             .executors
             .lock()
@@ -487,11 +495,16 @@ impl Orchestrator {
             .into_iter()
             .map(|r| r.name)
             .collect();
-        match self
+        let parsed = self
             .planner()
             .parser
-            .parse_with_releases(&record.command, &releases)
-        {
+            .parse_with_releases(&record.command, &releases);
+        let parsed = match parsed {
+            Ok(intent) => Ok(intent),
+            // Only what the rules cannot understand may reach the language model.
+            Err(failure) => self.ask_llm(id, &record.command, failure).await?,
+        };
+        match parsed {
             Ok(mut intent) => {
                 overrides.apply(&mut intent);
                 let stored = intent.clone();
@@ -504,7 +517,13 @@ impl Orchestrator {
                     NewEvent::new(
                         "parse",
                         "parsed",
-                        format!("understood: {}", intent.summary()),
+                        match &intent.model {
+                            Some(model) => format!(
+                                "understood by the language model {model}: {}",
+                                intent.summary()
+                            ),
+                            None => format!("understood: {}", intent.summary()),
+                        },
                     )
                     .took(started.elapsed()),
                 )

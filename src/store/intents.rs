@@ -572,6 +572,7 @@ mod tests {
                 namespace: None,
                 parameters: Default::default(),
                 source: crate::intent::Source::Rules,
+                model: None,
             };
             store.set_parsed(&intent.id, &parsed).unwrap();
         }

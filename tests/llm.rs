@@ -1,0 +1,262 @@
+//! The LLM fallback through the real `deckhand serve`: a local
+//! OpenAI-compatible server (tests/common/recorder.rs) answers
+//! `POST /v1/chat/completions` with scripted replies and records what
+//! deckhand sends. Only sentences the rules cannot parse reach it; its
+//! answers go through the same validation as the rules' output.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::recorder::{Answer, Recorder};
+use common::server::{ADMIN_TOKEN, Server};
+use serde_json::{Value, json};
+
+const MODEL: &str = "test-model";
+const VAGUE: &str = "we need somewhere to keep our git repositories";
+
+fn completion(content: &Value) -> Answer {
+    Answer::ok(
+        json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content.to_string()}}]
+        })
+        .to_string(),
+    )
+}
+
+fn answer(action: &str, apps: &[&str], namespace: Value) -> Value {
+    json!({"action": action, "applications": apps, "platform": null, "namespace": namespace,
+           "parameters": {"tls": true, "ingress": null, "domain": null, "replicas": null, "version": null, "storage": null},
+           "unclear": null})
+}
+
+fn server_with(llm: &Recorder, timeout: &str) -> Server {
+    let base = format!("{}/v1", llm.url);
+    Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            ("DECKHAND_LLM_BASE_URL", base.as_str()),
+            ("DECKHAND_LLM_MODEL", MODEL),
+            ("DECKHAND_LLM_API_KEY", "sk-test"),
+            ("DECKHAND_LLM_TIMEOUT_SECONDS", timeout),
+        ],
+    )
+}
+
+fn deploy(server: &Server, command: &str) -> (u16, Value) {
+    server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": command}),
+    )
+}
+
+fn completions(llm: &Recorder) -> usize {
+    llm.requests()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .count()
+}
+
+#[test]
+fn a_good_answer_runs_as_an_llm_intent_and_the_request_carries_prompt_and_schema() {
+    let llm = Recorder::start();
+    let server = server_with(&llm, "5");
+    llm.script([completion(&answer("install", &["gitea"], json!("dev")))]);
+
+    let (code, body) = deploy(&server, VAGUE);
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let done = server.wait_for(id, &["completed", "failed"]);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["intent"]["source"], "llm");
+    assert_eq!(done["intent"]["model"], MODEL);
+    assert_eq!(done["intent"]["applications"], json!(["gitea"]));
+    assert_eq!(done["intent"]["namespace"], "dev");
+    assert_eq!(done["intent"]["parameters"], json!({"tls": true}));
+    let events = done["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["status"] == "asking_llm"), "{done}");
+    assert!(
+        events.iter().any(|e| e["status"] == "parsed"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("understood by the language model test-model")),
+        "{done}"
+    );
+
+    // What deckhand sent.
+    let sent = llm.requests();
+    assert_eq!(sent.len(), 1);
+    let request = &sent[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
+    assert_eq!(request.header("authorization"), Some("Bearer sk-test"));
+    let body = request.json();
+    assert_eq!(body["model"], MODEL);
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    let system = messages[0]["content"].as_str().unwrap();
+    for expected in [
+        "- gitea (",
+        "- authentik (identity), also called",
+        "- postgresql (database)",
+        "\"unclear\"",
+    ] {
+        assert!(
+            system.contains(expected),
+            "{expected} missing from the system prompt:\n{system}"
+        );
+    }
+    assert_eq!(messages[1], json!({"role": "user", "content": VAGUE}));
+    let format = &body["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["name"], "deckhand_intent");
+    assert_eq!(format["json_schema"]["strict"], true);
+    let schema = &format["json_schema"]["schema"];
+    assert_eq!(schema["additionalProperties"], false);
+    let names = schema["properties"]["applications"]["items"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(names.contains(&json!("gitea")) && names.contains(&json!("authentik")));
+    assert_eq!(
+        schema["properties"]["action"]["enum"],
+        json!(["install", "upgrade", "scale", "status"])
+    );
+
+    // A sentence the rules understand never reaches the model.
+    let (code, body) = deploy(&server, "install redis in namespace cache");
+    assert_eq!(code, 202, "{body}");
+    let done = server.wait_for(body["id"].as_str().unwrap(), &["completed", "failed"]);
+    assert_eq!(done["intent"]["source"], "rules");
+    assert!(done["intent"].get("model").is_none(), "{done}");
+    assert_eq!(completions(&llm), 1, "the rules' sentence reached the LLM");
+}
+
+#[test]
+fn invalid_answers_invented_applications_and_forbidden_actions_are_refused() {
+    let llm = Recorder::start();
+    let server = server_with(&llm, "5");
+    let cases = [
+        (answer("install", &["gitea"], json!("Bad_NS")), "Bad_NS"),
+        (
+            answer("install", &["frobnicator"], Value::Null),
+            "frobnicator",
+        ),
+        (answer("remove", &["gitea"], Value::Null), "remove"),
+        (
+            json!({"action": "install", "applications": ["gitea"], "platform": null, "namespace": null,
+                "parameters": {"replicas": 5000}, "unclear": null}),
+            "5000",
+        ),
+    ];
+    for (given, named) in cases {
+        llm.script([completion(&given)]);
+        let (code, body) = deploy(&server, VAGUE);
+        assert_eq!(code, 422, "{given}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(named), "{named} not named in: {detail}");
+        assert!(
+            detail.contains("ephrase") || detail.contains("say it plainly"),
+            "{detail}"
+        );
+        let (_, intent) = server.get(
+            &format!(
+                "/api/orchestration/intents/{}",
+                body["intent_id"].as_str().unwrap()
+            ),
+            Some(ADMIN_TOKEN),
+        );
+        assert_eq!(intent["status"], "failed");
+        assert!(
+            intent["plan"].is_null(),
+            "a refused answer was planned: {intent}"
+        );
+    }
+    // Refused answers are not tried again: one request each.
+    assert_eq!(completions(&llm), 4);
+    let (_, releases) = server.get("/api/orchestration/releases", Some(ADMIN_TOKEN));
+    assert_eq!(
+        releases.as_array().expect("a list of releases").len(),
+        0,
+        "{releases}"
+    );
+
+    // A question back from the model is passed on.
+    let mut unclear = answer("install", &[], Value::Null);
+    unclear["unclear"] = json!("Which git server do you want: gitea?");
+    llm.script([completion(&unclear)]);
+    let (code, body) = deploy(&server, VAGUE);
+    assert_eq!(code, 422);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Which git server"),
+        "{body}"
+    );
+}
+
+#[test]
+fn timeouts_and_server_errors_are_refused_after_two_tries() {
+    let llm = Recorder::start();
+    let server = server_with(&llm, "0.5");
+    llm.set_default(
+        completion(&answer("install", &["gitea"], Value::Null)).after(Duration::from_secs(2)),
+    );
+    let started = Instant::now();
+    let (code, body) = deploy(&server, VAGUE);
+    let took = started.elapsed();
+    assert_eq!(code, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("did not answer within 0.5 s (2 tries)"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("Say it the way the rules understand"),
+        "{detail}"
+    );
+    assert_eq!(completions(&llm), 2);
+    assert!(
+        took < Duration::from_secs(3),
+        "two 0.5 s tries took {took:?}"
+    );
+
+    llm.set_default(Answer::status(500, r#"{"error": {"message": "model crashed", "type": "server_error", "param": null, "code": null}}"#));
+    let (code, body) = deploy(&server, VAGUE);
+    assert_eq!(code, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("failed") && detail.contains("model crashed"),
+        "{detail}"
+    );
+    assert_eq!(completions(&llm), 4);
+}
+
+#[test]
+fn llm_off_keeps_the_rules_alone() {
+    let llm = Recorder::start();
+    let base = format!("{}/v1", llm.url);
+    let server = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            ("DECKHAND_LLM_BASE_URL", base.as_str()),
+            ("DECKHAND_LLM_MODEL", MODEL),
+            ("DECKHAND_LLM", "off"),
+        ],
+    );
+    let (code, body) = deploy(&server, VAGUE);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not tell what to do")
+    );
+    assert_eq!(completions(&llm), 0);
+}
