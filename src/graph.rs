@@ -292,33 +292,6 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::render::tests::render_app;
-
-    #[test]
-    fn edges_carry_the_wired_variables() {
-        let graph = Graph::of(
-            &render_app("authentik", Some("2025.8.4"), &[]),
-            &BTreeMap::new(),
-        );
-        assert_eq!(graph.nodes.len(), 3);
-        let to_pg = graph
-            .edges
-            .iter()
-            .find(|e| e.to == "authentik-postgresql")
-            .unwrap();
-        assert!(
-            to_pg
-                .wires
-                .contains(&"AUTHENTIK_POSTGRESQL__HOST".to_string())
-        );
-        assert!(graph.dot().contains("subgraph cluster_wave_2"));
-        assert!(graph.mermaid().contains("authentik -->|"));
-    }
-}
-
 /// The graph of installing `name` (with its default parameters, or `version`).
 pub fn blueprint_graph(
     catalogue: &crate::catalogue::Catalogue,
@@ -351,4 +324,31 @@ pub fn statuses_from_events(events: &[crate::store::EventRecord]) -> BTreeMap<St
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::render_app;
+
+    #[test]
+    fn edges_carry_the_wired_variables() {
+        let graph = Graph::of(
+            &render_app("authentik", Some("2025.8.4"), &[]),
+            &BTreeMap::new(),
+        );
+        assert_eq!(graph.nodes.len(), 3);
+        let to_pg = graph
+            .edges
+            .iter()
+            .find(|e| e.to == "authentik-postgresql")
+            .unwrap();
+        assert!(
+            to_pg
+                .wires
+                .contains(&"AUTHENTIK_POSTGRESQL__HOST".to_string())
+        );
+        assert!(graph.dot().contains("subgraph cluster_wave_2"));
+        assert!(graph.mermaid().contains("authentik -->|"));
+    }
 }

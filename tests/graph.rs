@@ -17,8 +17,13 @@ fn graph(args: &[&str]) -> String {
     common::stdout(&output)
 }
 
-/// Nodes (name → cluster) and edges (from, to, label) of a DOT graph.
-fn parse_dot(text: &str) -> (BTreeMap<String, String>, Vec<(String, String, String)>) {
+/// Nodes of a DOT graph: name → the cluster it is in.
+type DotNodes = BTreeMap<String, String>;
+/// Edges of a DOT graph: (from, to, label).
+type DotEdges = Vec<(String, String, String)>;
+
+/// Nodes and edges of a DOT graph.
+fn parse_dot(text: &str) -> (DotNodes, DotEdges) {
     assert!(
         text.trim_start().starts_with("digraph deckhand {") && text.trim_end().ends_with('}'),
         "{text}"

@@ -306,7 +306,11 @@ fn two_intents_on_the_same_release_take_turns_and_say_so() {
     fake.set_ready_delay(Duration::from_millis(800));
     let server = server_for(&fake, tempfile::tempdir().unwrap());
     let start = |command: &str| {
-        let (code, intent) = server.post("/api/orchestration/deploy", Some(ADMIN_TOKEN), json!({"command": command}));
+        let (code, intent) = server.post(
+            "/api/orchestration/deploy",
+            Some(ADMIN_TOKEN),
+            json!({"command": command}),
+        );
         assert_eq!(code, 202, "{intent}");
         intent["id"].as_str().unwrap().to_string()
     };
@@ -314,18 +318,35 @@ fn two_intents_on_the_same_release_take_turns_and_say_so() {
     let second = start("install redis version 7.4 on k8s");
     let first = server.wait_for_within(&first, &["completed", "failed"], Duration::from_secs(30));
     let second = server.wait_for_within(&second, &["completed", "failed"], Duration::from_secs(30));
-    assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("completed"), Some("completed")));
+    assert_eq!(
+        (first["status"].as_str(), second["status"].as_str()),
+        (Some("completed"), Some("completed"))
+    );
     let waited: Vec<&Value> = [&first, &second]
         .into_iter()
         .flat_map(|i| i["events"].as_array().unwrap().iter())
         .filter(|e| e["status"] == "waited")
         .collect();
     assert_eq!(waited.len(), 1, "exactly one of them waited for the other");
-    assert!(waited[0]["message"].as_str().unwrap().contains("kubernetes/default/redis"), "{}", waited[0]);
+    assert!(
+        waited[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kubernetes/default/redis"),
+        "{}",
+        waited[0]
+    );
     // They never deployed at the same time: one finished before the other started.
     let span = |intent: &Value| {
         let events = intent["events"].as_array().unwrap();
-        let at = |status: &str| events.iter().find(|e| e["step"] == "release redis" && e["status"] == status).unwrap()["id"].as_i64().unwrap();
+        let at = |status: &str| {
+            events
+                .iter()
+                .find(|e| e["step"] == "release redis" && e["status"] == status)
+                .unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        };
         (at("started"), at("ready"))
     };
     let (a, b) = (span(&first), span(&second));

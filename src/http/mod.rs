@@ -5,8 +5,8 @@
 pub mod api;
 pub mod auth;
 pub mod errors;
-pub mod sse;
 pub mod pages;
+pub mod sse;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -130,7 +130,10 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
                     "/blueprints/{name}/dependencies",
                     web::get().to(api::blueprint_dependencies),
                 )
-                .route("/blueprints/{name}/graph", web::get().to(api::blueprint_graph))
+                .route(
+                    "/blueprints/{name}/graph",
+                    web::get().to(api::blueprint_graph),
+                )
                 .route("/intents/{id}/graph", web::get().to(api::intent_graph))
                 .route("/releases", web::get().to(api::list_releases))
                 .route(

@@ -38,6 +38,10 @@ impl Orchestrator {
         let Some(llm) = self.llm() else {
             return Ok(Err(failure));
         };
+        // What is too long for the rules is too long for the model too.
+        if command.chars().count() > crate::intent::rules::MAX_COMMAND_CHARS {
+            return Ok(Err(failure));
+        }
         let started = Instant::now();
         self.record(
             id,
