@@ -320,6 +320,28 @@ fn chat_runs_an_intent_and_intents_shows_it() {
         common::stdout(&show)
     );
 
+    // apply runs at once; a status needs no confirmation and reports the record.
+    let applied = base(&["apply", "install nginx"]);
+    assert!(
+        applied.status.success(),
+        "{}{}",
+        common::stdout(&applied),
+        common::stderr(&applied)
+    );
+    let status = base(&["apply", "status of redis"]);
+    assert!(status.status.success(), "{}", common::stderr(&status));
+    assert!(
+        common::stdout(&status).contains("redis — redis 8: deployed, revision 1"),
+        "{}",
+        common::stdout(&status)
+    );
+    let history = base(&["history", "nginx"]);
+    assert!(
+        common::stdout(&history).contains("revision 1"),
+        "{}",
+        common::stdout(&history)
+    );
+
     let bad = base(&["chat", "--yes", "install foobarbaz"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(common::stderr(&bad).contains("foobarbaz"));

@@ -105,11 +105,46 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether a sentence runs at once or after a yes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirmation {
+    /// Ask y/N on the terminal (`deckhand chat`).
+    Ask,
+    /// Go ahead (`deckhand chat --yes`, `deckhand apply`).
+    GoAhead,
+}
+
 pub fn chat(
     extra: &[PathBuf],
     args: &StoreArgs,
     sentence: &str,
     yes: bool,
+    atomic: bool,
+) -> Result<ExitCode, String> {
+    let confirmation = if yes {
+        Confirmation::GoAhead
+    } else {
+        Confirmation::Ask
+    };
+    run_sentence(extra, args, sentence, confirmation, atomic)
+}
+
+/// `deckhand apply`: plan, then run at once, with live progress.
+pub fn apply(
+    extra: &[PathBuf],
+    args: &StoreArgs,
+    sentence: &str,
+    atomic: bool,
+) -> Result<ExitCode, String> {
+    run_sentence(extra, args, sentence, Confirmation::GoAhead, atomic)
+}
+
+/// The CLI's one path for a sentence: plan it (shown), confirm it, follow it.
+fn run_sentence(
+    extra: &[PathBuf],
+    args: &StoreArgs,
+    sentence: &str,
+    confirmation: Confirmation,
     atomic: bool,
 ) -> Result<ExitCode, String> {
     let settings = settings(args, None)?;
@@ -122,7 +157,13 @@ pub fn chat(
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let actor = local_actor();
-        let intent = orchestrator.submit(&actor, sentence, DeployOptions { atomic: Some(atomic), ..DeployOptions::default() }, None, true).await.map_err(|e| e.to_string())?;
+        let options = DeployOptions { atomic: Some(atomic), ..DeployOptions::default() };
+        let intent = orchestrator.submit(&actor, sentence, options, None, true).await.map_err(|e| e.to_string())?;
+        // A status report needs no confirmation: it is done already.
+        if intent.status == IntentStatus::Completed {
+            println!("{}", intent.plan_text.clone().unwrap_or_default());
+            return Ok(ExitCode::SUCCESS);
+        }
         if intent.status != IntentStatus::AwaitingConfirmation {
             let mut text = intent.error.clone().unwrap_or_else(|| format!("intent {} is {}", intent.id, intent.status));
             if !intent.suggestions.is_empty() && !text.contains("did you mean") {
@@ -132,7 +173,7 @@ pub fn chat(
             return Ok(ExitCode::from(2));
         }
         println!("{}", intent.plan_text.clone().unwrap_or_default());
-        if !yes {
+        if confirmation == Confirmation::Ask {
             if !std::io::stdin().is_terminal() {
                 orchestrator.cancel(&intent.id, &actor).await.map_err(|e| e.to_string())?;
                 eprintln!("not a terminal, so nobody can confirm: run again with --yes to go ahead (intent {} cancelled)", intent.id);
@@ -149,58 +190,6 @@ pub fn chat(
             }
         }
         orchestrator.confirm(&intent.id, &actor).await.map_err(|e| e.to_string())?;
-        follow(&orchestrator, &intent.id).await
-    })
-}
-
-/// `deckhand apply`: plan, then run at once, with live progress.
-pub fn apply(
-    extra: &[PathBuf],
-    args: &StoreArgs,
-    sentence: &str,
-    atomic: bool,
-) -> Result<ExitCode, String> {
-    let settings = settings(args, None)?;
-    let store = open_store(&settings)?;
-    let orchestrator = orchestrator(extra, &settings, store)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async move {
-        let actor = local_actor();
-        let intent = orchestrator
-            .submit(
-                &actor,
-                sentence,
-                DeployOptions {
-                    atomic: Some(atomic),
-                    ..DeployOptions::default()
-                },
-                None,
-                true,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        if intent.status != IntentStatus::AwaitingConfirmation {
-            eprintln!(
-                "error: {}",
-                intent
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| format!("intent {} is {}", intent.id, intent.status))
-            );
-            if !intent.suggestions.is_empty() {
-                eprintln!("  try: {}", intent.suggestions.join(" | "));
-            }
-            return Ok(ExitCode::from(2));
-        }
-        eprintln!("{}", intent.plan_text.clone().unwrap_or_default());
-        orchestrator
-            .confirm(&intent.id, &actor)
-            .await
-            .map_err(|e| e.to_string())?;
         follow(&orchestrator, &intent.id).await
     })
 }

@@ -1080,19 +1080,7 @@ impl Orchestrator {
             .await?;
 
         if outcome.cancelled {
-            let done = if outcome.applied.is_empty() {
-                "nothing was applied".to_string()
-            } else {
-                format!("already applied: {}", outcome.applied.join(", "))
-            };
-            return self
-                .transition(
-                    id,
-                    Some(CANCELLABLE),
-                    IntentStatus::Cancelled,
-                    NewEvent::new("finish", "cancelled", format!("cancelled; {done}")),
-                )
-                .await;
+            return self.finish_cancelled(id, &outcome.applied, "applied").await;
         }
         if !outcome.succeeded() {
             let mut parts: Vec<String> = outcome
@@ -1228,18 +1216,8 @@ impl Orchestrator {
         } else {
             format!("; reach it at {}", endpoints.join(", "))
         };
-        self.transition(
-            id,
-            Some(&[IntentStatus::Deploying]),
-            IntentStatus::Completed,
-            NewEvent::new(
-                "finish",
-                "completed",
-                format!("{action}: {} ready{reach}", outcome.ready.join(", ")),
-            )
-            .took(started.elapsed()),
-        )
-        .await
+        let message = format!("{action}: {} ready{reach}", outcome.ready.join(", "));
+        self.finish_completed(id, message, started).await
     }
 
     /// Removes `targets` in the given order (dependents first).
@@ -1258,19 +1236,7 @@ impl Orchestrator {
         let mut kept = Vec::new();
         for release in targets {
             if token.is_cancelled() {
-                let done = if removed.is_empty() {
-                    "nothing was removed".to_string()
-                } else {
-                    format!("already removed: {}", removed.join(", "))
-                };
-                return self
-                    .transition(
-                        id,
-                        Some(CANCELLABLE),
-                        IntentStatus::Cancelled,
-                        NewEvent::new("finish", "cancelled", format!("cancelled; {done}")),
-                    )
-                    .await;
+                return self.finish_cancelled(id, &removed, "removed").await;
             }
             let step = format!("release {release}");
             let key = ReleaseKey {
@@ -1358,18 +1324,42 @@ impl Orchestrator {
         } else {
             format!("; volumes kept: {}", kept.join(", "))
         };
+        let message = format!("removed: {}{kept}", removed.join(", "));
+        self.finish_completed(id, message, started).await
+    }
+
+    /// Ends a deploying intent as completed, with what it did.
+    async fn finish_completed(
+        &self,
+        id: &str,
+        message: String,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let event = NewEvent::new("finish", "completed", message).took(started.elapsed());
         self.transition(
             id,
             Some(&[IntentStatus::Deploying]),
             IntentStatus::Completed,
-            NewEvent::new(
-                "finish",
-                "completed",
-                format!("removed: {}{kept}", removed.join(", ")),
-            )
-            .took(started.elapsed()),
+            event,
         )
         .await
+    }
+
+    /// Ends an intent as cancelled, saying what was already `done` ("applied", "removed").
+    async fn finish_cancelled(
+        &self,
+        id: &str,
+        done: &[String],
+        verb: &str,
+    ) -> Result<(), StoreError> {
+        let done = if done.is_empty() {
+            format!("nothing was {verb}")
+        } else {
+            format!("already {verb}: {}", done.join(", "))
+        };
+        let event = NewEvent::new("finish", "cancelled", format!("cancelled; {done}"));
+        self.transition(id, Some(CANCELLABLE), IntentStatus::Cancelled, event)
+            .await
     }
 
     /// What the executor says is live for `releases`, as report lines.
