@@ -352,3 +352,43 @@ fn two_intents_on_the_same_release_take_turns_and_say_so() {
     let (a, b) = (span(&first), span(&second));
     assert!(a.1 < b.0 || b.1 < a.0, "overlapping deploys: {a:?} {b:?}");
 }
+
+#[test]
+fn status_reports_what_is_live_and_why_a_component_is_not_ready() {
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(50));
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    assert_eq!(
+        run(&server, "install redis on k8s", json!({}))["status"],
+        "completed"
+    );
+    let status = run(&server, "status of redis on k8s", json!({}));
+    assert_eq!(status["status"], "completed", "{status}");
+    let report = status["plan_text"].as_str().unwrap();
+    assert!(
+        report.contains("redis — redis 8: deployed, revision 1"),
+        "{report}"
+    );
+    assert!(report.contains("redis/redis: 1/1 ready"), "{report}");
+
+    // A failing rollout shows the engine's reason in the live part.
+    fake.fail_workload(
+        "redis:7.4",
+        "ImagePullBackOff",
+        "Back-off pulling image \"redis:7.4\"",
+    );
+    let failed = run(
+        &server,
+        "upgrade redis to 7.4 on k8s",
+        json!({"atomic": false}),
+    );
+    assert_eq!(failed["status"], "failed");
+    let report = run(&server, "status of redis on k8s", json!({}))["plan_text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        report.contains("redis/redis: 0/1 ready") && report.contains("ImagePullBackOff"),
+        "{report}"
+    );
+}

@@ -109,15 +109,18 @@ fn statefulset_ready(statefulset: Option<&StatefulSet>) -> bool {
         && status.ready_replicas.unwrap_or(0) >= desired
 }
 
-/// What a pod's containers say is wrong: (component, reason, fatal).
-fn pod_problems(pod: &Pod) -> Vec<(String, String, bool)> {
-    let component = pod
-        .metadata
-        .labels
+/// The `app.kubernetes.io/component` label of an object (empty when missing).
+fn component_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.labels
         .as_ref()
         .and_then(|l| l.get("app.kubernetes.io/component"))
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// What a pod's containers say is wrong: (component, reason, fatal).
+fn pod_problems(pod: &Pod) -> Vec<(String, String, bool)> {
+    let component = component_of(&pod.metadata);
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
     let mut out = Vec::new();
     for status in pod
@@ -382,6 +385,17 @@ impl Executor for KubernetesExecutor {
                 .find(|p| p.0 == component)
                 .map(|p| p.1.clone())
         };
+        let live = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+                    ready: Option<i32>,
+                    desired: Option<i32>| {
+            let component = component_of(meta);
+            LiveComponent {
+                ready: ready.unwrap_or(0).max(0) as u32,
+                desired: desired.unwrap_or(1).max(0) as u32,
+                problem: problem_of(&component),
+                name: component,
+            }
+        };
         let mut components = Vec::new();
         for d in deployments
             .list(&params)
@@ -389,24 +403,11 @@ impl Executor for KubernetesExecutor {
             .map_err(|e| kube_error(&self.server, &doing, e))?
             .items
         {
-            let component = d
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app.kubernetes.io/component"))
-                .cloned()
-                .unwrap_or_default();
-            components.push(LiveComponent {
-                ready: d
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.available_replicas)
-                    .unwrap_or(0)
-                    .max(0) as u32,
-                desired: d.spec.replicas.unwrap_or(1).max(0) as u32,
-                problem: problem_of(&component),
-                name: component,
-            });
+            components.push(live(
+                &d.metadata,
+                d.status.as_ref().and_then(|s| s.available_replicas),
+                d.spec.replicas,
+            ));
         }
         for s in statefulsets
             .list(&params)
@@ -414,24 +415,11 @@ impl Executor for KubernetesExecutor {
             .map_err(|e| kube_error(&self.server, &doing, e))?
             .items
         {
-            let component = s
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app.kubernetes.io/component"))
-                .cloned()
-                .unwrap_or_default();
-            components.push(LiveComponent {
-                ready: s
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.ready_replicas)
-                    .unwrap_or(0)
-                    .max(0) as u32,
-                desired: s.spec.replicas.unwrap_or(1).max(0) as u32,
-                problem: problem_of(&component),
-                name: component,
-            });
+            components.push(live(
+                &s.metadata,
+                s.status.as_ref().and_then(|s| s.ready_replicas),
+                s.spec.replicas,
+            ));
         }
         Ok(LiveStatus {
             found: !components.is_empty(),
