@@ -651,6 +651,17 @@ pub async fn follow(
     let mut progress_posts = 0;
     let mut last_post = Instant::now();
     while Instant::now() < deadline {
+        // The intent is read before its events: once it is seen terminal,
+        // every event it wrote is already in the store, so the final reply
+        // carries the whole progress (reading events first could miss the
+        // ones written between the two reads).
+        let record = match orch.intent(&target.intent_id).await {
+            Ok(record) => record,
+            Err(err) => {
+                tracing::warn!(intent = target.intent_id, "cannot read intent: {err}");
+                return;
+            }
+        };
         let id = target.intent_id.clone();
         let new = match orch.store().call(move |s| s.events(&id, last)).await {
             Ok(new) => new,
@@ -665,13 +676,6 @@ pub async fn follow(
                 lines.push(line);
             }
         }
-        let record = match orch.intent(&target.intent_id).await {
-            Ok(record) => record,
-            Err(err) => {
-                tracing::warn!(intent = target.intent_id, "cannot read intent: {err}");
-                return;
-            }
-        };
         if record.status.is_terminal() {
             let mut all = posted;
             all.append(&mut lines);
