@@ -395,7 +395,10 @@ impl Plan {
                         ));
                     }
                 }
-                out.push(format!("network {}", release.release));
+                out.push(format!(
+                    "network {}",
+                    compose::docker_name(&release.namespace, &release.release)
+                ));
                 out
             }
         }

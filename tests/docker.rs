@@ -104,11 +104,17 @@ fn container_ip(project: &str) -> String {
 }
 
 fn secret(server: &Server, release: &str, name: &str) -> String {
+    secret_in(server, "default", release, name)
+}
+
+fn secret_in(server: &Server, namespace: &str, release: &str, name: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args([
             "secrets",
             "show",
             release,
+            "--namespace",
+            namespace,
             "--platform",
             "compose",
             "--json",
@@ -192,18 +198,7 @@ fn postgresql_and_redis_complete_only_when_they_answer() {
         .unwrap();
     assert!(!wrong.status.success(), "a wrong password must be refused");
     let redis_password = secret(&server, "redis", "password");
-    let ping = Command::new("redis-cli")
-        .args([
-            "-h",
-            &container_ip("redis"),
-            "-a",
-            &redis_password,
-            "--no-auth-warning",
-            "ping",
-        ])
-        .output()
-        .expect("redis-cli is installed");
-    assert_eq!(String::from_utf8_lossy(&ping.stdout).trim(), "PONG");
+    assert_eq!(redis_ping("redis", &redis_password), "PONG");
     let anonymous = Command::new("redis-cli")
         .args(["-h", &container_ip("redis"), "ping"])
         .output()
@@ -223,6 +218,76 @@ fn postgresql_and_redis_complete_only_when_they_answer() {
             "{project} left something behind"
         );
     }
+}
+
+/// What `redis-cli PING` with `password` answers from a project's container.
+fn redis_ping(project: &str, password: &str) -> String {
+    let ping = Command::new("redis-cli")
+        .args([
+            "-h",
+            &container_ip(project),
+            "-a",
+            password,
+            "--no-auth-warning",
+            "ping",
+        ])
+        .output()
+        .expect("redis-cli is installed");
+    String::from_utf8_lossy(&ping.stdout).trim().to_string()
+}
+
+#[test]
+fn the_same_application_in_two_namespaces_shares_nothing_on_one_docker_host() {
+    if !docker_ready() {
+        return;
+    }
+    let (one, two) = ("dh-one_redis", "dh-two_redis");
+    clean(&[one, two]);
+    let server = server();
+    let first = deploy(
+        &server,
+        "install redis on docker in namespace dh-one",
+        json!({}),
+    );
+    let second = deploy(
+        &server,
+        "install redis on docker in namespace dh-two",
+        json!({}),
+    );
+    for id in [&first, &second] {
+        let done = server.wait_for_within(id, &["completed", "failed"], Duration::from_secs(120));
+        assert_eq!(done["status"], "completed", "{}", done["error"]);
+    }
+    let password_one = secret_in(&server, "dh-one", "redis", "password");
+    let password_two = secret_in(&server, "dh-two", "redis", "password");
+    assert_ne!(
+        password_one, password_two,
+        "each release has its own secrets"
+    );
+    // Two projects, two containers, each with its own password.
+    assert_ne!(container_ip(one), container_ip(two));
+    assert_eq!(redis_ping(one, &password_one), "PONG");
+    assert_eq!(redis_ping(two, &password_two), "PONG");
+    let crossed = redis_ping(two, &password_one);
+    assert_ne!(
+        crossed, "PONG",
+        "one namespace's password opens the other's redis"
+    );
+
+    // Removing one leaves the other running.
+    remove(&server, "remove redis on docker in namespace dh-one");
+    assert_eq!(
+        project_left(one),
+        (String::new(), String::new(), String::new()),
+        "{one} left something behind"
+    );
+    assert_eq!(redis_ping(two, &password_two), "PONG");
+    remove(&server, "remove redis on docker in namespace dh-two");
+    assert_eq!(
+        project_left(two),
+        (String::new(), String::new(), String::new()),
+        "{two} left something behind"
+    );
 }
 
 #[test]

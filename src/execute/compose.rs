@@ -1,4 +1,6 @@
-//! The `compose` executor: one Compose project per release (`-p RELEASE`),
+//! The `compose` executor: one Compose project per release (`-p RELEASE`, or
+//! `-p NAMESPACE_RELEASE` outside the default namespace: see
+//! [`compose::docker_name`]),
 //! applied with `docker compose` when it is there, else `docker-compose`.
 //! Readiness is the engine's own health status (`docker inspect`), polled
 //! once a second; a container that exits or turns unhealthy fails the
@@ -15,6 +17,8 @@ use serde_json::Value as Json;
 use tokio::process::Command;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
+
+use crate::render::compose;
 
 use super::{Deleted, ExecError, Executor, LiveComponent, LiveStatus, ReleaseTarget, ReleaseWork};
 
@@ -203,7 +207,7 @@ impl Executor for ComposeExecutor {
     }
 
     async fn apply(&self, work: &ReleaseWork) -> Result<String, ExecError> {
-        let project = &work.release.release;
+        let project = &compose::docker_name(&work.namespace, &work.release.release);
         let out = self
             .compose_run(project, &work.dir, &["up", "-d", "--remove-orphans"])
             .await?;
@@ -225,7 +229,7 @@ impl Executor for ComposeExecutor {
         timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<String, ExecError> {
-        let project = &work.release.release;
+        let project = &compose::docker_name(&work.namespace, &work.release.release);
         let deadline = Instant::now() + timeout;
         let mut last: Option<String> = None;
         loop {
@@ -290,7 +294,7 @@ impl Executor for ComposeExecutor {
         target: &ReleaseTarget,
         delete_data: bool,
     ) -> Result<Deleted, ExecError> {
-        let project = &target.release;
+        let project = &compose::docker_name(&target.namespace, &target.release);
         let before = self.containers(project).await?;
         let mut args = vec!["down", "--remove-orphans"];
         if delete_data {
@@ -355,7 +359,9 @@ impl Executor for ComposeExecutor {
     }
 
     async fn status(&self, target: &ReleaseTarget) -> Result<LiveStatus, ExecError> {
-        let containers = self.containers(&target.release).await?;
+        let containers = self
+            .containers(&compose::docker_name(&target.namespace, &target.release))
+            .await?;
         let components = containers
             .iter()
             .map(|c| {

@@ -3,7 +3,9 @@
 //!
 //! Every component is a service; every release has a network of its own,
 //! and a dependent joins the networks of what it requires; volumes are named
-//! volumes; health checks come from the blueprint; `depends_on` waits for
+//! volumes. Docker has no namespaces, so project, network and volume names
+//! carry the release's namespace ([`docker_name`]): the same application in
+//! two namespaces on one Docker host shares nothing; health checks come from the blueprint; `depends_on` waits for
 //! `service_healthy`. Secret-derived variables are not written into the
 //! Compose file: each service that has some reads them from its own
 //! `<service>.env` file (written with mode 0600 beside it).
@@ -120,19 +122,21 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
     let by_name: BTreeMap<&str, &RenderedRelease> =
         releases.iter().map(|r| (r.release.as_str(), r)).collect();
     for release in releases {
+        let own = docker_name(&release.namespace, &release.release);
         file.networks.insert(
-            release.release.clone(),
+            own.clone(),
             ComposeNetwork {
-                name: Some(release.release.clone()),
+                name: Some(own),
                 external: None,
             },
         );
         for dependency in &release.dependencies {
             if scope == Scope::PerRelease || !by_name.contains_key(dependency.as_str()) {
+                let theirs = docker_name(&release.namespace, dependency);
                 file.networks.insert(
-                    dependency.clone(),
+                    theirs.clone(),
                     ComposeNetwork {
-                        name: Some(dependency.clone()),
+                        name: Some(theirs),
                         external: Some(true),
                     },
                 );
@@ -154,13 +158,30 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
     ComposeProject { file, env_files }
 }
 
+/// The name a release's Compose project and network have on the Docker
+/// host, which has no namespaces: the release's own name in the `default`
+/// namespace, `NAMESPACE_RELEASE` in any other. `_` cannot occur in a
+/// DNS-1123 label, so two different (namespace, release) pairs never give
+/// the same name, and the same release in two namespaces shares nothing.
+pub fn docker_name(namespace: &str, release: &str) -> String {
+    if namespace == "default" {
+        release.to_string()
+    } else {
+        format!("{namespace}_{release}")
+    }
+}
+
 /// The named volume of a component's volume.
 pub fn volume_name(
     release: &RenderedRelease,
     component: &RenderedComponent,
     volume: &str,
 ) -> String {
-    format!("{}-{}-{volume}", release.release, component.name)
+    format!(
+        "{}-{}-{volume}",
+        docker_name(&release.namespace, &release.release),
+        component.name
+    )
 }
 
 fn service(
@@ -198,8 +219,13 @@ fn service(
             }
         }
     }
-    let mut networks = vec![release.release.clone()];
-    networks.extend(release.dependencies.iter().cloned());
+    let mut networks = vec![docker_name(&release.namespace, &release.release)];
+    networks.extend(
+        release
+            .dependencies
+            .iter()
+            .map(|dependency| docker_name(&release.namespace, dependency)),
+    );
     let published: Vec<String> = if release.requested {
         component
             .ports
@@ -386,5 +412,40 @@ mod tests {
             Some(true)
         );
         assert!(project.file.services["authentik"].depends_on.is_empty());
+    }
+
+    #[test]
+    fn outside_the_default_namespace_names_carry_the_namespace() {
+        let mut releases = render_app("authentik", None, &[]);
+        for release in &mut releases {
+            release.namespace = "auth".into();
+        }
+        let project = project(&releases[1..], Scope::PerRelease);
+        let server = &project.file.services["authentik"];
+        assert!(
+            server
+                .networks
+                .contains(&"auth_authentik-postgresql".to_string()),
+            "{:?}",
+            server.networks
+        );
+        assert_eq!(
+            project.file.networks["auth_authentik"].name.as_deref(),
+            Some("auth_authentik")
+        );
+        // The host a dependent is given is the service name, which Docker
+        // resolves within the (namespaced) network: unchanged.
+        assert_eq!(
+            server.environment["AUTHENTIK_POSTGRESQL__HOST"],
+            "authentik-postgresql"
+        );
+        let pg = project_of(&releases[..1]);
+        assert!(
+            pg.file.volumes.keys().all(|v| v.starts_with("auth_")),
+            "{:?}",
+            pg.file.volumes.keys()
+        );
+        assert_eq!(docker_name("default", "redis"), "redis");
+        assert_ne!(docker_name("a", "b-c"), docker_name("a-b", "c"));
     }
 }
