@@ -40,7 +40,7 @@ pub struct FileSettings {
     pub mattermost_token: Option<String>,
     /// Chat: user id, user name or e-mail → role (unknown users are viewers).
     pub chat_users: Option<BTreeMap<String, Role>>,
-    /// Chat: deploys to these namespaces need an admin's approval.
+    /// Changes in these namespaces need an admin's approval (every front end).
     pub protected_namespaces: Option<Vec<String>>,
     /// Slack incoming-webhook URLs told when an intent completes or fails.
     pub notify_webhooks: Option<Vec<String>>,
@@ -99,7 +99,11 @@ pub struct Settings {
     pub kubeconfig: Option<PathBuf>,
     pub kube_context: Option<String>,
     pub ready_timeout: std::time::Duration,
-    /// Slack, Mattermost, roles from chat, protected namespaces, notifications.
+    /// Changes in these namespaces (install, upgrade, scale, remove,
+    /// rollback) start only with an admin's approval, whoever asks and
+    /// through whichever front end.
+    pub protected_namespaces: Vec<String>,
+    /// Slack, Mattermost, roles from chat, notifications.
     pub chat: crate::chatops::ChatSettings,
     /// The LLM fallback, when configured and not switched off.
     pub llm: Option<crate::intent::llm::LlmSettings>,
@@ -131,6 +135,7 @@ impl Settings {
         };
         let defaults = RenderOptions::default();
         let chat = chat_settings(&file)?;
+        let protected_namespaces = protected_namespaces(&file)?;
         let llm = llm_settings(&file)?;
         Ok(Self {
             bind: bind
@@ -182,6 +187,7 @@ impl Settings {
                     .or(file.ready_timeout_seconds)
                     .unwrap_or(300),
             ),
+            protected_namespaces,
             chat,
             llm,
         })
@@ -205,10 +211,23 @@ fn env_list(name: &str) -> Option<Vec<String>> {
     })
 }
 
+/// Protected namespaces: `DECKHAND_PROTECTED_NAMESPACES` (comma separated),
+/// else the file's `protected_namespaces`; each must be a valid namespace.
+fn protected_namespaces(file: &FileSettings) -> Result<Vec<String>, ConfigError> {
+    let protected = env_list("DECKHAND_PROTECTED_NAMESPACES")
+        .or_else(|| file.protected_namespaces.clone())
+        .unwrap_or_default();
+    for namespace in &protected {
+        crate::intent::Namespace::parse(namespace)
+            .map_err(|e| invalid("protected_namespaces", e.to_string()))?;
+    }
+    Ok(protected)
+}
+
 /// Chat settings: `DECKHAND_SLACK_SIGNING_SECRET`, `DECKHAND_MATTERMOST_TOKEN`,
 /// `DECKHAND_CHAT_USERS` (`U123=admin,alice@example.com=deployer`),
-/// `DECKHAND_PROTECTED_NAMESPACES`, `DECKHAND_NOTIFY_WEBHOOKS` (comma
-/// separated), `DECKHAND_PUBLIC_URL`; else the file's keys.
+/// `DECKHAND_NOTIFY_WEBHOOKS` (comma separated), `DECKHAND_PUBLIC_URL`; else
+/// the file's keys.
 fn chat_settings(file: &FileSettings) -> Result<crate::chatops::ChatSettings, ConfigError> {
     let users = match env("DECKHAND_CHAT_USERS") {
         Some(text) => {
@@ -232,13 +251,6 @@ fn chat_settings(file: &FileSettings) -> Result<crate::chatops::ChatSettings, Co
         }
         None => file.chat_users.clone().unwrap_or_default(),
     };
-    let protected = env_list("DECKHAND_PROTECTED_NAMESPACES")
-        .or_else(|| file.protected_namespaces.clone())
-        .unwrap_or_default();
-    for namespace in &protected {
-        crate::intent::Namespace::parse(namespace)
-            .map_err(|e| invalid("protected_namespaces", e.to_string()))?;
-    }
     let webhooks = env_list("DECKHAND_NOTIFY_WEBHOOKS")
         .or_else(|| file.notify_webhooks.clone())
         .unwrap_or_default();
@@ -259,7 +271,6 @@ fn chat_settings(file: &FileSettings) -> Result<crate::chatops::ChatSettings, Co
             .into_iter()
             .map(|(who, role)| (who.to_lowercase(), role))
             .collect(),
-        protected_namespaces: protected,
         notify_webhooks: webhooks,
         public_url: env("DECKHAND_PUBLIC_URL")
             .or_else(|| file.public_url.clone())
@@ -370,7 +381,7 @@ mod tests {
             settings.chat.users.get("alice@example.com"),
             Some(&Role::Deployer)
         );
-        assert_eq!(settings.chat.protected_namespaces, vec!["production"]);
+        assert_eq!(settings.protected_namespaces, vec!["production"]);
         assert_eq!(settings.chat.notify_webhooks.len(), 1);
         let llm = settings.llm.expect("an LLM is configured");
         assert_eq!((llm.model.as_str(), llm.tries), ("local", 3));

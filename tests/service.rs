@@ -27,6 +27,7 @@ fn health_metrics_and_openapi() {
         "/api/orchestration/intents/{id}",
         "/api/orchestration/intents/{id}/events",
         "/api/orchestration/intents/{id}/retry",
+        "/api/orchestration/intents/{id}/confirm",
         "/api/orchestration/blueprints",
         "/api/orchestration/blueprints/{name}",
         "/api/orchestration/blueprints/{name}/dependencies",
@@ -590,6 +591,188 @@ fn chat_shows_the_plan_and_waits_for_yes() {
     );
 }
 
+/// Records an intent the way the service does (parsed by the rules) and
+/// moves it to `status` with `event`, straight through the store: what a
+/// process killed mid-flight, or a failed run, leaves behind. Its id.
+fn record_intent(
+    db: &std::path::Path,
+    command: &str,
+    requested_by: &str,
+    event: deckhand::store::NewEvent,
+    status: deckhand::store::IntentStatus,
+) -> String {
+    let store = deckhand::store::Store::open(db).unwrap();
+    let (record, _) = store
+        .create_intent(deckhand::store::NewIntent {
+            command: command.into(),
+            requested_by: requested_by.into(),
+            options: json!({}),
+            conversation_id: None,
+        })
+        .unwrap();
+    let parser =
+        deckhand::intent::RuleParser::new(&deckhand::catalogue::Catalogue::builtin().unwrap());
+    store
+        .set_parsed(&record.id, &parser.parse(command).unwrap())
+        .unwrap();
+    store.transition(&record.id, None, status, event).unwrap();
+    record.id
+}
+
+/// The events of an intent with this step and status.
+fn events_with<'a>(intent: &'a Value, step: &str, status: &str) -> Vec<&'a Value> {
+    intent["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["step"] == step && e["status"] == status)
+        .collect()
+}
+
+#[test]
+fn a_protected_namespace_waits_for_an_admin_whatever_the_front_end() {
+    let server = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[("DECKHAND_PROTECTED_NAMESPACES", "production")],
+    );
+    let deployer = server.token("ci-bot", "deployer");
+
+    // The deploy API: planned, then held; the answer says so.
+    let (code, held) = server.post(
+        "/api/orchestration/deploy",
+        Some(&deployer),
+        json!({"command": "install redis in namespace production"}),
+    );
+    assert_eq!(code, 202, "{held}");
+    assert_eq!(held["status"], "awaiting_confirmation", "{held}");
+    let id = held["id"].as_str().unwrap().to_string();
+    let (_, detail) = server.get(&format!("/api/orchestration/intents/{id}"), admin());
+    let required = events_with(&detail, "approval", "required");
+    assert_eq!(required.len(), 1, "{detail}");
+    assert!(
+        required[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("namespace production is protected"),
+        "{detail}"
+    );
+    // It stays held: nothing runs by itself.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server
+            .get(&format!("/api/orchestration/intents/{id}"), admin())
+            .1["status"],
+        "awaiting_confirmation"
+    );
+    assert!(!server.data().join("releases/production").exists());
+
+    // The deployer who asked may not start it; an admin's confirmation is
+    // the approval, recorded with who.
+    let confirm = format!("/api/orchestration/intents/{id}/confirm");
+    let (code, refused) = server.post(&confirm, Some(&deployer), json!({}));
+    assert_eq!(code, 403, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only an admin"),
+        "{refused}"
+    );
+    let (code, approved) = server.post(&confirm, admin(), json!({}));
+    assert_eq!(code, 202, "{approved}");
+    let done = server.wait_for(&id, &["completed", "failed"]);
+    assert_eq!(done["status"], "completed", "{done}");
+    let approval = events_with(&done, "approval", "approved");
+    assert_eq!(approval.len(), 1, "{done}");
+    assert!(
+        approval[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("approved by "),
+        "{done}"
+    );
+    assert!(
+        server
+            .data()
+            .join("releases/production/redis/1/manifests.yaml")
+            .exists()
+    );
+    assert_eq!(server.post(&confirm, admin(), json!({})).0, 409);
+
+    // Other namespaces are not held, and an admin's own request is not.
+    let (_, free) = server.post(
+        "/api/orchestration/deploy",
+        Some(&deployer),
+        json!({"command": "install nginx in namespace staging"}),
+    );
+    let free = server.wait_for(free["id"].as_str().unwrap(), &["completed", "failed"]);
+    assert_eq!(free["status"], "completed", "{free}");
+    assert!(events_with(&free, "approval", "required").is_empty());
+    let (_, own) = server.post(
+        "/api/orchestration/deploy",
+        admin(),
+        json!({"command": "install nginx in namespace production"}),
+    );
+    let own = server.wait_for(own["id"].as_str().unwrap(), &["completed", "failed"]);
+    assert_eq!(own["status"], "completed", "{own}");
+    let approval = events_with(&own, "approval", "approved");
+    assert_eq!(approval.len(), 1, "{own}");
+    assert!(
+        approval[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("with their own request"),
+        "{own}"
+    );
+
+    // The chat endpoint says it waits for an admin, and a yes does not start it.
+    let (_, reply) = server.post(
+        "/api/chat",
+        Some(&deployer),
+        json!({"message": "scale nginx to 2 in namespace production"}),
+    );
+    assert_eq!(reply["state"], "awaiting_approval", "{reply}");
+    assert!(
+        reply["reply"].as_str().unwrap().contains("protected"),
+        "{reply}"
+    );
+    let chat_id = reply["intent"]["id"].as_str().unwrap().to_string();
+    let (_, yes) = server.post(
+        "/api/chat",
+        Some(&deployer),
+        json!({"message": "yes", "conversation_id": reply["conversation_id"]}),
+    );
+    assert_ne!(yes["state"], "started", "{yes}");
+    assert_eq!(
+        server
+            .get(&format!("/api/orchestration/intents/{chat_id}"), admin())
+            .1["status"],
+        "awaiting_confirmation"
+    );
+
+    // A retry is held too: a failed intent of the deployer's in production
+    // (written through the store, as the service records one), retried.
+    let failed = record_intent(
+        &server.db(),
+        "install mariadb in namespace production",
+        "ci-bot",
+        deckhand::store::NewEvent::new("finish", "failed", "the engine said no"),
+        deckhand::store::IntentStatus::Failed,
+    );
+    let (code, _) = server.post(
+        &format!("/api/orchestration/intents/{failed}/retry"),
+        Some(&deployer),
+        json!({}),
+    );
+    assert_eq!(code, 202);
+    let retried = server.wait_for(&failed, &["awaiting_confirmation", "completed"]);
+    assert_eq!(retried["status"], "awaiting_confirmation", "{retried}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, retried) = server.get(&format!("/api/orchestration/intents/{failed}"), admin());
+    assert_eq!(retried["status"], "awaiting_confirmation", "{retried}");
+    assert_eq!(events_with(&retried, "approval", "required").len(), 1);
+}
+
 #[test]
 fn a_restart_keeps_every_intent_and_interrupts_what_was_mid_flight() {
     let server = Server::start();
@@ -605,37 +788,18 @@ fn a_restart_keeps_every_intent_and_interrupts_what_was_mid_flight() {
 
     // What a process killed in the middle of a deploy leaves behind: an intent
     // recorded as deploying (written through the store, as the service does).
-    let store = deckhand::store::Store::open(&db).unwrap();
-    let (record, _) = store
-        .create_intent(deckhand::store::NewIntent {
-            command: "install nginx".into(),
-            requested_by: "admin".into(),
-            options: json!({}),
-            conversation_id: None,
-        })
-        .unwrap();
-    let parser =
-        deckhand::intent::RuleParser::new(&deckhand::catalogue::Catalogue::builtin().unwrap());
-    store
-        .set_parsed(&record.id, &parser.parse("install nginx").unwrap())
-        .unwrap();
-    store
-        .transition(
-            &record.id,
-            None,
-            deckhand::store::IntentStatus::Deploying,
-            deckhand::store::NewEvent::new("confirm", "deploying", "go"),
-        )
-        .unwrap();
-    drop(store);
+    let record = record_intent(
+        &db,
+        "install nginx",
+        "admin",
+        deckhand::store::NewEvent::new("confirm", "deploying", "go"),
+        deckhand::store::IntentStatus::Deploying,
+    );
 
     let server = Server::start_in(dir);
     let (_, kept) = server.get(&format!("/api/orchestration/intents/{done_id}"), admin());
     assert_eq!(kept["status"], "completed");
-    let (_, interrupted) = server.get(
-        &format!("/api/orchestration/intents/{}", record.id),
-        admin(),
-    );
+    let (_, interrupted) = server.get(&format!("/api/orchestration/intents/{}", record), admin());
     assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
     assert!(
         interrupted["events"].as_array().unwrap().last().unwrap()["message"]
@@ -644,11 +808,11 @@ fn a_restart_keeps_every_intent_and_interrupts_what_was_mid_flight() {
             .contains("was deploying")
     );
     let (code, _) = server.post(
-        &format!("/api/orchestration/intents/{}/retry", record.id),
+        &format!("/api/orchestration/intents/{}/retry", record),
         admin(),
         json!({}),
     );
     assert_eq!(code, 202);
-    server.wait_for(&record.id, &["completed"]);
+    server.wait_for(&record, &["completed"]);
     std::thread::sleep(Duration::from_millis(10));
 }

@@ -57,7 +57,6 @@ pub struct ChatSettings {
     pub mattermost_token: Option<String>,
     /// Lower-case user id, user name or e-mail → role.
     pub users: BTreeMap<String, Role>,
-    pub protected_namespaces: Vec<String>,
     pub notify_webhooks: Vec<String>,
     /// Where chat platforms reach deckhand (`https://deckhand.example.com`).
     pub public_url: Option<String>,
@@ -169,7 +168,6 @@ impl std::fmt::Debug for Chatops {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chatops")
             .field("users", &self.settings.users.len())
-            .field("protected_namespaces", &self.settings.protected_namespaces)
             .finish()
     }
 }
@@ -232,10 +230,6 @@ impl Chatops {
         }
         seen.insert(key.to_string(), Instant::now());
         true
-    }
-
-    pub fn is_protected(&self, namespace: Option<&str>) -> bool {
-        namespace.is_some_and(|ns| self.settings.protected_namespaces.iter().any(|p| p == ns))
     }
 
     /// Answers one command text.
@@ -349,7 +343,7 @@ impl Chatops {
             Err(err) => return Reply::say(format!("I cannot do that: {err}")),
         };
         match intent.status {
-            IntentStatus::AwaitingConfirmation => self.plan_reply(&intent, user),
+            IntentStatus::AwaitingConfirmation => self.plan_reply(orch, &intent, user),
             IntentStatus::Completed => {
                 Reply::say(format!("{} (intent `{}`)", understood(&intent), intent.id))
                     .with_section(clip(intent.plan_text.as_deref().unwrap_or_default()))
@@ -368,9 +362,9 @@ impl Chatops {
         }
     }
 
-    fn plan_reply(&self, intent: &IntentRecord, user: &ChatUser) -> Reply {
+    fn plan_reply(&self, orch: &Orchestrator, intent: &IntentRecord, user: &ChatUser) -> Reply {
         let plan = clip(intent.plan_text.as_deref().unwrap_or_default());
-        if self.is_protected(intent.namespace.as_deref()) {
+        if orch.is_protected(intent.namespace.as_deref()) {
             let namespace = intent.namespace.clone().unwrap_or_default();
             Reply {
                 text: format!(
@@ -417,7 +411,7 @@ impl Chatops {
             Ok(record) => record,
             Err(err) => return refuse(format!("I cannot find that request: {err}")),
         };
-        let protected = self.is_protected(record.namespace.as_deref());
+        let protected = orch.is_protected(record.namespace.as_deref());
         match button {
             Button::Cancel => match orch.cancel(intent_id, &actor).await {
                 Ok(_) => Pressed {
@@ -460,14 +454,8 @@ impl Chatops {
                         record.status
                     ));
                 }
-                let message = format!(
-                    "approved by {} (admin) at {}",
-                    actor.name,
-                    crate::store::now()
-                );
-                if let Err(err) = orch.note(intent_id, "approval", "approved", &message).await {
-                    return refuse(format!("Not approved: {err}"));
-                }
+                // An admin's confirmation in a protected namespace is the
+                // approval; the orchestrator records it (who, when).
                 match orch.confirm(intent_id, &actor).await {
                     Ok(intent) => Pressed {
                         reply: Reply {

@@ -40,6 +40,7 @@ fn orchestrator(
     engine.kubeconfig = settings.kubeconfig.clone();
     engine.kube_context = settings.kube_context.clone();
     engine.ready_timeout = settings.ready_timeout;
+    engine.protected_namespaces = settings.protected_namespaces.clone();
     let orchestrator = Orchestrator::new(store, Arc::new(catalogue), engine);
     if let Some(llm) = &settings.llm {
         let parser = crate::intent::llm::LlmParser::new(llm.clone(), orchestrator.catalogue())

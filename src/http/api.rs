@@ -221,6 +221,22 @@ pub async fn retry_intent(
     Ok(HttpResponse::Accepted().json(intent))
 }
 
+/// Starts an intent that waits for confirmation: its owner may, and in a
+/// protected namespace only an admin, whose confirmation is the recorded
+/// approval (403 for anyone else, 409 when it is not waiting).
+#[utoipa::path(post, path = "/api/orchestration/intents/{id}/confirm",
+    responses((status = 202, body = IntentRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn confirm_intent(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let actor = caller.require(Role::Deployer, "confirming")?.clone();
+    let intent = state.orchestrator.confirm(&id, &actor).await?;
+    Ok(HttpResponse::Accepted().json(intent))
+}
+
 /// Cancels an intent that has not finished (409 for a finished one).
 #[utoipa::path(delete, path = "/api/orchestration/intents/{id}",
     responses((status = 200, body = IntentRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),

@@ -35,7 +35,7 @@ pub struct AppState {
 #[openapi(
     info(title = "deckhand", description = "Natural-language deployments: intents, plans, blueprints, releases."),
     paths(
-        api::deploy, api::plan, api::list_intents, api::get_intent, api::intent_events, api::retry_intent, api::cancel_intent,
+        api::deploy, api::plan, api::list_intents, api::get_intent, api::intent_events, api::retry_intent, api::confirm_intent, api::cancel_intent,
         api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::blueprint_graph, api::intent_graph, api::list_releases, api::get_release,
         api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
     ),
@@ -124,6 +124,7 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
                 .route("/intents/{id}", web::delete().to(api::cancel_intent))
                 .route("/intents/{id}/events", web::get().to(api::intent_events))
                 .route("/intents/{id}/retry", web::post().to(api::retry_intent))
+                .route("/intents/{id}/confirm", web::post().to(api::confirm_intent))
                 .route("/blueprints", web::get().to(api::list_blueprints))
                 .route("/blueprints/{name}", web::get().to(api::get_blueprint))
                 .route(

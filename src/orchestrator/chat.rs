@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{Actor, DeployOptions, Orchestrator, OrchestratorError};
+use crate::store::tokens::Role;
 use crate::store::{IntentRecord, IntentStatus};
 
 /// deckhand's answer to one message.
@@ -16,7 +17,9 @@ pub struct ChatReply {
     pub conversation_id: String,
     /// What deckhand says, for a person.
     pub reply: String,
-    /// `awaiting_confirmation`, `started`, `dropped`, `question`, `failed` or `idle`.
+    /// `awaiting_confirmation`, `awaiting_approval` (a protected namespace:
+    /// an admin must confirm the intent), `started`, `dropped`, `question`,
+    /// `failed` or `idle`.
     pub state: String,
     pub intent: Option<IntentRecord>,
     pub plan_text: Option<String>,
@@ -209,6 +212,23 @@ impl Orchestrator {
             )
             .await?;
         let reply = match intent.status {
+            IntentStatus::AwaitingConfirmation
+                if actor.role != Role::Admin && self.is_protected(intent.namespace.as_deref()) =>
+            {
+                let summary = intent.plan_text.clone().unwrap_or_default();
+                ChatReply {
+                    conversation_id: conversation_id.to_string(),
+                    reply: format!(
+                        "Here is the plan.\n\n{summary}\nNamespace {} is protected: it waits for an admin's approval (intent {}).",
+                        intent.namespace.clone().unwrap_or_default(),
+                        intent.id
+                    ),
+                    state: "awaiting_approval".into(),
+                    plan_text: intent.plan_text.clone(),
+                    intent: Some(intent),
+                    suggestions: vec![],
+                }
+            }
             IntentStatus::AwaitingConfirmation => {
                 self.set_pending(conversation_id, Some(intent.id.clone()))
                     .await?;

@@ -143,6 +143,8 @@ pub struct EngineSettings {
     pub kube_context: Option<String>,
     /// Readiness timeout when the blueprint sets none.
     pub ready_timeout: Duration,
+    /// Namespaces where a change starts only with an admin's approval.
+    pub protected_namespaces: Vec<String>,
 }
 
 impl EngineSettings {
@@ -156,6 +158,7 @@ impl EngineSettings {
             kubeconfig: None,
             kube_context: None,
             ready_timeout: Duration::from_secs(300),
+            protected_namespaces: Vec::new(),
         }
     }
 }
@@ -181,6 +184,20 @@ impl std::fmt::Debug for Orchestrator {
             .field("settings", &self.settings)
             .finish()
     }
+}
+
+/// The event that records an admin's approval of a change in a protected
+/// namespace: who, when and how.
+fn approval(admin: &Actor, how: &str) -> NewEvent {
+    NewEvent::new(
+        "approval",
+        "approved",
+        format!(
+            "approved by {} (admin) at {}, {how}",
+            admin.name,
+            crate::store::now()
+        ),
+    )
 }
 
 /// Statuses from which an intent can still be cancelled.
@@ -415,12 +432,14 @@ impl Orchestrator {
         if self.parse_step(&id, &overrides).await?.is_none() {
             return self.intent(&id).await;
         }
-        if options.dry_run || confirm_first {
+        // Someone who may need an admin's approval is answered after
+        // planning, so the answer says whether the intent waits for one.
+        let may_need_approval =
+            actor.role != Role::Admin && !self.settings.protected_namespaces.is_empty();
+        if options.dry_run || confirm_first || may_need_approval {
             // Planned now, so the answer carries the plan.
-            self.plan_step(&id, &overrides).await?;
-            if options.dry_run
-                && self.intent(&id).await?.status == IntentStatus::AwaitingConfirmation
-            {
+            let planned = self.plan_step(&id, &overrides).await?;
+            if planned && options.dry_run {
                 self.transition(
                     &id,
                     None,
@@ -432,28 +451,95 @@ impl Orchestrator {
                     ),
                 )
                 .await?;
+            } else if planned
+                && !self.held_for_approval(&id, actor, !confirm_first).await?
+                && !confirm_first
+            {
+                let this = self.clone();
+                let background = id.clone();
+                tokio::spawn(async move { this.start_confirmed(&background).await });
             }
             return self.intent(&id).await;
         }
         let this = self.clone();
         let background = id.clone();
-        tokio::spawn(async move { this.plan_and_deploy(&background, overrides).await });
+        let asking = actor.clone();
+        tokio::spawn(async move { this.plan_and_deploy(&background, overrides, &asking).await });
         self.intent(&id).await
     }
 
-    async fn plan_and_deploy(self: &Arc<Self>, id: &str, overrides: Overrides) {
+    /// Whether changes in `namespace` need an admin's approval.
+    pub fn is_protected(&self, namespace: Option<&str>) -> bool {
+        namespace.is_some_and(|ns| self.settings.protected_namespaces.iter().any(|p| p == ns))
+    }
+
+    /// Keeps a planned intent in a protected namespace waiting unless
+    /// `actor` is an admin, with an event saying so; true when held. An
+    /// admin's request that starts now (`starting`) records its approval.
+    async fn held_for_approval(
+        &self,
+        id: &str,
+        actor: &Actor,
+        starting: bool,
+    ) -> Result<bool, StoreError> {
+        let owned = id.to_string();
+        let namespace = self
+            .store
+            .call(move |s| s.intent(&owned))
+            .await?
+            .and_then(|record| record.namespace);
+        if !self.is_protected(namespace.as_deref()) {
+            return Ok(false);
+        }
+        if actor.role == Role::Admin {
+            if starting {
+                self.record(id, approval(actor, "with their own request"))
+                    .await?;
+            }
+            return Ok(false);
+        }
+        self.record(
+            id,
+            NewEvent::new(
+                "approval",
+                "required",
+                format!(
+                    "namespace {} is protected: an admin must approve this intent (POST /api/orchestration/intents/{id}/confirm, or Approve in chat)",
+                    namespace.unwrap_or_default()
+                ),
+            ),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Plans, then deploys unless the intent must wait for an admin.
+    async fn plan_and_deploy(self: &Arc<Self>, id: &str, overrides: Overrides, actor: &Actor) {
         let result = async {
-            if self.plan_step(id, &overrides).await? {
-                self.transition(
-                    id,
-                    Some(&[IntentStatus::AwaitingConfirmation]),
-                    IntentStatus::Deploying,
-                    NewEvent::new("confirm", "deploying", "confirmed by the deploy request"),
-                )
-                .await?;
-                self.deploy(id).await?;
+            if self.plan_step(id, &overrides).await?
+                && !self.held_for_approval(id, actor, true).await?
+            {
+                self.start_confirmed(id).await;
             }
             Ok::<(), StoreError>(())
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::error!(intent = id, "intent stopped on a storage error: {err}");
+        }
+    }
+
+    /// Deploys a planned intent that its request itself confirmed.
+    async fn start_confirmed(&self, id: &str) {
+        let result = async {
+            self.transition(
+                id,
+                Some(&[IntentStatus::AwaitingConfirmation]),
+                IntentStatus::Deploying,
+                NewEvent::new("confirm", "deploying", "confirmed by the deploy request"),
+            )
+            .await?;
+            self.deploy(id).await
         }
         .await;
         if let Err(err) = result {
@@ -694,6 +780,17 @@ impl Orchestrator {
                 record.status
             )));
         }
+        if self.is_protected(record.namespace.as_deref()) {
+            if actor.role != Role::Admin {
+                return Err(OrchestratorError::Forbidden(format!(
+                    "namespace {} is protected: only an admin can approve intent {id}, and {} is a {}",
+                    record.namespace.unwrap_or_default(),
+                    actor.name,
+                    actor.role.as_str()
+                )));
+            }
+            self.record(id, approval(actor, "by confirming it")).await?;
+        }
         self.transition(
             id,
             Some(&[IntentStatus::AwaitingConfirmation]),
@@ -818,7 +915,10 @@ impl Orchestrator {
         if self.parse_step(id, &overrides).await?.is_some() {
             let this = self.clone();
             let background = id.to_string();
-            tokio::spawn(async move { this.plan_and_deploy(&background, overrides).await });
+            let asking = actor.clone();
+            tokio::spawn(
+                async move { this.plan_and_deploy(&background, overrides, &asking).await },
+            );
         }
         self.intent(id).await
     }
