@@ -91,17 +91,76 @@ fn objects(file: &ReleaseFile) -> BTreeMap<ObjectKey, (Json, bool)> {
     out
 }
 
+/// Every object of a release's files.
+fn all_objects(files: &[ReleaseFile]) -> BTreeMap<ObjectKey, (Json, bool)> {
+    let mut all = BTreeMap::new();
+    for file in files {
+        all.extend(objects(file));
+    }
+    all
+}
+
+/// The fields of a StatefulSet's spec that an API server lets change on an
+/// existing one; it refuses a change to any other.
+const STATEFULSET_MUTABLE: &[&str] = &[
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+];
+
+/// What of an object a Kubernetes API server will not change once it
+/// exists (its validation, not deckhand's): a StatefulSet's spec but for
+/// [`STATEFULSET_MUTABLE`], a Deployment's selector; `Null` for the rest.
+fn immutable_part(object: &Json) -> Json {
+    match object["kind"].as_str() {
+        Some("StatefulSet") => {
+            let mut spec = object["spec"].as_object().cloned().unwrap_or_default();
+            spec.retain(|field, _| !STATEFULSET_MUTABLE.contains(&field.as_str()));
+            Json::Object(spec)
+        }
+        Some("Deployment") => serde_json::json!({"selector": object["spec"]["selector"]}),
+        _ => Json::Null,
+    }
+}
+
+/// The changes from `old` to `new` that a Kubernetes API server refuses on
+/// objects that already exist, one `StatefulSet NAME: spec.path: old → new`
+/// line each: applying them would fail, so a plan refuses them first.
+pub fn refused_by_kubernetes(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<String> {
+    let before = all_objects(old);
+    let mut lines = Vec::new();
+    for (key, (object, _)) in all_objects(new) {
+        let Some((previous, _)) = before.get(&key) else {
+            continue;
+        };
+        let (was, now) = (immutable_part(previous), immutable_part(&object));
+        if was == now {
+            continue;
+        }
+        let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+        flatten("spec", &was, &mut a);
+        flatten("spec", &now, &mut b);
+        for (path, value) in &b {
+            match a.get(path) {
+                Some(old) if old == value => {}
+                Some(old) => lines.push(format!("{key}: {path}: {old} → {value}")),
+                None => lines.push(format!("{key}: {path}: (none) → {value}")),
+            }
+        }
+        for path in a.keys().filter(|p| !b.contains_key(*p)) {
+            lines.push(format!("{key}: {path}: removed"));
+        }
+    }
+    lines
+}
+
 /// The changes from `old` to `new`, one line each: `+` added, `-` removed,
 /// `~` changed with the fields (`path: old → new`), secret values masked.
 pub fn diff(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<String> {
-    let collect = |files: &[ReleaseFile]| {
-        let mut all = BTreeMap::new();
-        for file in files {
-            all.extend(objects(file));
-        }
-        all
-    };
-    let (before, after) = (collect(old), collect(new));
+    let (before, after) = (all_objects(old), all_objects(new));
     let mut lines = Vec::new();
     for (key, (object, secret)) in &after {
         match before.get(key) {
@@ -179,5 +238,35 @@ mod tests {
                 .any(|l| l.contains("bmV3") || l.contains("b2xk"))
         );
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn what_kubernetes_refuses_on_existing_objects_is_named() {
+        let set = |storage: &str, image: &str, replicas: u32| {
+            vec![file(
+                "manifests.yaml",
+                &format!(
+                    "---\nkind: StatefulSet\nmetadata: {{name: db}}\nspec:\n  replicas: {replicas}\n  serviceName: db\n  template: {{spec: {{image: '{image}'}}}}\n  volumeClaimTemplates:\n  - metadata: {{name: data}}\n    spec: {{resources: {{requests: {{storage: {storage}}}}}}}\n---\nkind: Deployment\nmetadata: {{name: web}}\nspec: {{selector: {{matchLabels: {{app: web}}}}, replicas: {replicas}}}\n"
+                ),
+            )]
+        };
+        // Image and replicas may change; nothing is refused.
+        assert!(refused_by_kubernetes(&set("1Gi", "pg:17", 1), &set("1Gi", "pg:18", 3)).is_empty());
+        assert_eq!(
+            refused_by_kubernetes(&set("1Gi", "pg:17", 1), &set("5Gi", "pg:17", 1)),
+            vec![
+                "StatefulSet db: spec.volumeClaimTemplates[0].spec.resources.requests.storage: 1Gi → 5Gi"
+            ]
+        );
+        // A new object is not a change.
+        assert!(refused_by_kubernetes(&[], &set("5Gi", "pg:17", 1)).is_empty());
+        let moved = vec![file(
+            "manifests.yaml",
+            "---\nkind: Deployment\nmetadata: {name: web}\nspec: {selector: {matchLabels: {app: other}}}\n",
+        )];
+        assert_eq!(
+            refused_by_kubernetes(&set("1Gi", "pg:17", 1), &moved),
+            vec!["Deployment web: spec.selector.matchLabels.app: web → other"]
+        );
     }
 }

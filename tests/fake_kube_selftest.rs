@@ -298,6 +298,18 @@ fn deployment_becomes_ready_after_the_delay_with_pods() {
         .find(|c| c["type"] == "Progressing")
         .unwrap();
     assert_eq!(progressing["reason"], "NewReplicaSetAvailable");
+    // A Deployment's selector is immutable, as on the real server.
+    let mut moved = deployment("web", 2, "nginx:1");
+    moved["spec"]["selector"]["matchLabels"]["app"] = json!("elsewhere");
+    let (code, refused) = apply(&fake, path, &moved);
+    assert_eq!(code, 422, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.selector: Invalid value"),
+        "{refused}"
+    );
 
     let (_, pods) = get(
         &fake,
@@ -350,6 +362,24 @@ fn statefulset_gets_numbered_pods_and_claims_that_outlive_it() {
         },
     });
     assert_eq!(apply(&fake, path, &set).0, 201);
+    // Like the real server: the claim templates of an existing StatefulSet
+    // cannot change (422 Invalid), its replicas and template can.
+    let mut bigger = set.clone();
+    bigger["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] =
+        json!("2Gi");
+    let (code, refused) = apply(&fake, path, &bigger);
+    assert_eq!(
+        (code, refused["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{refused}"
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("updates to statefulset spec for fields other than"),
+        "{refused}"
+    );
     let ready = wait_for(&fake, path, |s| s["status"]["readyReplicas"] == 2);
     assert_eq!(ready["status"]["currentReplicas"], 2);
     assert_eq!(ready["status"]["updatedReplicas"], 2);

@@ -320,7 +320,10 @@ fn two_intents_on_the_same_release_take_turns_and_say_so() {
     let second = server.wait_for_within(&second, &["completed", "failed"], Duration::from_secs(30));
     assert_eq!(
         (first["status"].as_str(), second["status"].as_str()),
-        (Some("completed"), Some("completed"))
+        (Some("completed"), Some("completed")),
+        "{} / {}",
+        first["error"],
+        second["error"]
     );
     let waited: Vec<&Value> = [&first, &second]
         .into_iter()

@@ -189,6 +189,21 @@ fn lifecycle_refusals_are_clear() {
         body["detail"].as_str().unwrap().contains("single instance"),
         "{body}"
     );
+    // A StatefulSet's claim templates cannot change on a real API server:
+    // the plan refuses, says what and what to do instead. A new version can.
+    let (code, body) = dry_run(&server, "upgrade postgresql with 20Gi storage");
+    assert_eq!(code, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Kubernetes does not allow")
+            && detail
+                .contains("volumeClaimTemplates[0].spec.resources.requests.storage: 8Gi → 20Gi")
+            && detail
+                .contains("kubectl -n default get pvc -l app.kubernetes.io/instance=postgresql"),
+        "{detail}"
+    );
+    let (code, body) = dry_run(&server, "upgrade postgresql to 17");
+    assert_eq!(code, 202, "{body}");
     let (code, body) = dry_run(&server, "rollback postgresql");
     assert_eq!(code, 422);
     assert!(

@@ -98,6 +98,23 @@ fn refuse(message: impl Into<String>) -> Refusal {
     (message.into(), vec![])
 }
 
+/// The refusal of changes that a Kubernetes API server would refuse on
+/// `release`'s existing objects (`refused`, from
+/// [`crate::diff::refused_by_kubernetes`]), with what to do instead.
+fn immutable_refusal(release: &str, namespace: &str, refused: &[String]) -> Refusal {
+    let instead = if refused.iter().any(|l| l.contains("volumeClaimTemplates")) {
+        format!(
+            "to grow a volume, expand the release's PersistentVolumeClaims themselves (`kubectl -n {namespace} get pvc -l app.kubernetes.io/instance={release}`, then `kubectl patch pvc` with the new size, where the StorageClass allows expansion) and leave the storage parameter as it is"
+        )
+    } else {
+        format!("to change them, remove {release} and install it again")
+    };
+    refuse(format!(
+        "cannot apply this to {release} in namespace {namespace}: Kubernetes does not allow these changes to objects that exist ({}); {instead}",
+        refused.join("; ")
+    ))
+}
+
 /// The last revision of every release not removed, by name.
 fn installed(
     store: &Store,
@@ -252,6 +269,13 @@ pub fn prepare(
                 };
                 if let Some(entry) = planner.recorded.get_mut(app) {
                     entry.parameters = parameters_of(&target);
+                }
+                let refused = crate::diff::refused_by_kubernetes(
+                    &stored_files(current),
+                    &stored_files(&target),
+                );
+                if !refused.is_empty() {
+                    return Ok(Err(immutable_refusal(app, &namespace, &refused)));
                 }
                 versions.push(target.version.clone());
                 stored.insert(app.clone(), stored_files(&target));
@@ -421,6 +445,17 @@ pub fn prepare(
                         let (files, _, _) = crate::execute::render::release_files(&plan, release);
                         match installed.get(&release.release) {
                             Some((revision, _, status)) => {
+                                let refused = crate::diff::refused_by_kubernetes(
+                                    &stored_files(revision),
+                                    &files,
+                                );
+                                if !refused.is_empty() {
+                                    return Ok(Err(immutable_refusal(
+                                        &release.release,
+                                        &namespace,
+                                        &refused,
+                                    )));
+                                }
                                 let lines = crate::diff::diff(&stored_files(revision), &files);
                                 if lines.is_empty() {
                                     diff.push(format!(

@@ -345,13 +345,18 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
             ..Default::default()
         }))
     } else {
+        // The API server refuses any change to an existing StatefulSet's
+        // claim templates, so they carry nothing that an upgrade changes:
+        // no version label.
+        let mut claim_labels = labels(release, Some(&component.name));
+        claim_labels.remove("app.kubernetes.io/version");
         let claims = component
             .volumes
             .iter()
             .map(|v| PersistentVolumeClaim {
                 metadata: ObjectMeta {
                     name: Some(v.name.clone()),
-                    labels: Some(labels(release, Some(&component.name))),
+                    labels: Some(claim_labels.clone()),
                     ..Default::default()
                 },
                 spec: Some(PersistentVolumeClaimSpec {

@@ -1815,6 +1815,11 @@ fn apply(
         &manager,
         "Apply",
     );
+    if let Some(existing) = &existing
+        && let Some(refused) = immutable_change(resource, &name, existing, &candidate)
+    {
+        return Err(refused);
+    }
     let code = if existing.is_some() { 200 } else { 201 };
     if existing.as_ref() == Some(&candidate) || call.dry_run() {
         return Ok(json_response(code, &candidate));
@@ -1824,6 +1829,56 @@ fn apply(
     drop(state);
     after_store(&shared, resource, &key, existing.as_ref(), &stored, delay);
     Ok(json_response(code, &stored))
+}
+
+/// What the real API server's validation refuses to change on an existing
+/// object, in its words: a StatefulSet's spec beyond the fields it lets
+/// change (so its `volumeClaimTemplates`, `selector`, `serviceName`), and a
+/// Deployment's selector. The list is the API server's, written here apart
+/// from deckhand's own (`diff::refused_by_kubernetes`) on purpose: the fake
+/// must not share a mistake with the code it tests.
+fn immutable_change(
+    resource: &Resource,
+    name: &str,
+    existing: &Value,
+    candidate: &Value,
+) -> Option<HttpResponse> {
+    let message = match resource.kind {
+        "StatefulSet" => {
+            let frozen = |object: &Value| {
+                let mut spec = object["spec"].as_object().cloned().unwrap_or_default();
+                for mutable in [
+                    "replicas",
+                    "ordinals",
+                    "template",
+                    "updateStrategy",
+                    "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds",
+                ] {
+                    spec.remove(mutable);
+                }
+                spec
+            };
+            (frozen(existing) != frozen(candidate)).then(|| {
+                format!(
+                    "StatefulSet.apps \"{name}\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+                )
+            })
+        }
+        "Deployment" => (existing["spec"]["selector"] != candidate["spec"]["selector"]).then(|| {
+            format!(
+                "Deployment.apps \"{name}\" is invalid: spec.selector: Invalid value: {}: field is immutable",
+                candidate["spec"]["selector"]
+            )
+        }),
+        _ => None,
+    }?;
+    Some(status(
+        422,
+        "Invalid",
+        message,
+        Some(details(resource, Some(name))),
+    ))
 }
 
 fn conflict(resource: &Resource, name: &str) -> HttpResponse {
