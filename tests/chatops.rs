@@ -20,7 +20,7 @@ use sha2::Sha256;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
 const MM_TOKEN: &str = "mattermost-token-for-tests";
-const USERS: &str = "UADMIN=admin,UDEP=deployer,dave=deployer";
+const USERS: &str = "UADMIN=admin,UDEP=deployer,slack:U0DAVE=deployer";
 
 static TRIGGER: AtomicUsize = AtomicUsize::new(0);
 
@@ -377,7 +377,12 @@ fn help_status_list_catalogue_and_strangers_are_viewers() {
     let (_, page) = server.get("/api/orchestration/intents", Some(ADMIN_TOKEN));
     assert_eq!(page["total"], 0, "{page}");
 
-    // Mapped by user name (dave), a deployer; then list and status show it.
+    // A user name is chosen by its user, so it maps to nothing: someone
+    // calling themselves after the admin's id is a viewer.
+    let spoofed = texts(&slack_as(&server, "UEVIL", "uadmin", "install redis", &url).1);
+    assert!(spoofed.contains("viewer"), "{spoofed}");
+
+    // Mapped by platform and id (slack:U0DAVE), a deployer; then list and status show it.
     let (_, reply, _) = slack_as(
         &server,
         "U0DAVE",

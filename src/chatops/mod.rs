@@ -201,18 +201,19 @@ impl Chatops {
         }
     }
 
-    /// The role a chat user has: by id, `platform:id`, name or e-mail; viewer when unknown.
+    /// The role a chat user has, by what the user cannot choose: the most
+    /// specific of `platform:id`, the bare id, or the e-mail when the
+    /// platform sends one; viewer when unknown. Never by user name: people
+    /// pick their own, so a name would let anyone take an admin's role.
     pub fn role_of(&self, user: &ChatUser) -> Role {
         let keys = [
-            Some(user.id.clone()),
             Some(format!("{}:{}", user.platform, user.id)),
-            user.name.clone(),
+            Some(user.id.clone()),
             user.email.clone(),
         ];
         keys.into_iter()
             .flatten()
-            .filter_map(|key| self.settings.users.get(&key.to_lowercase()).copied())
-            .max()
+            .find_map(|key| self.settings.users.get(&key.to_lowercase()).copied())
             .unwrap_or(Role::Viewer)
     }
 
@@ -777,16 +778,20 @@ mod tests {
     }
 
     #[test]
-    fn roles_come_from_ids_names_or_emails_and_strangers_are_viewers() {
+    fn roles_come_from_ids_or_emails_never_names_and_strangers_are_viewers() {
         let mut settings = ChatSettings::default();
         settings.users.insert("u1".into(), Role::Admin);
-        settings.users.insert("bob".into(), Role::Deployer);
+        settings.users.insert("slack:u2".into(), Role::Deployer);
+        settings.users.insert("u2".into(), Role::Admin);
         settings
             .users
             .insert("carol@example.com".into(), Role::Deployer);
         let chat = Chatops::new(settings);
         assert_eq!(chat.role_of(&user("U1", None)), Role::Admin);
-        assert_eq!(chat.role_of(&user("U2", Some("Bob"))), Role::Deployer);
+        // The most specific key wins.
+        assert_eq!(chat.role_of(&user("U2", None)), Role::Deployer);
+        // A user who names themselves after an admin's id is still a stranger.
+        assert_eq!(chat.role_of(&user("U9", Some("u1"))), Role::Viewer);
         let mut carol = user("U3", None);
         carol.email = Some("Carol@example.com".into());
         assert_eq!(chat.role_of(&carol), Role::Deployer);
