@@ -356,6 +356,93 @@ fn two_intents_on_the_same_release_take_turns_and_say_so() {
     assert!(a.1 < b.0 || b.1 < a.0, "overlapping deploys: {a:?} {b:?}");
 }
 
+/// An intent that had to wait plans again from what the other one left, so
+/// a scale asked for during an upgrade keeps the upgrade (and says it waits
+/// while it waits).
+#[test]
+fn an_intent_that_waited_builds_on_what_the_other_one_did() {
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(100));
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    assert_eq!(
+        run(&server, "install grafana on k8s", json!({}))["status"],
+        "completed"
+    );
+    fake.set_ready_delay(Duration::from_millis(1500));
+    let (_, upgrade) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "upgrade grafana to 12.1.0 on k8s"}),
+    );
+    let upgrade = upgrade["id"].as_str().unwrap().to_string();
+    // The upgrade holds grafana's lock once it has started applying.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server
+        .get(
+            &format!("/api/orchestration/intents/{upgrade}"),
+            Some(ADMIN_TOKEN),
+        )
+        .1["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["step"] == "release grafana" && e["status"] == "started")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upgrade never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, scale) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "scale grafana to 3 on k8s"}),
+    );
+    let scale = scale["id"].as_str().unwrap().to_string();
+    // While the upgrade runs, the scale says it waits, and for whom.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let waiting = loop {
+        let (_, intent) = server.get(
+            &format!("/api/orchestration/intents/{scale}"),
+            Some(ADMIN_TOKEN),
+        );
+        if let Some(event) = intent["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["status"] == "waiting" && e["step"] == "deploy")
+        {
+            break event.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no waiting event: {intent}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        waiting["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("intent {upgrade}")),
+        "{waiting}"
+    );
+    let upgrade =
+        server.wait_for_within(&upgrade, &["completed", "failed"], Duration::from_secs(30));
+    let scale = server.wait_for_within(&scale, &["completed", "failed"], Duration::from_secs(30));
+    assert_eq!(upgrade["status"], "completed", "{}", upgrade["error"]);
+    assert_eq!(scale["status"], "completed", "{}", scale["error"]);
+    let deployment = fake
+        .object("Deployment", Some("default"), "grafana-grafana")
+        .expect("grafana's Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"], "grafana/grafana:12.1.0",
+        "the scale kept the upgrade"
+    );
+}
+
 #[test]
 fn status_reports_what_is_live_and_why_a_component_is_not_ready() {
     let fake = FakeKube::start();

@@ -22,6 +22,19 @@ pub struct HeldLocks {
 }
 
 impl ReleaseLocks {
+    /// The keys among `keys` that some intent holds now, with its holder.
+    pub fn busy(&self, keys: &[String]) -> Vec<(String, Option<String>)> {
+        let table = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        keys.iter()
+            .filter_map(|key| {
+                let (lock, holder) = table.get(key)?;
+                lock.try_lock()
+                    .is_err()
+                    .then(|| (key.clone(), holder.clone()))
+            })
+            .collect()
+    }
+
     /// Takes every key for `holder`; `on_wait(key, other_holder)` is called
     /// before waiting on a key someone else holds.
     pub async fn acquire(
@@ -83,6 +96,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiter.is_finished());
+        assert_eq!(
+            locks.busy(&["default/redis".into(), "default/other".into()]),
+            vec![("default/redis".to_string(), Some("intent-a".to_string()))]
+        );
         drop(first);
         let told = waiter.await.unwrap();
         assert_eq!(

@@ -947,39 +947,54 @@ impl Orchestrator {
         let options: DeployOptions =
             serde_json::from_value(record.options.clone()).unwrap_or_default();
         let overrides = options.overrides().unwrap_or_default();
-        let prepared = match self.prepare(id, &overrides).await? {
-            Ok(found) => found,
-            Err((message, suggestions)) => return self.fail(id, message, suggestions).await,
+        // Plan, take the releases' locks, and when another intent held one,
+        // plan again from what it left: a plan made before the wait would
+        // undo the other intent's work.
+        let mut held: Option<(locks::HeldLocks, Vec<String>)> = None;
+        let prepared = loop {
+            let prepared = match self.prepare(id, &overrides).await? {
+                Ok(found) => found,
+                Err((message, suggestions)) => return self.fail(id, message, suggestions).await,
+            };
+            let keys = lock_keys(&prepared);
+            if let Some((_, taken)) = &held
+                && keys.iter().all(|k| taken.contains(k))
+            {
+                break prepared;
+            }
+            // Locks held from a plan that changed are let go first.
+            drop(held.take());
+            for (key, holder) in self.locks.busy(&keys) {
+                let message = format!("waiting for {}, which is changing {key}", who(holder));
+                self.record(id, NewEvent::new("deploy", "waiting", message))
+                    .await?;
+            }
+            let mut waits = Vec::new();
+            let locks = tokio::select! {
+                locks = self.locks.acquire(keys.clone(), id, |key, holder| waits.push((key.to_string(), holder))) => locks,
+                _ = token.cancelled() => {
+                    return self.transition(id, Some(CANCELLABLE), IntentStatus::Cancelled, NewEvent::new("finish", "cancelled", "cancelled while waiting for another intent; nothing was applied")).await;
+                }
+            };
+            if waits.is_empty() {
+                held = Some((locks, keys));
+                break prepared;
+            }
+            for (key, holder) in waits {
+                let message = format!(
+                    "waited for {}, which was changing {key}; planning again from what it left",
+                    who(holder)
+                );
+                self.record(id, NewEvent::new("deploy", "waited", message))
+                    .await?;
+            }
+            held = Some((locks, keys));
         };
         let executor = match self.executor(prepared.executor()).await {
             Ok(executor) => executor,
             Err(err) => return self.fail(id, err.to_string(), vec![]).await,
         };
         let plan = prepared.plan();
-        let names: Vec<String> = match &prepared {
-            lifecycle::Prepared::Remove { targets, .. } => targets.clone(),
-            _ => plan.releases.iter().map(|r| r.release.clone()).collect(),
-        };
-        let keys: Vec<String> = names.iter().map(|name| lock_key(plan, name)).collect();
-        let mut waits = Vec::new();
-        let held = tokio::select! {
-            held = self.locks.acquire(keys, id, |key, holder| waits.push((key.to_string(), holder))) => held,
-            _ = token.cancelled() => {
-                return self.transition(id, Some(CANCELLABLE), IntentStatus::Cancelled, NewEvent::new("finish", "cancelled", "cancelled while waiting for another intent; nothing was applied")).await;
-            }
-        };
-        for (key, holder) in waits {
-            let who = holder.map_or("another intent".to_string(), |h| format!("intent {h}"));
-            self.record(
-                id,
-                NewEvent::new(
-                    "deploy",
-                    "waited",
-                    format!("waited for {who}, which was changing {key}"),
-                ),
-            )
-            .await?;
-        }
         let result = match &prepared {
             lifecycle::Prepared::Remove { targets, .. } => {
                 let delete_data =
@@ -1512,6 +1527,26 @@ type ReleaseParts = (
 
 fn lock_key(plan: &Plan, release: &str) -> String {
     format!("{}/{}/{release}", plan.platform, plan.namespace)
+}
+
+/// The locks a prepared intent needs: one per release it changes.
+fn lock_keys(prepared: &lifecycle::Prepared) -> Vec<String> {
+    let plan = prepared.plan();
+    match prepared {
+        lifecycle::Prepared::Remove { targets, .. } => {
+            targets.iter().map(|name| lock_key(plan, name)).collect()
+        }
+        _ => plan
+            .releases
+            .iter()
+            .map(|r| lock_key(plan, &r.release))
+            .collect(),
+    }
+}
+
+/// The intent holding a lock, for a person: "intent 1f40…".
+fn who(holder: Option<String>) -> String {
+    holder.map_or("another intent".to_string(), |h| format!("intent {h}"))
 }
 
 fn plan_error(err: PlanError) -> OrchestratorError {
