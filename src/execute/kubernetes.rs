@@ -88,17 +88,27 @@ fn selector(release: &str) -> String {
     format!("app.kubernetes.io/instance={release},app.kubernetes.io/managed-by={MANAGER}")
 }
 
+/// A Deployment's rollout is done, by `kubectl rollout status`'s rules: the
+/// controller has seen this generation, every desired replica runs the new
+/// template, no old replica is left, and every new one is available. (Old
+/// pods that still serve during a rollout do not count: a 1-replica upgrade
+/// to an image that never starts shows 1 available, 1 updated, 2 in all.)
 fn deployment_ready(deployment: Option<&Deployment>) -> bool {
     let Some(d) = deployment else { return false };
     let desired = d.spec.replicas.unwrap_or(1);
     let Some(status) = &d.status else {
         return desired == 0;
     };
+    let updated = status.updated_replicas.unwrap_or(0);
     status.observed_generation >= d.metadata.generation
-        && status.available_replicas.unwrap_or(0) >= desired
-        && status.updated_replicas.unwrap_or(0) >= desired
+        && updated >= desired
+        && status.replicas.unwrap_or(0) <= updated
+        && status.available_replicas.unwrap_or(0) >= updated
 }
 
+/// A StatefulSet's rollout is done, by `kubectl rollout status`'s rules: the
+/// controller has seen this generation, every desired replica is ready, and
+/// every pod runs the current revision.
 fn statefulset_ready(statefulset: Option<&StatefulSet>) -> bool {
     let Some(s) = statefulset else { return false };
     let desired = s.spec.replicas.unwrap_or(1);
@@ -107,6 +117,7 @@ fn statefulset_ready(statefulset: Option<&StatefulSet>) -> bool {
     };
     status.observed_generation >= s.metadata.generation
         && status.ready_replicas.unwrap_or(0) >= desired
+        && status.update_revision == status.current_revision
 }
 
 /// The `app.kubernetes.io/component` label of an object (empty when missing).
@@ -425,5 +436,66 @@ impl Executor for KubernetesExecutor {
             found: !components.is_empty(),
             components,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(replicas: i32, status: serde_json::Value) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "generation": 2},
+            "spec": {"replicas": replicas, "selector": {}, "template": {}},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_deployment_mid_rollout_is_not_ready() {
+        // An upgrade whose new pod never starts: the old one still serves.
+        let stuck = deployment(
+            1,
+            serde_json::json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1,
+                               "availableReplicas": 1, "unavailableReplicas": 1}),
+        );
+        assert!(!deployment_ready(Some(&stuck)));
+        let unseen = deployment(
+            1,
+            serde_json::json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}),
+        );
+        assert!(!deployment_ready(Some(&unseen)));
+        let done = deployment(
+            3,
+            serde_json::json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
+        );
+        assert!(deployment_ready(Some(&done)), "{done:?}");
+        // Scaled to zero before the controller reported anything.
+        let mut idle = deployment(0, serde_json::json!({}));
+        idle.status = None;
+        assert!(deployment_ready(Some(&idle)));
+    }
+
+    #[test]
+    fn a_statefulset_is_ready_when_every_pod_runs_the_current_revision() {
+        let set = |status: serde_json::Value| -> StatefulSet {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "db", "generation": 1},
+                "spec": {"replicas": 1, "selector": {}, "serviceName": "db", "template": {}},
+                "status": status,
+            }))
+            .unwrap()
+        };
+        let old_pod_ready = set(
+            serde_json::json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
+                                                   "currentRevision": "db-1", "updateRevision": "db-2"}),
+        );
+        assert!(!statefulset_ready(Some(&old_pod_ready)));
+        let done = set(
+            serde_json::json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
+                                          "currentRevision": "db-2", "updateRevision": "db-2"}),
+        );
+        assert!(statefulset_ready(Some(&done)));
     }
 }
