@@ -304,6 +304,21 @@ fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
         ["install", "rollback"],
         "the failed upgrade left no revision"
     );
+    let versions: Vec<&str> = detail[0]["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        ["12.2.0", "12.2.0"],
+        "the rollback revision is what serves, not what failed"
+    );
+    // What comes next starts from what serves: a scale keeps 12.2.0.
+    let scaled = run(&server, "scale grafana to 2 on k8s", json!({}));
+    assert_eq!(scaled["status"], "completed", "{}", scaled["error"]);
+    assert_eq!(image_of(&fake), "grafana/grafana:12.2.0");
 
     // atomic: false keeps the failed state for debugging.
     let kept = run(

@@ -1234,11 +1234,22 @@ impl Orchestrator {
                 .filter(|r| previous.contains_key(*r))
                 .collect();
             if atomic && plan.intent.action != Action::Install && !changed.is_empty() {
+                // What was serving before, as its revision recorded it: the
+                // rollback revision carries that version and those
+                // parameters, not the failed upgrade's.
                 let back: Vec<crate::render::RenderedRelease> = plan
                     .releases
                     .iter()
                     .filter(|r| changed.contains(&&r.release))
-                    .cloned()
+                    .map(|r| {
+                        let before = &previous[&r.release];
+                        let mut release = r.clone();
+                        release.version = before.version.clone();
+                        release.parameters = serde_json::from_value(before.parameters.clone())
+                            .unwrap_or_else(|_| r.parameters.clone());
+                        release.dependencies = before.dependencies.clone();
+                        release
+                    })
                     .collect();
                 let files: HashMap<String, Vec<execute::ReleaseFile>> = back
                     .iter()
