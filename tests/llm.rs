@@ -61,14 +61,48 @@ fn completions(llm: &Recorder) -> usize {
 }
 
 #[test]
-fn a_good_answer_runs_as_an_llm_intent_and_the_request_carries_prompt_and_schema() {
+fn a_good_answer_waits_for_a_person_then_runs_and_the_request_carries_prompt_and_schema() {
     let llm = Recorder::start();
     let server = server_with(&llm, "5");
     llm.script([completion(&answer("install", &["gitea"], json!("dev")))]);
 
+    // What a model understood is planned, then waits for a person.
     let (code, body) = deploy(&server, VAGUE);
     assert_eq!(code, 202, "{body}");
+    assert_eq!(body["status"], "awaiting_confirmation", "{body}");
     let id = body["id"].as_str().unwrap();
+    let (_, waiting) = server.get(
+        &format!("/api/orchestration/intents/{id}"),
+        Some(ADMIN_TOKEN),
+    );
+    assert!(
+        waiting["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["step"] == "confirm"
+                && e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("so it waits for a person")),
+        "{waiting}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server
+            .get(
+                &format!("/api/orchestration/intents/{id}"),
+                Some(ADMIN_TOKEN)
+            )
+            .1["status"],
+        "awaiting_confirmation"
+    );
+    let (code, confirmed) = server.post(
+        &format!("/api/orchestration/intents/{id}/confirm"),
+        Some(ADMIN_TOKEN),
+        json!({}),
+    );
+    assert_eq!(code, 202, "{confirmed}");
     let done = server.wait_for(id, &["completed", "failed"]);
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["intent"]["source"], "llm");
@@ -135,6 +169,16 @@ fn a_good_answer_runs_as_an_llm_intent_and_the_request_carries_prompt_and_schema
     assert_eq!(done["intent"]["source"], "rules");
     assert!(done["intent"].get("model").is_none(), "{done}");
     assert_eq!(completions(&llm), 1, "the rules' sentence reached the LLM");
+
+    // Nor does one the rules understood with a wrong value: the person fixes
+    // it; no model guesses another namespace.
+    let (code, body) = deploy(&server, "install redis in namespace Bad_NS");
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("Bad_NS"),
+        "{body}"
+    );
+    assert_eq!(completions(&llm), 1, "an invalid value reached the LLM");
 }
 
 #[test]
@@ -152,6 +196,11 @@ fn invalid_answers_invented_applications_and_forbidden_actions_are_refused() {
             json!({"action": "install", "applications": ["gitea"], "platform": null, "namespace": null,
                 "parameters": {"replicas": 5000}, "unclear": null}),
             "5000",
+        ),
+        (
+            json!({"action": "install", "applications": ["gitea"], "platform": null, "namespace": null,
+                "parameters": {"delete_data": true}, "unclear": null}),
+            "delete_data",
         ),
     ];
     for (given, named) in cases {
@@ -178,7 +227,7 @@ fn invalid_answers_invented_applications_and_forbidden_actions_are_refused() {
         );
     }
     // Refused answers are not tried again: one request each.
-    assert_eq!(completions(&llm), 4);
+    assert_eq!(completions(&llm), 5);
     let (_, releases) = server.get("/api/orchestration/releases", Some(ADMIN_TOKEN));
     assert_eq!(
         releases.as_array().expect("a list of releases").len(),

@@ -255,10 +255,16 @@ pub fn validate(answer: &Json, model: &str, catalogue: &Catalogue) -> Result<Int
         )));
     }
     // Parameters: nulls are "not said"; anything outside the contract is refused.
+    const PARAMETERS: &[&str] = &["tls", "ingress", "domain", "replicas", "version", "storage"];
     let mut parameters = Map::new();
     match object.get("parameters") {
         None | Some(Json::Null) => {}
         Some(Json::Object(given)) => {
+            if let Some(extra) = given.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
+                return Err(LlmError::Refused(format!(
+                    "the language model asked for the parameter '{extra}', which it may not set"
+                )));
+            }
             for (key, value) in given {
                 if !value.is_null() {
                     parameters.insert(key.clone(), value.clone());

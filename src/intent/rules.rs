@@ -23,20 +23,28 @@ use crate::catalogue::{Catalogue, did_you_mean, nearest};
 pub struct ParseFailure {
     pub error: String,
     pub suggestions: Vec<String>,
+    /// The rules understood what was asked but a value is wrong or missing
+    /// (an invalid namespace, a scale without a count): the person must fix
+    /// it, and no language model may guess a replacement.
+    #[serde(skip)]
+    pub understood: bool,
 }
 
 impl ParseFailure {
     fn new(error: impl Into<String>) -> Self {
-        Self {
-            error: error.into(),
-            suggestions: Vec::new(),
-        }
+        Self::with_suggestions(error, Vec::new())
     }
     fn with_suggestions(error: impl Into<String>, suggestions: Vec<String>) -> Self {
         Self {
             error: error.into(),
             suggestions,
+            understood: false,
         }
+    }
+    /// The request was understood; this failure is about one of its values.
+    fn of_a_value(mut self) -> Self {
+        self.understood = true;
+        self
     }
 }
 
@@ -53,7 +61,7 @@ impl From<ValueError> for ParseFailure {
             }
             _ => vec![],
         };
-        Self::with_suggestions(err.to_string(), suggestions)
+        Self::with_suggestions(err.to_string(), suggestions).of_a_value()
     }
 }
 
@@ -404,7 +412,8 @@ impl RuleParser {
                     "scale needs a count: how many replicas of {} should run? (e.g. \"scale {} to 3 replicas\")",
                     applications.join(", "),
                     applications.first().map_or("grafana", String::as_str)
-                )));
+                ))
+                .of_a_value());
             }
         }
 
@@ -721,7 +730,8 @@ fn take_revision(words: &mut [Word]) -> Result<Option<u32>, ParseFailure> {
             Ok(n) if n >= 1 => Ok(Some(n)),
             _ => Err(ParseFailure::new(format!(
                 "invalid revision {number}: revisions count from 1"
-            ))),
+            ))
+            .of_a_value()),
         };
     }
     Ok(None)
@@ -774,9 +784,9 @@ fn take_namespace(words: &mut [Word]) -> Result<Option<Namespace>, ParseFailure>
             .filter(|&b| !words[b].used && !is_filler(&words[b].lower)),
     };
     let Some(index) = chosen else {
-        return Err(ParseFailure::new(
-            "which namespace? Say e.g. \"in namespace auth\"",
-        ));
+        return Err(
+            ParseFailure::new("which namespace? Say e.g. \"in namespace auth\"").of_a_value(),
+        );
     };
     words[index].used = true;
     let name = words[index].original.trim_end_matches(',');
@@ -929,7 +939,8 @@ fn take_replicas(words: &mut [Word], action: Action) -> Result<Option<Replicas>,
                 return Err(ParseFailure::new(format!(
                     "invalid replica count {}: it must be between 0 and 100",
                     words[i].original
-                )));
+                ))
+                .of_a_value());
             }
             return Ok(Some(validate(n)?));
         }
@@ -940,8 +951,9 @@ fn take_replicas(words: &mut [Word], action: Action) -> Result<Option<Replicas>,
             .or_else(|| lower.strip_prefix("replicas:"))
         {
             words[i].used = true;
-            let n = parse_number(value)
-                .ok_or_else(|| ParseFailure::new(format!("'{value}' is not a replica count")))?;
+            let n = parse_number(value).ok_or_else(|| {
+                ParseFailure::new(format!("'{value}' is not a replica count")).of_a_value()
+            })?;
             return Ok(Some(validate(n)?));
         }
         if lower == "replicas"
@@ -972,7 +984,8 @@ fn take_replicas(words: &mut [Word], action: Action) -> Result<Option<Replicas>,
                     return Err(ParseFailure::new(format!(
                         "invalid replica count {}: it must be between 0 and 100",
                         words[i + 1].original
-                    )));
+                    ))
+                    .of_a_value());
                 }
                 return Ok(Some(validate(n)?));
             }

@@ -71,6 +71,7 @@ impl Orchestrator {
                         err.rephrase()
                     ),
                     suggestions: failure.suggestions,
+                    understood: false,
                 }))
             }
         }

@@ -31,7 +31,7 @@ use crate::execute::render::RenderExecutor;
 use crate::execute::{
     self, ExecError, Executor, ExecutorKind, ReleaseTarget, ReleaseWork, RunEvent, Runner,
 };
-use crate::intent::{Action, Domain, Intent, Namespace, Platform, Replicas};
+use crate::intent::{Action, Domain, Intent, Namespace, Platform, Replicas, Source};
 use crate::metrics::Metrics;
 use crate::plan::{Overrides, Plan, PlanError, Planner};
 use crate::render::{EphemeralSecrets, RenderOptions};
@@ -429,14 +429,15 @@ impl Orchestrator {
         let (record, first) = self.store.call(move |s| s.create_intent(new)).await?;
         let _ = self.events.send(first);
         let id = record.id.clone();
-        if self.parse_step(&id, &overrides).await?.is_none() {
+        let Some(parsed) = self.parse_step(&id, &overrides).await? else {
             return self.intent(&id).await;
-        }
-        // Someone who may need an admin's approval is answered after
-        // planning, so the answer says whether the intent waits for one.
-        let may_need_approval =
-            actor.role != Role::Admin && !self.settings.protected_namespaces.is_empty();
-        if options.dry_run || confirm_first || may_need_approval {
+        };
+        // An intent that may wait for a person (an admin's approval, or a
+        // confirmation of what a language model understood) is answered
+        // after planning, so the answer says whether it waits.
+        let may_wait = parsed.source == Source::Llm
+            || (actor.role != Role::Admin && !self.settings.protected_namespaces.is_empty());
+        if options.dry_run || confirm_first || may_wait {
             // Planned now, so the answer carries the plan.
             let planned = self.plan_step(&id, &overrides).await?;
             if planned && options.dry_run {
@@ -452,7 +453,7 @@ impl Orchestrator {
                 )
                 .await?;
             } else if planned
-                && !self.held_for_approval(&id, actor, !confirm_first).await?
+                && !self.waits_for_a_person(&id, actor, !confirm_first).await?
                 && !confirm_first
             {
                 let this = self.clone();
@@ -473,26 +474,45 @@ impl Orchestrator {
         namespace.is_some_and(|ns| self.settings.protected_namespaces.iter().any(|p| p == ns))
     }
 
-    /// Keeps a planned intent in a protected namespace waiting unless
-    /// `actor` is an admin, with an event saying so; true when held. An
-    /// admin's request that starts now (`starting`) records its approval.
-    async fn held_for_approval(
+    /// Keeps a planned intent waiting for a person, with an event saying
+    /// why; true when held. It waits for an admin in a protected namespace
+    /// (unless `actor` is one), and, when its request would start it now
+    /// (`starting`), for a confirmation of what a language model understood.
+    /// An admin's request that starts now in a protected namespace records
+    /// its approval.
+    async fn waits_for_a_person(
         &self,
         id: &str,
         actor: &Actor,
         starting: bool,
     ) -> Result<bool, StoreError> {
         let owned = id.to_string();
-        let namespace = self
-            .store
-            .call(move |s| s.intent(&owned))
-            .await?
-            .and_then(|record| record.namespace);
-        if !self.is_protected(namespace.as_deref()) {
+        let Some(record) = self.store.call(move |s| s.intent(&owned)).await? else {
             return Ok(false);
-        }
-        if actor.role == Role::Admin {
-            if starting {
+        };
+        let namespace = record.namespace.clone();
+        let protected = self.is_protected(namespace.as_deref());
+        let model = record
+            .intent
+            .as_ref()
+            .filter(|i| i["source"] == "llm")
+            .map(|i| i["model"].as_str().unwrap_or("in use").to_string());
+        if !protected || actor.role == Role::Admin {
+            if let (Some(model), true) = (&model, starting) {
+                self.record(
+                    id,
+                    NewEvent::new(
+                        "confirm",
+                        "awaiting_confirmation",
+                        format!(
+                            "understood by the language model {model}, so it waits for a person: check the plan, then confirm it (POST /api/orchestration/intents/{id}/confirm)"
+                        ),
+                    ),
+                )
+                .await?;
+                return Ok(true);
+            }
+            if protected && starting {
                 self.record(id, approval(actor, "with their own request"))
                     .await?;
             }
@@ -517,7 +537,7 @@ impl Orchestrator {
     async fn plan_and_deploy(self: &Arc<Self>, id: &str, overrides: Overrides, actor: &Actor) {
         let result = async {
             if self.plan_step(id, &overrides).await?
-                && !self.held_for_approval(id, actor, true).await?
+                && !self.waits_for_a_person(id, actor, true).await?
             {
                 self.start_confirmed(id).await;
             }
@@ -587,8 +607,13 @@ impl Orchestrator {
             .parse_with_releases(&record.command, &releases);
         let parsed = match parsed {
             Ok(intent) => Ok(intent),
-            // Only what the rules cannot understand may reach the language model.
-            Err(failure) => self.ask_llm(id, &record.command, failure).await?,
+            // Only what the rules cannot understand may reach the language
+            // model; a request they understood with a wrong value (an invalid
+            // namespace) goes back to the person, never to a model's guess.
+            Err(failure) if !failure.understood => {
+                self.ask_llm(id, &record.command, failure).await?
+            }
+            Err(failure) => Err(failure),
         };
         match parsed {
             Ok(mut intent) => {
