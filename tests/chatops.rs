@@ -411,6 +411,20 @@ fn help_status_list_catalogue_and_strangers_are_viewers() {
         status.contains("1 release(s) recorded matching `redis`") && status.contains("cache"),
         "{status}"
     );
+    // A viewer may ask in plain words too, and gets the orchestrator's report.
+    let asked = texts(
+        &slack(
+            &server,
+            "UNKNOWN",
+            "what's running in namespace cache",
+            &url,
+        )
+        .1,
+    );
+    assert!(
+        asked.contains("Status in namespace cache") && asked.contains("redis"),
+        "{asked}"
+    );
 
     // A sentence that is not understood gets the reason and suggestions.
     let unclear = texts(&slack(&server, "UDEP", "install postgress", &url).1);

@@ -506,10 +506,20 @@ fn chat_shows_the_plan_and_waits_for_yes() {
         "awaiting_confirmation"
     );
 
+    // Something that is neither a yes nor a new plan leaves it waiting.
+    let (_, unsure) = server.post(
+        "/api/chat",
+        admin(),
+        json!({"message": "hmm, what does it need?", "conversation_id": conversation}),
+    );
+    assert!(
+        unsure["reply"].as_str().unwrap().contains("still waiting"),
+        "{unsure}"
+    );
     let (_, yes) = server.post(
         "/api/chat",
         admin(),
-        json!({"message": "Go ahead!", "conversation_id": conversation}),
+        json!({"message": "Yes, go ahead!", "conversation_id": conversation}),
     );
     assert_eq!(yes["state"], "started", "{yes}");
     server.wait_for(&id, &["completed"]);
@@ -583,6 +593,17 @@ fn chat_shows_the_plan_and_waits_for_yes() {
             )
             .0,
         409
+    );
+    // A status question is answered at once.
+    let (_, report) = server.post(
+        "/api/chat",
+        admin(),
+        json!({"message": "what's running in namespace cache", "conversation_id": conversation}),
+    );
+    assert_eq!(report["state"], "reported", "{report}");
+    assert!(
+        report["reply"].as_str().unwrap().contains("redis"),
+        "{report}"
     );
     let (_, history) = server.get(&format!("/api/chat/{conversation}"), admin());
     assert!(

@@ -329,18 +329,20 @@ impl Chatops {
 
     async fn request(&self, orch: &Arc<Orchestrator>, user: &ChatUser, text: &str) -> Reply {
         let actor = self.actor(user);
-        if actor.role < Role::Deployer {
-            return Reply::say(format!(
-                "You are a viewer in deckhand, so you cannot deploy (chat users deckhand does not know are viewers). \
-                 Ask an admin to give `{}` the deployer role in `chat_users`. You can still use `status`, `list` and `catalogue`.",
-                user.id
-            ));
-        }
+        // Viewers may ask what is running ("what's running in namespace
+        // auth"); the orchestrator refuses them anything else.
         let intent = match orch
             .submit(&actor, text, DeployOptions::default(), None, true)
             .await
         {
             Ok(intent) => intent,
+            Err(OrchestratorError::Forbidden(_)) if actor.role < Role::Deployer => {
+                return Reply::say(format!(
+                    "You are a viewer in deckhand, so you cannot deploy (chat users deckhand does not know are viewers). \
+                     Ask an admin to give `{}` the deployer role in `chat_users`. You can still ask what is running, and use `status`, `list` and `catalogue`.",
+                    user.id
+                ));
+            }
             Err(err) => return Reply::say(format!("I cannot do that: {err}")),
         };
         match intent.status {

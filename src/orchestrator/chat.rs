@@ -19,7 +19,7 @@ pub struct ChatReply {
     pub reply: String,
     /// `awaiting_confirmation`, `awaiting_approval` (a protected namespace:
     /// an admin must confirm the intent), `started`, `dropped`, `question`,
-    /// `failed` or `idle`.
+    /// `reported` (a status report), `failed` or `idle`.
     pub state: String,
     pub intent: Option<IntentRecord>,
     pub plan_text: Option<String>,
@@ -56,8 +56,57 @@ const NO: &[&str] = &[
     "don't",
 ];
 
+/// Words that may follow a yes without changing it ("yes, go ahead", "ok,
+/// do it", "sure thing", "confirm please").
+const YES_FILLER: &[&str] = &[
+    "go", "ahead", "do", "it", "please", "thing", "thanks", "thank", "you", "now", "sure", "yes",
+    "ok", "okay", "confirm", "that", "is", "fine", "right", "away", "it's", "sounds", "good",
+    "great", "let's", "lets",
+];
+/// Words that may follow a no without changing it ("no thanks", "no, stop").
+const NO_FILLER: &[&str] = &[
+    "no", "thanks", "thank", "you", "not", "now", "way", "cancel", "it", "that", "please", "stop",
+    "don't", "do",
+];
+
+/// A message in lower case with punctuation as spaces and single spaces.
 fn normalized(message: &str) -> String {
-    message.trim().trim_end_matches(['.', '!']).to_lowercase()
+    message
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Some(true) for a yes, Some(false) for a no, None for anything else: a
+/// listed answer, or one whose first word is a listed answer and whose other
+/// words only soften it.
+fn answer(message: &str) -> Option<bool> {
+    let words = normalized(message);
+    for (answers, meaning) in [(YES, true), (NO, false)] {
+        if answers.contains(&words.as_str()) {
+            return Some(meaning);
+        }
+    }
+    let mut split = words.split(' ');
+    let first = split.next().unwrap_or_default();
+    let rest: Vec<&str> = split.collect();
+    if YES.contains(&first) && rest.iter().all(|w| YES_FILLER.contains(w)) {
+        return Some(true);
+    }
+    if NO.contains(&first) && rest.iter().all(|w| NO_FILLER.contains(w)) {
+        return Some(false);
+    }
+    None
 }
 
 impl Orchestrator {
@@ -107,8 +156,8 @@ impl Orchestrator {
                 .filter(|i| i.status == IntentStatus::AwaitingConfirmation),
             None => None,
         };
-        let word = normalized(&message);
-        let reply = if YES.contains(&word.as_str()) {
+        let said = answer(&message);
+        let reply = if said == Some(true) {
             match pending {
                 Some(intent) => {
                     self.confirm_in_conversation(actor, &conversation_id, &intent.id)
@@ -119,7 +168,7 @@ impl Orchestrator {
                     "There is nothing waiting for a yes. Tell me what to deploy, e.g. \"install redis\".",
                 ),
             }
-        } else if NO.contains(&word.as_str()) {
+        } else if said == Some(false) {
             match pending {
                 Some(intent) => {
                     let intent = self.cancel(&intent.id, actor).await?;
@@ -139,11 +188,24 @@ impl Orchestrator {
                 ),
             }
         } else {
+            let mut reply = self.new_request(actor, &conversation_id, &message).await?;
             if let Some(old) = pending {
-                // A new request replaces the one that was waiting.
-                self.cancel(&old.id, actor).await?;
+                if reply.state == "awaiting_confirmation" || reply.state == "awaiting_approval" {
+                    // A new plan replaces the one that was waiting.
+                    self.cancel(&old.id, actor).await?;
+                    reply.reply.push_str(&format!(
+                        "\n(The plan that was waiting, intent {}, is dropped.)",
+                        old.id
+                    ));
+                } else {
+                    // Anything else leaves it waiting.
+                    reply.reply.push_str(&format!(
+                        "\nThe plan of intent {} is still waiting: answer yes or no.",
+                        old.id
+                    ));
+                }
             }
-            self.new_request(actor, &conversation_id, &message).await?
+            reply
         };
         self.say(&conversation_id, "deckhand", &reply.reply).await?;
         Ok(reply)
@@ -244,6 +306,15 @@ impl Orchestrator {
                     suggestions: vec![],
                 }
             }
+            // A status report is done at once.
+            IntentStatus::Completed => ChatReply {
+                conversation_id: conversation_id.to_string(),
+                reply: intent.plan_text.clone().unwrap_or_default(),
+                state: "reported".into(),
+                plan_text: intent.plan_text.clone(),
+                intent: Some(intent),
+                suggestions: vec![],
+            },
             _ => {
                 let error = intent
                     .error
@@ -307,5 +378,43 @@ fn idle(conversation_id: &str, text: &str) -> ChatReply {
         intent: None,
         plan_text: None,
         suggestions: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer;
+
+    #[test]
+    fn yes_and_no_are_heard_in_the_ways_people_say_them() {
+        for yes in [
+            "yes",
+            "Yes, go ahead",
+            "ok, do it",
+            "sure thing",
+            "confirm please",
+            "Go ahead!",
+            "y",
+        ] {
+            assert_eq!(answer(yes), Some(true), "{yes}");
+        }
+        for no in [
+            "no",
+            "No thanks.",
+            "cancel",
+            "nope",
+            "no, stop",
+            "never mind",
+        ] {
+            assert_eq!(answer(no), Some(false), "{no}");
+        }
+        for neither in [
+            "hmm, what does it need?",
+            "install grafana",
+            "yes install grafana",
+            "no idea what that is",
+        ] {
+            assert_eq!(answer(neither), None, "{neither}");
+        }
     }
 }

@@ -412,7 +412,9 @@ impl Orchestrator {
         conversation_id: Option<String>,
         confirm_first: bool,
     ) -> Result<IntentRecord, OrchestratorError> {
-        if actor.role < Role::Deployer {
+        // A viewer may ask what is running, in words the rules understand,
+        // and nothing else.
+        if actor.role < Role::Deployer && !self.is_status_request(command).await? {
             return Err(OrchestratorError::Forbidden(format!(
                 "{} is a {} and may not deploy",
                 actor.name,
@@ -467,6 +469,23 @@ impl Orchestrator {
         let asking = actor.clone();
         tokio::spawn(async move { this.plan_and_deploy(&background, overrides, &asking).await });
         self.intent(&id).await
+    }
+
+    /// Whether the rules read `command` as a status request, which changes
+    /// nothing.
+    async fn is_status_request(&self, command: &str) -> Result<bool, StoreError> {
+        let releases: Vec<String> = self
+            .store
+            .call(|s| s.releases())
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        Ok(self
+            .planner()
+            .parser
+            .parse_with_releases(command, &releases)
+            .is_ok_and(|intent| intent.action == Action::Status))
     }
 
     /// Whether changes in `namespace` need an admin's approval.
