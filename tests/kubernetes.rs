@@ -443,6 +443,68 @@ fn an_intent_that_waited_builds_on_what_the_other_one_did() {
     );
 }
 
+/// A retry runs where the first run did: an intent started on the
+/// Kubernetes executor (the configured default then) and interrupted by a
+/// kill is retried on Kubernetes after a restart whose default is render.
+#[test]
+fn a_retry_keeps_the_executor_the_intent_started_with() {
+    let fake = FakeKube::start();
+    // Long enough to kill the service while it waits; the retry's identical
+    // apply changes nothing, so redis becomes ready when this runs out.
+    fake.set_ready_delay(Duration::from_secs(3));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.kubeconfig(dir.path());
+    let kubeconfig = kubeconfig.to_str().unwrap().to_string();
+    let server = Server::start_with(
+        dir,
+        &[
+            ("DECKHAND_KUBECONFIG", kubeconfig.as_str()),
+            ("DECKHAND_EXECUTOR", "kubernetes"),
+        ],
+    );
+    let (_, intent) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "install redis"}),
+    );
+    let id = intent["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server
+        .get(
+            &format!("/api/orchestration/intents/{id}"),
+            Some(ADMIN_TOKEN),
+        )
+        .1["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["status"] == "waiting" && e["step"] == "release redis")
+    {
+        assert!(std::time::Instant::now() < deadline, "redis never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = server.kill();
+    let server = Server::start_with(dir, &[("DECKHAND_KUBECONFIG", kubeconfig.as_str())]);
+    let (_, interrupted) = server.get(
+        &format!("/api/orchestration/intents/{id}"),
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
+    let (code, _) = server.post(
+        &format!("/api/orchestration/intents/{id}/retry"),
+        Some(ADMIN_TOKEN),
+        json!({}),
+    );
+    assert_eq!(code, 202);
+    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(30));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    assert_eq!(done["executor"], "kubernetes", "{done}");
+    assert!(
+        fake.object("StatefulSet", Some("default"), "redis-redis")
+            .is_some()
+    );
+}
+
 #[test]
 fn status_reports_what_is_live_and_why_a_component_is_not_ready() {
     let fake = FakeKube::start();

@@ -778,8 +778,16 @@ impl Orchestrator {
         let Some(intent_json) = record.intent else {
             return Err(StoreError::NotFound(format!("parsed intent of {id}")));
         };
-        let options: DeployOptions =
+        let mut options: DeployOptions =
             serde_json::from_value(record.options.clone()).unwrap_or_default();
+        if options.executor.is_none() {
+            // Once chosen, an intent's executor stays: a retry runs where the
+            // first run did, whatever the defaults are by then.
+            options.executor = record
+                .executor
+                .as_deref()
+                .and_then(|kind| serde_json::from_value(Json::String(kind.into())).ok());
+        }
         let mut intent: Intent = serde_json::from_value(intent_json)?;
         overrides.apply(&mut intent);
         if options.delete_data {
