@@ -80,8 +80,14 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// Options win over what the sentence said.
-    pub fn apply(&self, intent: &mut Intent) {
+    /// Options win over what the sentence said; a replica count must suit
+    /// the action (0 only for a scale).
+    pub fn apply(&self, intent: &mut Intent) -> Result<(), crate::intent::ValueError> {
+        if let Some(r) = self.replicas
+            && intent.action != Action::Scale
+        {
+            crate::intent::Replicas::for_install(i64::from(r.get()))?;
+        }
         if let Some(p) = self.platform {
             intent.platform = Some(p);
         }
@@ -97,6 +103,7 @@ impl Overrides {
         if let Some(tls) = self.tls {
             intent.parameters.tls = Some(tls);
         }
+        Ok(())
     }
 }
 
@@ -156,7 +163,9 @@ impl<'a> Planner<'a> {
         secrets: &mut dyn SecretSource,
     ) -> Result<Plan, PlanError> {
         let mut intent = self.parser.parse(command)?;
-        overrides.apply(&mut intent);
+        overrides
+            .apply(&mut intent)
+            .map_err(crate::intent::ParseFailure::from)?;
         self.plan_intent(intent, secrets)
     }
 

@@ -328,6 +328,27 @@ fn error_statuses_are_json_and_never_500_for_bad_input() {
         json!({"command": "install redis", "options": {"namespace": "Bad_NS"}}),
     );
     assert_eq!(code, 422, "{body}");
+    // Replica counts from options are checked against the action: 0 is for a scale.
+    let (code, body) = server.post(
+        "/api/orchestration/deploy",
+        admin(),
+        json!({"command": "install nginx", "options": {"replicas": 0}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("between 1 and 100"),
+        "{body}"
+    );
+    let (code, body) = server.post(
+        "/api/orchestration/deploy",
+        admin(),
+        json!({"command": "install nginx", "options": {"replicas": -3}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("-3"),
+        "{body}"
+    );
     let (code, _) = server.post(
         "/api/orchestration/deploy",
         admin(),

@@ -104,11 +104,19 @@ impl DeployOptions {
                 .map(Domain::parse)
                 .transpose()
                 .map_err(invalid)?,
+            // 0..=100 here; [`Overrides::apply`] holds 0 for a scale only.
             replicas: self
                 .replicas
                 .map(Replicas::for_scale)
                 .transpose()
-                .map_err(invalid)?,
+                .map_err(|_| OrchestratorError::Invalid {
+                    message: format!(
+                        "invalid replica count {}: it must be between 1 and {} (0 only to scale to nothing)",
+                        self.replicas.unwrap_or_default(),
+                        Replicas::MAX
+                    ),
+                    suggestions: vec![],
+                })?,
             tls: self.tls,
         })
     }
@@ -634,9 +642,15 @@ impl Orchestrator {
             }
             Err(failure) => Err(failure),
         };
+        // The request's options go through the same validation.
+        let parsed = parsed.and_then(|mut intent| {
+            overrides
+                .apply(&mut intent)
+                .map(|()| intent)
+                .map_err(crate::intent::ParseFailure::from)
+        });
         match parsed {
-            Ok(mut intent) => {
-                overrides.apply(&mut intent);
+            Ok(intent) => {
                 let stored = intent.clone();
                 let owned = id.to_string();
                 self.store
@@ -789,7 +803,9 @@ impl Orchestrator {
                 .and_then(|kind| serde_json::from_value(Json::String(kind.into())).ok());
         }
         let mut intent: Intent = serde_json::from_value(intent_json)?;
-        overrides.apply(&mut intent);
+        if let Err(err) = overrides.apply(&mut intent) {
+            return Ok(Err((err.to_string(), vec![])));
+        }
         if options.delete_data {
             intent.parameters.delete_data = Some(true);
         }
