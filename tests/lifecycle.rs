@@ -204,6 +204,32 @@ fn lifecycle_refusals_are_clear() {
     );
     let (code, body) = dry_run(&server, "upgrade postgresql to 17");
     assert_eq!(code, 202, "{body}");
+    // "and its dependencies" can also be the request's `cascade` option.
+    assert_eq!(
+        run(&server, "install grafana", json!({}))["status"],
+        "completed"
+    );
+    let (code, body) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "remove grafana", "options": {"dry_run": true, "cascade": true}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    assert!(
+        body["plan_text"]
+            .as_str()
+            .unwrap()
+            .contains("grafana-postgresql"),
+        "{body}"
+    );
+    let (_, alone) = dry_run(&server, "remove grafana");
+    assert!(
+        !alone["plan_text"]
+            .as_str()
+            .unwrap()
+            .contains("grafana-postgresql"),
+        "{alone}"
+    );
     let (code, body) = dry_run(&server, "rollback postgresql");
     assert_eq!(code, 422);
     assert!(

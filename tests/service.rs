@@ -336,7 +336,10 @@ fn error_statuses_are_json_and_never_500_for_bad_input() {
     );
     assert_eq!(code, 422, "{body}");
     assert!(
-        body["detail"].as_str().unwrap().contains("between 1 and 100"),
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("between 1 and 100"),
         "{body}"
     );
     let (code, body) = server.post(
@@ -345,10 +348,7 @@ fn error_statuses_are_json_and_never_500_for_bad_input() {
         json!({"command": "install nginx", "options": {"replicas": -3}}),
     );
     assert_eq!(code, 422, "{body}");
-    assert!(
-        body["detail"].as_str().unwrap().contains("-3"),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().unwrap().contains("-3"), "{body}");
     let (code, _) = server.post(
         "/api/orchestration/deploy",
         admin(),

@@ -79,6 +79,10 @@ pub struct DeployOptions {
     /// For remove: delete persistent volumes too.
     #[serde(default)]
     pub delete_data: bool,
+    /// For remove: also remove the dependencies nothing else needs ("and its
+    /// dependencies").
+    #[serde(default)]
+    pub cascade: bool,
     /// For upgrade and scale: roll back by itself when it fails (default true).
     pub atomic: Option<bool>,
 }
@@ -808,6 +812,9 @@ impl Orchestrator {
         }
         if options.delete_data {
             intent.parameters.delete_data = Some(true);
+        }
+        if options.cascade {
+            intent.parameters.cascade = Some(true);
         }
         let executor = match self.choose_executor(&mut intent, &options) {
             Ok(kind) => kind,
