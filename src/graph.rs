@@ -111,7 +111,15 @@ impl Graph {
 
     /// Graphviz DOT, one cluster per wave.
     pub fn dot(&self) -> String {
-        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        // A DOT string: backslashes and quotes escaped, line breaks as `\n`.
+        let quote = |s: &str| {
+            format!(
+                "\"{}\"",
+                s.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            )
+        };
         let mut out =
             String::from("digraph deckhand {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
         for (i, wave) in self.waves().iter().enumerate() {
@@ -122,15 +130,15 @@ impl Graph {
                 quote(&format!("wave {}", i + 1))
             );
             for node in wave {
-                let mut label = format!("{}\\n{} {}", node.release, node.blueprint, node.version);
+                let mut label = format!("{}\n{} {}", node.release, node.blueprint, node.version);
                 if let Some(status) = &node.status {
-                    label.push_str(&format!("\\n[{status}]"));
+                    label.push_str(&format!("\n[{status}]"));
                 }
                 let _ = writeln!(
                     out,
-                    "    {} [label=\"{}\", fillcolor=\"{}\", style=\"rounded,filled\"];",
+                    "    {} [label={}, fillcolor=\"{}\", style=\"rounded,filled\"];",
                     quote(&node.release),
-                    label.replace('"', "\\\""),
+                    quote(&label),
                     colour(node.status.as_deref())
                 );
             }
@@ -142,7 +150,7 @@ impl Graph {
                 "  {} -> {} [label={}];",
                 quote(&edge.from),
                 quote(&edge.to),
-                quote(&edge.wires.join("\\n"))
+                quote(&edge.wires.join("\n"))
             );
         }
         out.push_str("}\n");

@@ -71,6 +71,12 @@ fn dot_groups_by_wave_and_labels_edges_with_the_wiring() {
         .unwrap();
     assert_eq!(to_pg.0, "authentik");
     assert!(to_pg.2.contains("AUTHENTIK_POSTGRESQL__HOST"), "{to_pg:?}");
+    // One variable a line: DOT's `\n` escape, not a literal backslash.
+    assert!(
+        to_pg.2.contains("AUTHENTIK_POSTGRESQL__HOST\\nAUTHENTIK_POSTGRESQL__")
+            && !to_pg.2.contains("\\\\"),
+        "{to_pg:?}"
+    );
 }
 
 #[test]
