@@ -7,7 +7,7 @@
 //! name only) and anything the person should know; it can be printed for a
 //! person, serialized as JSON, or written out as manifests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -120,6 +120,10 @@ pub struct Plan {
     pub notes: Vec<String>,
     #[serde(skip)]
     pub options: RenderOptions,
+    /// Releases of this plan that are installed already: their secrets are
+    /// the stored ones, not new.
+    #[serde(skip)]
+    pub installed: BTreeSet<String>,
 }
 
 /// Parses, resolves and renders, with one catalogue and one set of options.
@@ -292,6 +296,11 @@ impl<'a> Planner<'a> {
         if intent.action == Action::Remove {
             notes.push("removal goes in reverse order: dependents first; persistent volumes are kept unless asked".into());
         }
+        let installed = releases
+            .iter()
+            .filter(|r| self.recorded.contains_key(&r.release))
+            .map(|r| r.release.clone())
+            .collect();
         Ok(Plan {
             intent,
             platform,
@@ -300,6 +309,7 @@ impl<'a> Planner<'a> {
             waves,
             notes,
             options,
+            installed,
         })
     }
 }
@@ -322,6 +332,7 @@ impl Plan {
             waves: Vec::new(),
             notes: Vec::new(),
             options,
+            installed: BTreeSet::new(),
         }
     }
 
@@ -490,15 +501,20 @@ impl Plan {
                 }
             }
         }
-        let with_secrets: Vec<&RenderedRelease> = self
+        let (kept, new): (Vec<&RenderedRelease>, Vec<&RenderedRelease>) = self
             .releases
             .iter()
             .filter(|r| !r.secrets.is_empty())
-            .collect();
-        if !with_secrets.is_empty() {
-            let _ = writeln!(out, "\nSecrets to generate (values are never shown):");
-            for release in with_secrets {
-                let _ = writeln!(out, "  {}: {}", release.release, release.secrets.join(", "));
+            .partition(|r| self.installed.contains(&r.release));
+        for (releases, heading) in [
+            (new, "Secrets to generate (values are never shown):"),
+            (kept, "Secrets kept: the stored values are used again (never shown):"),
+        ] {
+            if !releases.is_empty() {
+                let _ = writeln!(out, "\n{heading}");
+                for release in releases {
+                    let _ = writeln!(out, "  {}: {}", release.release, release.secrets.join(", "));
+                }
             }
         }
         if !self.notes.is_empty() {

@@ -222,6 +222,13 @@ fn lifecycle_refusals_are_clear() {
             .contains("grafana-postgresql"),
         "{body}"
     );
+    // An upgrade's preview says the stored secrets are used again.
+    let (_, upgrade) = dry_run(&server, "upgrade grafana to 12.1.0");
+    let text = upgrade["plan_text"].as_str().unwrap();
+    assert!(
+        text.contains("Secrets kept") && !text.contains("Secrets to generate"),
+        "{text}"
+    );
     let (_, alone) = dry_run(&server, "remove grafana");
     assert!(
         !alone["plan_text"]
