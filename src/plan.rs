@@ -508,7 +508,10 @@ impl Plan {
             .partition(|r| self.installed.contains(&r.release));
         for (releases, heading) in [
             (new, "Secrets to generate (values are never shown):"),
-            (kept, "Secrets kept: the stored values are used again (never shown):"),
+            (
+                kept,
+                "Secrets kept: the stored values are used again (never shown):",
+            ),
         ] {
             if !releases.is_empty() {
                 let _ = writeln!(out, "\n{heading}");

@@ -73,7 +73,9 @@ fn dot_groups_by_wave_and_labels_edges_with_the_wiring() {
     assert!(to_pg.2.contains("AUTHENTIK_POSTGRESQL__HOST"), "{to_pg:?}");
     // One variable a line: DOT's `\n` escape, not a literal backslash.
     assert!(
-        to_pg.2.contains("AUTHENTIK_POSTGRESQL__HOST\\nAUTHENTIK_POSTGRESQL__")
+        to_pg
+            .2
+            .contains("AUTHENTIK_POSTGRESQL__HOST\\nAUTHENTIK_POSTGRESQL__")
             && !to_pg.2.contains("\\\\"),
         "{to_pg:?}"
     );

@@ -334,7 +334,33 @@ impl Catalogue {
             })
     }
 
-    /// The `limit` names (or aliases, as their canonical names) closest to `word`.
+    /// Every keyword a person might use for an entry, with the entries it
+    /// names: the parts of its name, its tags (and their parts) and its
+    /// category ("kuma" → uptime-kuma, "sso" → authentik and keycloak,
+    /// "mysql" → mariadb).
+    pub fn keyword_index(&self) -> BTreeMap<String, Vec<String>> {
+        let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for entry in self.entries.values() {
+            let bp = &entry.blueprint;
+            let name = bp.name().to_string();
+            let mut keys: Vec<String> = vec![bp.category.value.to_ascii_lowercase()];
+            for word in std::iter::once(name.as_str()).chain(bp.tags.iter().map(String::as_str)) {
+                let word = word.to_ascii_lowercase();
+                keys.extend(word.split('-').map(str::to_string));
+                keys.push(word);
+            }
+            for key in keys {
+                let names = index.entry(key).or_default();
+                if !names.contains(&name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        index
+    }
+
+    /// The `limit` names (or aliases, as their canonical names) closest to
+    /// `word`, then those it is a keyword of ([`Catalogue::keyword_index`]).
     pub fn suggest(&self, word: &str, limit: usize) -> Vec<String> {
         let word = word.to_ascii_lowercase();
         let mut scored: Vec<(f64, &str)> = self
@@ -349,6 +375,12 @@ impl Catalogue {
             }
             if !out.iter().any(|n| n == name) {
                 out.push(name.to_string());
+            }
+        }
+        let keywords = self.keyword_index();
+        for name in keywords.get(&word).into_iter().flatten() {
+            if out.len() < limit && !out.contains(name) {
+                out.push(name.clone());
             }
         }
         out

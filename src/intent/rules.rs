@@ -9,7 +9,7 @@
 //! when it stands where an application should, an unknown application with
 //! the nearest catalogue names as suggestions. No input makes it panic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -333,6 +333,8 @@ pub struct RuleParser {
     /// every spelling, for typo matching
     spellings: Vec<(String, String)>,
     names: Vec<String>,
+    /// keyword → the names it may mean, for suggestions ([`Catalogue::keyword_index`]).
+    keywords: BTreeMap<String, Vec<String>>,
 }
 
 impl RuleParser {
@@ -349,6 +351,7 @@ impl RuleParser {
             vocabulary,
             spellings,
             names,
+            keywords: catalogue.keyword_index(),
         }
     }
 
@@ -548,11 +551,13 @@ impl RuleParser {
         };
         if let Some((_, word)) = offending {
             let cleaned = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
-            let suggestions = nearest(
-                &cleaned.to_ascii_lowercase(),
-                self.names.iter().map(String::as_str),
-                3,
-            );
+            let lower = cleaned.to_ascii_lowercase();
+            let mut suggestions = nearest(&lower, self.names.iter().map(String::as_str), 3);
+            for name in self.keywords.get(&lower).into_iter().flatten() {
+                if suggestions.len() < 3 && !suggestions.contains(name) {
+                    suggestions.push(name.clone());
+                }
+            }
             return Err(ParseFailure::with_suggestions(
                 format!(
                     "unknown application '{cleaned}': it is not in the catalogue{}",
@@ -1095,6 +1100,27 @@ mod tests {
         parser()
             .parse(text)
             .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn unknown_applications_get_the_entries_they_are_a_keyword_of() {
+        for (word, expected) in [
+            ("kuma", vec!["uptime-kuma"]),
+            ("mysql", vec!["mariadb"]),
+            ("sso", vec!["authentik", "keycloak"]),
+            ("s3", vec!["minio"]),
+        ] {
+            let failure = parser().parse(&format!("install {word}")).unwrap_err();
+            assert_eq!(failure.suggestions, expected, "{word}: {}", failure.error);
+            assert!(failure.error.contains("did you mean"), "{}", failure.error);
+        }
+        assert!(
+            parser()
+                .parse("install foobarbaz")
+                .unwrap_err()
+                .suggestions
+                .is_empty()
+        );
     }
 
     #[test]
