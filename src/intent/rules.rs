@@ -388,11 +388,25 @@ impl RuleParser {
         }
 
         let action = self.take_action(&mut words)?;
+        if action == Action::Status {
+            // "show me the status", "list what is deployed"
+            for word in words.iter_mut() {
+                if matches!(
+                    word.lower.as_str(),
+                    "status" | "state" | "deployed" | "installed"
+                ) {
+                    word.used = true;
+                }
+            }
+        }
         let platform = take_platform(&mut words);
         let namespace = take_namespace(&mut words)?;
         let mut parameters = Parameters::default();
         take_domain_and_tls(&mut words, &mut parameters)?;
-        take_removal_scope(&mut words, &mut parameters);
+        if action == Action::Remove {
+            // "with its data" is a removal's scope; for others "with storage" is a size.
+            take_removal_scope(&mut words, &mut parameters);
+        }
         parameters.revision = take_revision(&mut words)?;
         parameters.storage = take_storage(&mut words)?;
         let explicit_version = take_keyword_version(&mut words, action)?;
@@ -778,9 +792,12 @@ fn take_namespace(words: &mut [Word]) -> Result<Option<Namespace>, ParseFailure>
         "with", "and", "on", "in", "for", "to", "using", "via", "at", "from", "please", "the", "a",
         "an",
     ];
+    // A phrase-starting word that ends the sentence is the name itself
+    // ("in namespace a").
+    let last = next + 1 == words.len();
     let after = words
         .get(next)
-        .filter(|w| !w.used && !PHRASE_STARTS.contains(&w.lower.as_str()));
+        .filter(|w| !w.used && (last || !PHRASE_STARTS.contains(&w.lower.as_str())));
     let chosen = match after {
         Some(_) => Some(next),
         // "in the sso namespace"
@@ -808,8 +825,17 @@ fn take_domain_and_tls(
         }
         let lower = words[i].lower.clone();
         if TLS_WORDS.contains(&lower.as_str()) {
-            parameters.tls = Some(true);
+            // "with no tls", "without https", "not ssl"
+            let negated = i > 0
+                && matches!(
+                    words[i - 1].lower.as_str(),
+                    "no" | "without" | "not" | "disable" | "disabled"
+                );
+            parameters.tls = Some(!negated);
             words[i].used = true;
+            if negated {
+                words[i - 1].used = true;
+            }
         } else if lower == "ingress" {
             parameters.ingress = Some(true);
             words[i].used = true;
@@ -884,6 +910,21 @@ fn take_storage(words: &mut [Word]) -> Result<Option<Storage>, ParseFailure> {
         if numeric && UNITS.contains(&unit) {
             words[i].used = true;
             return Ok(Some(Storage::parse(&words[i].original)?));
+        }
+        // "with 20xyz storage", "storage -5Gi": a size was meant, and it is wrong.
+        let sized = |w: Option<&Word>| {
+            w.is_some_and(|w| matches!(w.lower.as_str(), "storage" | "disk" | "volume" | "of"))
+        };
+        let next_is_storage = words
+            .get(i + 1)
+            .is_some_and(|w| matches!(w.lower.as_str(), "storage" | "disk" | "volume"));
+        let after_storage = i > 0 && sized(words.get(i - 1)) && words[i - 1].lower != "of";
+        if (next_is_storage || after_storage)
+            && lower.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        {
+            return Err(ParseFailure::from(crate::intent::ValueError::Storage(
+                words[i].original.clone(),
+            )));
         }
         // "20 GB"
         if numeric
@@ -1100,6 +1141,45 @@ mod tests {
         parser()
             .parse(text)
             .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn negations_sizes_and_short_names_are_read_as_meant() {
+        assert_eq!(
+            ok("install grafana with no tls").parameters.tls,
+            Some(false)
+        );
+        assert_eq!(
+            ok("install grafana without https").parameters.tls,
+            Some(false)
+        );
+        let sized = ok("install grafana with storage 20Gi");
+        assert_eq!(sized.parameters.delete_data, None, "a size, not a removal");
+        assert_eq!(sized.parameters.storage.unwrap().as_str(), "20Gi");
+        for wrong in [
+            "install grafana with 20xyz storage",
+            "install grafana with -5Gi storage",
+        ] {
+            let failure = parser().parse(wrong).unwrap_err();
+            assert!(
+                failure.error.contains("invalid storage size"),
+                "{wrong}: {}",
+                failure.error
+            );
+            assert!(failure.understood);
+        }
+        assert_eq!(
+            ok("install minio in namespace a")
+                .namespace
+                .unwrap()
+                .to_string(),
+            "a"
+        );
+        assert_eq!(ok("show me the status").action, Action::Status);
+        assert_eq!(
+            ok("remove grafana with its storage").parameters.delete_data,
+            Some(true)
+        );
     }
 
     #[test]
