@@ -221,8 +221,21 @@ impl<'a> Planner<'a> {
                 });
                 continue;
             }
-            // Upgrade and scale start from what is installed.
+            // Upgrade and scale start from what is installed, under its own name.
             let Some(installed) = self.recorded.get(app) else {
+                let as_dependency: Vec<&str> = self
+                    .recorded
+                    .iter()
+                    .filter(|(_, r)| r.blueprint == *app)
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                if !as_dependency.is_empty() {
+                    return Err(PlanError::Refused(format!(
+                        "{app} is not installed on its own in namespace {namespace} on {platform}; {} is, as a dependency: {} the application that needs it (its dependencies move with it)",
+                        as_dependency.join(", "),
+                        intent.action
+                    )));
+                }
                 return Err(PlanError::NotInstalled {
                     application: app.clone(),
                     namespace: namespace.clone(),
@@ -230,6 +243,12 @@ impl<'a> Planner<'a> {
                     action: intent.action,
                 });
             };
+            if installed.blueprint != *app {
+                return Err(PlanError::Refused(format!(
+                    "{app} is a dependency ({} {}); deckhand does not {} a dependency on its own: {} the application that needs it",
+                    installed.blueprint, installed.version, intent.action, intent.action
+                )));
+            }
             let mut merged = installed.parameters.clone();
             merged.extend(parameters.clone());
             let version = match intent.action {

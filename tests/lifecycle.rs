@@ -222,6 +222,14 @@ fn lifecycle_refusals_are_clear() {
             .contains("grafana-postgresql"),
         "{body}"
     );
+    // A dependency moves with the application that needs it, never on its own
+    // (that would plan a different release).
+    let (code, body) = dry_run(&server, "upgrade grafana-postgresql to 17");
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("is a dependency"),
+        "{body}"
+    );
     // An upgrade's preview says the stored secrets are used again.
     let (_, upgrade) = dry_run(&server, "upgrade grafana to 12.1.0");
     let text = upgrade["plan_text"].as_str().unwrap();
