@@ -31,8 +31,20 @@ fn flatten(prefix: &str, value: &Json, out: &mut BTreeMap<String, String>) {
             if items.is_empty() {
                 out.insert(prefix.to_string(), "[]".into());
             }
+            // Lists of named things (env, containers, ports, volumes) are
+            // compared by name, so one added variable is one change, not a
+            // shift of every one after it.
+            let names: Vec<Option<&str>> = items.iter().map(|i| i["name"].as_str()).collect();
+            let mut unique: Vec<&str> = names.iter().flatten().copied().collect();
+            unique.sort_unstable();
+            unique.dedup();
+            let by_name = unique.len() == items.len();
             for (i, child) in items.iter().enumerate() {
-                flatten(&format!("{prefix}[{i}]"), child, out);
+                let key = match names[i] {
+                    Some(name) if by_name => format!("{prefix}[{name}]"),
+                    _ => format!("{prefix}[{i}]"),
+                };
+                flatten(&key, child, out);
             }
         }
         Json::String(s) => {
@@ -172,15 +184,14 @@ pub fn diff(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<String> {
                 flatten("", object, &mut b);
                 let mut fields = Vec::new();
                 for (path, value) in &b {
+                    let masked = *secret
+                        && (path.starts_with("data.")
+                            || path.starts_with("stringData.")
+                            || !path.contains('.'));
                     match a.get(path) {
                         Some(old) if old == value => {}
-                        _ if *secret
-                            && (path.starts_with("data.")
-                                || path.starts_with("stringData.")
-                                || !path.contains('.')) =>
-                        {
-                            fields.push(format!("{path}: changed (value masked)"))
-                        }
+                        None if masked => fields.push(format!("{path}: added (value masked)")),
+                        _ if masked => fields.push(format!("{path}: changed (value masked)")),
                         Some(old) => fields.push(format!("{path}: {old} → {value}")),
                         None => fields.push(format!("{path}: (none) → {value}")),
                     }
@@ -238,6 +249,30 @@ mod tests {
                 .any(|l| l.contains("bmV3") || l.contains("b2xk"))
         );
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn named_list_items_are_compared_by_name_and_new_secret_keys_are_added() {
+        let old = vec![file(
+            "manifests.yaml",
+            "---\nkind: Deployment\nmetadata: {name: web}\nspec: {env: [{name: A, value: '1'}, {name: C, value: '3'}]}\n---\nkind: Secret\nmetadata: {name: s}\ndata: {A: eA==}\n",
+        )];
+        let new = vec![file(
+            "manifests.yaml",
+            "---\nkind: Deployment\nmetadata: {name: web}\nspec: {env: [{name: A, value: '1'}, {name: B, value: '2'}, {name: C, value: '3'}]}\n---\nkind: Secret\nmetadata: {name: s}\ndata: {A: eA==, B: eQ==}\n",
+        )];
+        let lines = diff(&old, &new);
+        assert_eq!(
+            lines,
+            vec![
+                "~ Deployment web",
+                "    spec.env[B].name: (none) → B",
+                "    spec.env[B].value: (none) → 2",
+                "~ Secret s",
+                "    data.B: added (value masked)",
+            ],
+            "{lines:#?}"
+        );
     }
 
     #[test]

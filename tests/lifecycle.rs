@@ -77,7 +77,7 @@ fn install_upgrade_scale_rollback_remove_on_the_render_executor() {
     let text = preview["plan_text"].as_str().unwrap();
     assert!(
         text.contains(
-            "spec.template.spec.containers[0].image: grafana/grafana:12.2.0 → grafana/grafana:11.2"
+            "spec.template.spec.containers[grafana].image: grafana/grafana:12.2.0 → grafana/grafana:11.2"
         ),
         "{text}"
     );
