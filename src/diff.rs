@@ -103,6 +103,49 @@ fn objects(file: &ReleaseFile) -> BTreeMap<ObjectKey, (Json, bool)> {
     out
 }
 
+/// A release file as it may be shown: a Secret's `data` and `stringData`
+/// values and an env file's values replaced by the mask, everything else as
+/// it is. A file that cannot be read is masked whole.
+pub fn masked_content(file: &ReleaseFile) -> String {
+    let mask = crate::render::MASK;
+    if !file.secret {
+        return file.content.clone();
+    }
+    if file.path.ends_with(".env") {
+        return file
+            .content
+            .lines()
+            .map(|line| match line.split_once('=') {
+                Some((key, _)) => format!("{key}={mask}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect();
+    }
+    let Ok(documents) = serde_saphyr::from_multiple::<Json>(&file.content) else {
+        return mask.to_string();
+    };
+    let mut out = String::new();
+    for mut document in documents.into_iter().filter(|d| !d.is_null()) {
+        if document["kind"] == "Secret" {
+            for section in ["data", "stringData"] {
+                if let Some(values) = document.get_mut(section).and_then(Json::as_object_mut) {
+                    for value in values.values_mut() {
+                        *value = Json::String(mask.into());
+                    }
+                }
+            }
+        }
+        match serde_saphyr::to_string(&document) {
+            Ok(text) => {
+                out.push_str("---\n");
+                out.push_str(&text);
+            }
+            Err(_) => return mask.to_string(),
+        }
+    }
+    out
+}
+
 /// Every object of a release's files.
 fn all_objects(files: &[ReleaseFile]) -> BTreeMap<ObjectKey, (Json, bool)> {
     let mut all = BTreeMap::new();
@@ -249,6 +292,37 @@ mod tests {
                 .any(|l| l.contains("bmV3") || l.contains("b2xk"))
         );
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn shown_files_keep_everything_but_secret_values() {
+        let manifests = ReleaseFile {
+            path: "manifests.yaml".into(),
+            content: "---\nkind: Secret\nmetadata: {name: s}\ndata: {PASSWORD: c2VjcmV0}\nstringData: {TOKEN: plain}\n---\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n".into(),
+            secret: true,
+        };
+        let shown = masked_content(&manifests);
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("plain"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("PASSWORD: '********'") || shown.contains("PASSWORD: \"********\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("kind: Deployment") && shown.contains("replicas: 2"),
+            "{shown}"
+        );
+        let env = ReleaseFile {
+            path: "app.env".into(),
+            content: "DB_PASSWORD=hunter2\nDB_USER=app\n".into(),
+            secret: true,
+        };
+        assert_eq!(
+            masked_content(&env),
+            "DB_PASSWORD=********\nDB_USER=********\n"
+        );
     }
 
     #[test]

@@ -370,11 +370,13 @@ pub async fn get_release(
     Ok(HttpResponse::Ok().json(details))
 }
 
+/// Masks the secret values of a revision's files (the rest stays readable).
 fn mask_secret_files(manifests: &mut Json) {
     if let Some(files) = manifests.as_array_mut() {
         for file in files {
-            if file["secret"] == json!(true) {
-                file["content"] = json!(crate::render::MASK);
+            match serde_json::from_value::<crate::execute::ReleaseFile>(file.clone()) {
+                Ok(parsed) => file["content"] = json!(crate::diff::masked_content(&parsed)),
+                Err(_) => file["content"] = json!(crate::render::MASK),
             }
         }
     }
