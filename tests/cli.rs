@@ -249,6 +249,16 @@ fn bad_blueprints_are_reported_with_file_and_line() {
         "{text}"
     );
 
+    // A second file with the same name does not hide the first one's problems.
+    std::fs::write(dir.path().join("zz-hello.yaml"), HELLO).unwrap();
+    let output = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);
+    let text = common::stdout(&output);
+    assert!(
+        text.contains("is also defined in") && text.contains("params.gretting"),
+        "{text}"
+    );
+    std::fs::remove_file(dir.path().join("zz-hello.yaml")).unwrap();
+
     // The same problems stop every other command, with the same report.
     let output = common::run(
         &[

@@ -140,6 +140,9 @@ impl Catalogue {
     pub fn from_sources(sources: Vec<BlueprintSource>) -> Result<Self, CatalogueError> {
         let mut diagnostics = Vec::new();
         let mut parsed: BTreeMap<String, (Blueprint, String)> = BTreeMap::new();
+        // Blueprints a later one with the same name replaced: still checked,
+        // so a duplicate name never hides the replaced file's own problems.
+        let mut replaced: Vec<(Blueprint, String)> = Vec::new();
         let mut seen_in_dir: HashMap<(String, String), String> = HashMap::new();
         for source in sources {
             match parse_blueprint(&source.text) {
@@ -158,7 +161,9 @@ impl Catalogue {
                             message: format!("blueprint '{name}' is also defined in {previous}"),
                         });
                     }
-                    parsed.insert(name, (blueprint, source.origin));
+                    if let Some(earlier) = parsed.insert(name, (blueprint, source.origin)) {
+                        replaced.push(earlier);
+                    }
                 }
                 Err(problem) => diagnostics.push(Diagnostic {
                     file: source.origin,
@@ -202,7 +207,7 @@ impl Catalogue {
             }
         }
 
-        for (bp, origin) in parsed.values() {
+        for (bp, origin) in parsed.values().chain(replaced.iter()) {
             let mut dependency_facts = BTreeMap::new();
             for requirement in &bp.requires {
                 let req = &requirement.value;
