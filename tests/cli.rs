@@ -249,6 +249,24 @@ fn bad_blueprints_are_reported_with_file_and_line() {
         "{text}"
     );
 
+    // Literal volume values are checked when loading, not when rendering.
+    let odd = HELLO.replace(
+        "    image: busybox\n",
+        "    image: busybox\n    volumes: [{name: data, path: relative/path, size: 5Zi}]\n",
+    );
+    std::fs::write(
+        dir.path().join("odd.yaml"),
+        odd.replace("name: hello", "name: odd"),
+    )
+    .unwrap();
+    let output = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);
+    let text = common::stdout(&output);
+    assert!(
+        text.contains("must be absolute") && text.contains("'5Zi'") && text.contains("odd.yaml:"),
+        "{text}"
+    );
+    std::fs::remove_file(dir.path().join("odd.yaml")).unwrap();
+
     // A second file with the same name does not hide the first one's problems.
     std::fs::write(dir.path().join("zz-hello.yaml"), HELLO).unwrap();
     let output = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);

@@ -698,8 +698,28 @@ impl Blueprint {
                     &volume.path,
                     &mut out,
                 );
+                // Literal values are checked now; templated ones when rendered.
+                let literal = |text: &str| !text.contains("{{") && !text.contains("{%");
+                if literal(&volume.path.value) && !volume.path.value.starts_with('/') {
+                    out.push(problem(
+                        line_of(&volume.path),
+                        format!(
+                            "path '{}' of volume '{}' must be absolute (start with /)",
+                            volume.path.value, volume.name
+                        ),
+                    ));
+                }
                 if let Some(size) = &volume.size {
                     check_template(&format!("size of volume '{}'", volume.name), size, &mut out);
+                    if literal(&size.value) && crate::intent::Storage::parse(&size.value).is_err() {
+                        out.push(problem(
+                            line_of(size),
+                            format!(
+                                "size '{}' of volume '{}' is not a Kubernetes quantity (e.g. 5Gi, 500Mi)",
+                                size.value, volume.name
+                            ),
+                        ));
+                    }
                 }
             }
             for (key, template) in &c.env {
