@@ -311,18 +311,28 @@ fn env_file_value(value: &str) -> String {
 }
 
 /// The Compose `test` for a check. HTTP and TCP checks use the tools most
-/// images carry (wget, curl, nc), whichever exists.
+/// images carry (wget, curl, nc), whichever exists, and last bash's
+/// `/dev/tcp` for images that have none of them (Keycloak's has bash only).
 pub fn health_test(check: &Check) -> Vec<String> {
     if let Some(http) = &check.http {
         let url = format!("http://127.0.0.1:{}{}", http.port, http.path);
+        let bash = format!(
+            "bash -c 'exec 3<>/dev/tcp/127.0.0.1/{} && printf \"GET {} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n\" >&3 && head -n 1 <&3 | grep -q \" [23][0-9][0-9] \"'",
+            http.port, http.path
+        );
         vec![
             "CMD-SHELL".into(),
-            format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"),
+            format!(
+                "wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || {bash} || exit 1"
+            ),
         ]
     } else if let Some(tcp) = &check.tcp {
         vec![
             "CMD-SHELL".into(),
-            format!("nc -z 127.0.0.1 {0} || exit 1", tcp.port),
+            format!(
+                "nc -z 127.0.0.1 {0} || bash -c 'exec 3<>/dev/tcp/127.0.0.1/{0}' || exit 1",
+                tcp.port
+            ),
         ]
     } else if let Some(exec) = &check.exec {
         let mut test = vec!["CMD".to_string()];
@@ -447,5 +457,21 @@ mod tests {
         );
         assert_eq!(docker_name("default", "redis"), "redis");
         assert_ne!(docker_name("a", "b-c"), docker_name("a-b", "c"));
+    }
+
+    #[test]
+    fn health_checks_fall_back_to_bash_for_images_without_wget_curl_or_nc() {
+        let keycloak = render_app("keycloak", None, &[]);
+        let project = project(&keycloak, Scope::Together);
+        let test = &project.file.services["keycloak"]
+            .healthcheck
+            .as_ref()
+            .expect("keycloak has a health check")
+            .test;
+        assert!(
+            test[1].contains("bash -c 'exec 3<>/dev/tcp/127.0.0.1/9000")
+                && test[1].contains("GET /health/ready HTTP/1.0"),
+            "{test:?}"
+        );
     }
 }
