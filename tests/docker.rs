@@ -410,7 +410,10 @@ fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(last.contains("already applied: slow-start"), "{last}");
+    assert!(
+        last.contains("already applied, in full or in part: slow-start"),
+        "{last}"
+    );
     assert_ne!(
         project_left("slow-start").0,
         "",

@@ -179,7 +179,10 @@ impl Runner {
         outcome
     }
 
-    /// Apply then wait, reporting each step. Returns (release, applied?, result).
+    /// Apply then wait, reporting each step. Returns (release, applied?, result):
+    /// a release whose apply was cancelled or failed part-way counts as
+    /// applied, since some of its objects may be in place (an atomic upgrade
+    /// then rolls it back, and a cancel says so).
     async fn run_one(
         &self,
         work: ReleaseWork,
@@ -216,10 +219,10 @@ impl Runner {
             Err(ExecError::Cancelled) => {
                 send(
                     RunStep::Cancelled,
-                    "cancelled before it was applied".into(),
+                    "cancelled while it was being applied; part of it may be in place".into(),
                     Some(started.elapsed()),
                 );
-                return (name.clone(), false, Err(ExecError::Cancelled));
+                return (name.clone(), true, Err(ExecError::Cancelled));
             }
             Err(err) => {
                 send(
@@ -227,7 +230,7 @@ impl Runner {
                     format!("apply failed: {err}"),
                     Some(started.elapsed()),
                 );
-                return (name.clone(), false, Err(err));
+                return (name.clone(), true, Err(err));
             }
         }
         let timeout = work
@@ -367,5 +370,64 @@ mod tests {
         assert!(outcome.cancelled);
         assert_eq!(outcome.applied, ["slow"]);
         assert!(outcome.ready.is_empty());
+    }
+
+    /// An engine that takes one object and then never answers.
+    struct StuckApply;
+
+    #[async_trait::async_trait]
+    impl Executor for StuckApply {
+        fn name(&self) -> &'static str {
+            "stuck"
+        }
+        async fn apply(&self, _: &ReleaseWork) -> Result<String, ExecError> {
+            std::future::pending().await
+        }
+        async fn wait_ready(
+            &self,
+            _: &ReleaseWork,
+            _: Duration,
+            _: &CancellationToken,
+        ) -> Result<String, ExecError> {
+            Ok("ready".into())
+        }
+        async fn delete(
+            &self,
+            _: &crate::execute::ReleaseTarget,
+            _: bool,
+        ) -> Result<crate::execute::Deleted, ExecError> {
+            Ok(Default::default())
+        }
+        async fn status(
+            &self,
+            _: &crate::execute::ReleaseTarget,
+        ) -> Result<crate::execute::LiveStatus, ExecError> {
+            Err(ExecError::Unavailable("stuck".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_release_cancelled_while_being_applied_counts_as_applied() {
+        let runner = Runner::new(Arc::new(StuckApply), Duration::from_secs(60));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            trigger.cancel();
+        });
+        let outcome = runner.run(vec![work("redis", &[])], &tx, &cancel).await;
+        assert!(outcome.cancelled);
+        assert_eq!(outcome.applied, ["redis"], "part of it may be in place");
+        drop(tx);
+        let mut said = Vec::new();
+        while let Some(event) = rx.recv().await {
+            said.push(event.message);
+        }
+        assert!(
+            said.iter()
+                .any(|m| m.contains("part of it may be in place")),
+            "{said:?}"
+        );
     }
 }

@@ -1556,7 +1556,7 @@ impl Orchestrator {
         let done = if done.is_empty() {
             format!("nothing was {verb}")
         } else {
-            format!("already {verb}: {}", done.join(", "))
+            format!("already {verb}, in full or in part: {}", done.join(", "))
         };
         let event = NewEvent::new("finish", "cancelled", format!("cancelled; {done}"));
         self.transition(id, Some(CANCELLABLE), IntentStatus::Cancelled, event)
