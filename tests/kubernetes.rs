@@ -78,6 +78,14 @@ fn install_applies_in_order_with_server_side_apply_and_waits_for_readiness() {
         patches[0].path, "/api/v1/namespaces/auth",
         "the namespace is created first"
     );
+    assert_eq!(
+        patches
+            .iter()
+            .filter(|r| r.path == "/api/v1/namespaces/auth")
+            .count(),
+        1,
+        "and only when it is missing"
+    );
     // authentik's objects are applied only after its database is ready.
     let requests = fake.requests();
     let first_authentik = requests
@@ -199,6 +207,19 @@ fn forbidden_and_unreachable_clusters_are_clear_errors() {
         error.contains("forbidden") && error.contains("cannot patch resource \"secrets\""),
         "{error}"
     );
+
+    // Rights that end at a namespace that exists: deploying into it works.
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(50));
+    let server = server_for(&fake, tempfile::tempdir().unwrap());
+    assert_eq!(
+        run(&server, "install nginx on k8s in namespace team", json!({}))["status"],
+        "completed"
+    );
+    fake.forbid("get", "namespaces");
+    fake.forbid("patch", "namespaces");
+    let done = run(&server, "install redis on k8s in namespace team", json!({}));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
 
     // A kubeconfig that points nowhere.
     let dir = tempfile::tempdir().unwrap();

@@ -248,16 +248,30 @@ impl Executor for KubernetesExecutor {
 
     async fn apply(&self, work: &ReleaseWork) -> Result<String, ExecError> {
         let params = PatchParams::apply(MANAGER).force();
+        let mut applied = 0;
         for object in &work.objects {
             let api = self.dynamic(object, &work.namespace);
+            if let KubeObject::Namespace(_) = object {
+                // Created only when missing: someone whose rights end at
+                // their namespace may still deploy into it.
+                match api.get_opt(object.name()).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(kube::Error::Api(status)) if status.code == 403 => continue,
+                    Err(err) => {
+                        let doing = format!("reading Namespace {}", object.name());
+                        return Err(kube_error(&self.server, &doing, err));
+                    }
+                }
+            }
             let doing = format!("applying {} {}", object.kind(), object.name());
             api.patch(object.name(), &params, &Patch::Apply(&object.to_json()))
                 .await
                 .map_err(|e| kube_error(&self.server, &doing, e))?;
+            applied += 1;
         }
         Ok(format!(
-            "{} object(s) applied to {} (server-side apply, field manager {MANAGER})",
-            work.objects.len(),
+            "{applied} object(s) applied to {} (server-side apply, field manager {MANAGER})",
             self.server
         ))
     }

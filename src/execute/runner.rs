@@ -372,7 +372,7 @@ mod tests {
         assert!(outcome.ready.is_empty());
     }
 
-    /// An engine that takes one object and then never answers.
+    /// An engine whose apply never answers.
     struct StuckApply;
 
     #[async_trait::async_trait]
