@@ -36,7 +36,14 @@ fn plan_prints_the_plan_and_writes_kubernetes_manifests() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files, ["01-authentik-postgresql.yaml", "02-authentik.yaml"]);
+    assert_eq!(
+        files,
+        [
+            ".deckhand-secrets",
+            "01-authentik-postgresql.yaml",
+            "02-authentik.yaml"
+        ]
+    );
     let authentik = std::fs::read_to_string(out_dir.join("02-authentik.yaml")).unwrap();
     assert!(
         authentik.contains("cert-manager.io/cluster-issuer: letsencrypt"),
@@ -219,6 +226,38 @@ fn extra_blueprint_directories_add_and_override() {
         "{}",
         common::stdout(&output)
     );
+}
+
+/// Rendering into the same directory again keeps its passwords (a GitOps
+/// repository re-rendered must not change a database's password).
+#[test]
+fn planning_into_the_same_directory_again_keeps_the_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let secret = || -> Value {
+        let output = common::run(
+            &["plan", "install redis", "--output", out.to_str().unwrap()],
+            None,
+        );
+        assert!(output.status.success(), "{}", common::stderr(&output));
+        let text = std::fs::read_to_string(out.join("01-redis.yaml")).unwrap();
+        let documents: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+        documents
+            .into_iter()
+            .find(|d| d["kind"] == "Secret")
+            .unwrap()
+    };
+    let first = secret();
+    assert_eq!(first, secret(), "the second render changed the secrets");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join(".deckhand-secrets"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }
 
 #[test]

@@ -397,6 +397,10 @@ fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<
     }
 }
 
+/// Where `plan --output DIR` keeps the generated secrets for its next run
+/// (JSON, but no `.json` name: `kubectl apply -f DIR` must not read it).
+const KEPT_SECRETS: &str = ".deckhand-secrets";
+
 fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, String> {
     let overrides = Overrides {
         platform: None,
@@ -420,7 +424,20 @@ fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, Strin
         planner.default_platform = platform;
     }
     let sentence = args.sentence.join(" ");
-    let plan = match planner.plan(&sentence, &overrides, &mut EphemeralSecrets::new()) {
+    // Rendering again into the same directory keeps its passwords: they are
+    // kept beside the manifests (which hold them already), mode 0600.
+    let kept = args.output.as_ref().map(|dir| dir.join(KEPT_SECRETS));
+    let mut secrets = match kept.as_ref().filter(|path| path.exists()) {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let values = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not deckhand's secrets file: {e}", path.display()))?;
+            EphemeralSecrets::with_values(values)
+        }
+        None => EphemeralSecrets::new(),
+    };
+    let plan = match planner.plan(&sentence, &overrides, &mut secrets) {
         Ok(plan) => plan,
         Err(err) => return Err(with_suggestions(&err)),
     };
@@ -431,6 +448,11 @@ fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, Strin
     };
     if let Some(dir) = &args.output {
         let written = plan.write_manifests(dir).map_err(|e| e.to_string())?;
+        if let Some(path) = &kept {
+            let text = serde_json::to_string_pretty(&secrets.values()).expect("strings serialize");
+            crate::plan::write_file(path, &text, true)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
         if !args.json {
             text.push_str(&format!(
                 "\nWrote {} file(s) to {}:\n",
@@ -439,6 +461,13 @@ fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, Strin
             ));
             for path in written {
                 text.push_str(&format!("  {}\n", path.display()));
+            }
+            if let Some(path) = &kept {
+                text.push_str(&format!(
+                    "Generated secrets are kept in {} (0600): planning into {} again keeps them.\n",
+                    path.display(),
+                    dir.display()
+                ));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! database password never changes on upgrade), while planning without a
 //! store uses [`EphemeralSecrets`], fresh random values held in memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::RngExt;
 use rand::distr::Alphanumeric;
@@ -25,6 +25,30 @@ pub struct EphemeralSecrets {
 impl EphemeralSecrets {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Values kept from an earlier run, by release and name.
+    pub fn with_values(values: BTreeMap<String, BTreeMap<String, String>>) -> Self {
+        let values = values
+            .into_iter()
+            .flat_map(|(release, secrets)| {
+                secrets
+                    .into_iter()
+                    .map(move |(name, value)| ((release.clone(), name), value))
+            })
+            .collect();
+        Self { values }
+    }
+
+    /// Every value handed out or kept, by release and name.
+    pub fn values(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for ((release, name), value) in &self.values {
+            out.entry(release.clone())
+                .or_default()
+                .insert(name.clone(), value.clone());
+        }
+        out
     }
 }
 
