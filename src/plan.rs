@@ -496,7 +496,16 @@ impl Plan {
                     "    {} — {} {}{role}",
                     release.release, release.blueprint, release.version
                 );
-                let _ = writeln!(out, "      creates: {}", self.creates(release).join("; "));
+                let removing = self.intent.action == Action::Remove;
+                let _ = writeln!(
+                    out,
+                    "      {}: {}",
+                    if removing { "removes" } else { "creates" },
+                    self.creates(release).join("; ")
+                );
+                if removing {
+                    continue;
+                }
                 if !release.wiring.is_empty() {
                     let _ = writeln!(out, "      wiring:");
                     for wire in &release.wiring {
@@ -523,7 +532,7 @@ impl Plan {
         let (kept, new): (Vec<&RenderedRelease>, Vec<&RenderedRelease>) = self
             .releases
             .iter()
-            .filter(|r| !r.secrets.is_empty())
+            .filter(|r| !r.secrets.is_empty() && self.intent.action != Action::Remove)
             .partition(|r| self.installed.contains(&r.release));
         for (releases, heading) in [
             (new, "Secrets to generate (values are never shown):"),
@@ -699,5 +708,15 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(err, PlanError::NeedsHistory { .. }));
+    }
+
+    #[test]
+    fn a_removal_plan_says_what_it_removes_not_what_it_creates() {
+        let text = plan("remove authentik and its dependencies").to_text();
+        assert!(text.contains("removes: Secret authentik-secrets"), "{text}");
+        assert!(
+            !text.contains("creates:") && !text.contains("Secrets to generate"),
+            "{text}"
+        );
     }
 }
