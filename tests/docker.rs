@@ -370,26 +370,7 @@ fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
     let server = server();
     let id = deploy(&server, "install slow-start on docker", json!({}));
     // Wait until it is waiting for readiness.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, intent) = server.get(
-            &format!("/api/orchestration/intents/{id}"),
-            Some(ADMIN_TOKEN),
-        );
-        if intent["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["status"] == "waiting")
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never started waiting: {intent}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    server.wait_for_event(&id, None, "waiting", Duration::from_secs(60));
     let began = std::time::Instant::now();
     let (code, cancelled) = server.delete(
         &format!("/api/orchestration/intents/{id}"),

@@ -397,24 +397,12 @@ fn an_intent_that_waited_builds_on_what_the_other_one_did() {
     );
     let upgrade = upgrade["id"].as_str().unwrap().to_string();
     // The upgrade holds grafana's lock once it has started applying.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !server
-        .get(
-            &format!("/api/orchestration/intents/{upgrade}"),
-            Some(ADMIN_TOKEN),
-        )
-        .1["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["step"] == "release grafana" && e["status"] == "started")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the upgrade never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for_event(
+        &upgrade,
+        Some("release grafana"),
+        "started",
+        Duration::from_secs(20),
+    );
     let (_, scale) = server.post(
         "/api/orchestration/deploy",
         Some(ADMIN_TOKEN),
@@ -422,26 +410,7 @@ fn an_intent_that_waited_builds_on_what_the_other_one_did() {
     );
     let scale = scale["id"].as_str().unwrap().to_string();
     // While the upgrade runs, the scale says it waits, and for whom.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let waiting = loop {
-        let (_, intent) = server.get(
-            &format!("/api/orchestration/intents/{scale}"),
-            Some(ADMIN_TOKEN),
-        );
-        if let Some(event) = intent["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["status"] == "waiting" && e["step"] == "deploy")
-        {
-            break event.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no waiting event: {intent}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let waiting = server.wait_for_event(&scale, Some("deploy"), "waiting", Duration::from_secs(20));
     assert!(
         waiting["message"]
             .as_str()
@@ -489,21 +458,12 @@ fn a_retry_keeps_the_executor_the_intent_started_with() {
         json!({"command": "install redis"}),
     );
     let id = intent["id"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !server
-        .get(
-            &format!("/api/orchestration/intents/{id}"),
-            Some(ADMIN_TOKEN),
-        )
-        .1["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["status"] == "waiting" && e["step"] == "release redis")
-    {
-        assert!(std::time::Instant::now() < deadline, "redis never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for_event(
+        &id,
+        Some("release redis"),
+        "waiting",
+        Duration::from_secs(20),
+    );
     let dir = server.kill();
     let server = Server::start_with(dir, &[("DECKHAND_KUBECONFIG", kubeconfig.as_str())]);
     let (_, interrupted) = server.get(

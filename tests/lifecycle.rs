@@ -397,26 +397,7 @@ fn killing_the_service_mid_upgrade_leaves_it_interrupted_and_a_retry_finishes() 
         json!({"command": "upgrade grafana to 11.2 on k8s"}),
     );
     let id = intent["id"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, now) = server.get(
-            &format!("/api/orchestration/intents/{id}"),
-            Some(ADMIN_TOKEN),
-        );
-        if now["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["status"] == "waiting")
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the upgrade never started waiting: {now}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.wait_for_event(&id, None, "waiting", Duration::from_secs(30));
     let dir = server.kill();
 
     let server = kube_server(&fake, dir);

@@ -486,6 +486,19 @@ impl Orchestrator {
     /// Whether the rules read `command` as a status request, which changes
     /// nothing.
     async fn is_status_request(&self, command: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .parse_by_rules(command)
+            .await?
+            .is_ok_and(|intent| intent.action == Action::Status))
+    }
+
+    /// What the rules make of `command`. Lifecycle commands may name any
+    /// recorded release ("remove authentik-postgresql"), removed ones too
+    /// (their kept volumes).
+    async fn parse_by_rules(
+        &self,
+        command: &str,
+    ) -> Result<Result<Intent, crate::intent::ParseFailure>, StoreError> {
         let releases: Vec<String> = self
             .store
             .call(|s| s.releases())
@@ -496,8 +509,7 @@ impl Orchestrator {
         Ok(self
             .planner()
             .parser
-            .parse_with_releases(command, &releases)
-            .is_ok_and(|intent| intent.action == Action::Status))
+            .parse_with_releases(command, &releases))
     }
 
     /// Whether changes in `namespace` need an admin's approval.
@@ -623,20 +635,7 @@ impl Orchestrator {
             return Ok(None);
         };
         let started = Instant::now();
-        // Lifecycle commands may name any recorded release ("remove
-        // authentik-postgresql"), removed ones too (their kept volumes).
-        let releases: Vec<String> = self
-            .store
-            .call(|s| s.releases())
-            .await?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
-        let parsed = self
-            .planner()
-            .parser
-            .parse_with_releases(&record.command, &releases);
-        let parsed = match parsed {
+        let parsed = match self.parse_by_rules(&record.command).await? {
             Ok(intent) => Ok(intent),
             // Only what the rules cannot understand may reach the language
             // model; a request they understood with a wrong value (an invalid

@@ -154,6 +154,38 @@ impl Server {
         }
     }
 
+    /// Polls an intent until one of its events has `step` and `status`
+    /// (`None`: any step), and returns that event (or panics after `limit`).
+    pub fn wait_for_event(
+        &self,
+        id: &str,
+        step: Option<&str>,
+        status: &str,
+        limit: Duration,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (_, intent) = self.get(
+                &format!("/api/orchestration/intents/{id}"),
+                Some(ADMIN_TOKEN),
+            );
+            let found = intent["events"].as_array().and_then(|events| {
+                events
+                    .iter()
+                    .find(|e| e["status"] == status && step.is_none_or(|s| e["step"] == s))
+                    .cloned()
+            });
+            if let Some(event) = found {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "intent {id} never had a {status} event ({step:?}): {intent}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the server the hard way (as a crash would).
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
