@@ -389,7 +389,8 @@ fn an_intent_that_waited_builds_on_what_the_other_one_did() {
         run(&server, "install grafana on k8s", json!({}))["status"],
         "completed"
     );
-    fake.set_ready_delay(Duration::from_millis(1500));
+    // Long enough that the scale surely asks while the upgrade holds the lock.
+    fake.set_ready_delay(Duration::from_secs(3));
     let (_, upgrade) = server.post(
         "/api/orchestration/deploy",
         Some(ADMIN_TOKEN),
