@@ -38,7 +38,7 @@ pub struct FileSettings {
     pub slack_signing_secret: Option<String>,
     /// Chat: the token Mattermost sends with its slash commands.
     pub mattermost_token: Option<String>,
-    /// Chat: user id, user name or e-mail → role (unknown users are viewers).
+    /// Chat: `platform:id`, user id or e-mail → role (unknown users are viewers).
     pub chat_users: Option<BTreeMap<String, Role>>,
     /// Changes in these namespaces need an admin's approval (every front end).
     pub protected_namespaces: Option<Vec<String>>,

@@ -195,21 +195,46 @@ pub fn refused_by_kubernetes(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<St
         if was == now {
             continue;
         }
-        let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-        flatten("spec", &was, &mut a);
-        flatten("spec", &now, &mut b);
-        for (path, value) in &b {
-            match a.get(path) {
-                Some(old) if old == value => {}
-                Some(old) => lines.push(format!("{key}: {path}: {old} → {value}")),
-                None => lines.push(format!("{key}: {path}: (none) → {value}")),
-            }
-        }
-        for path in a.keys().filter(|p| !b.contains_key(*p)) {
-            lines.push(format!("{key}: {path}: removed"));
-        }
+        lines.extend(
+            changed_fields("spec", &was, &now)
+                .into_iter()
+                .map(|(path, was, now)| format!("{key}: {path}: {}", describe((was, now)))),
+        );
     }
     lines
+}
+
+/// The fields that differ between two documents, flattened under `prefix`:
+/// `(path, before, after)`, `None` where a side does not have it; added and
+/// changed fields first (in path order), then removed ones.
+fn changed_fields(
+    prefix: &str,
+    old: &Json,
+    new: &Json,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    flatten(prefix, old, &mut a);
+    flatten(prefix, new, &mut b);
+    let mut out: Vec<(String, Option<String>, Option<String>)> = b
+        .iter()
+        .filter(|(path, value)| a.get(*path) != Some(*value))
+        .map(|(path, value)| (path.clone(), a.get(path).cloned(), Some(value.clone())))
+        .collect();
+    out.extend(
+        a.into_iter()
+            .filter(|(path, _)| !b.contains_key(path))
+            .map(|(path, value)| (path, Some(value), None)),
+    );
+    out
+}
+
+/// One field's change for a person: `old → new`, `(none) → new`, `removed`.
+fn describe(change: (Option<String>, Option<String>)) -> String {
+    match change {
+        (Some(old), Some(new)) => format!("{old} → {new}"),
+        (None, Some(new)) => format!("(none) → {new}"),
+        (_, None) => "removed".to_string(),
+    }
 }
 
 /// The changes from `old` to `new`, one line each: `+` added, `-` removed,
@@ -222,28 +247,23 @@ pub fn diff(old: &[ReleaseFile], new: &[ReleaseFile]) -> Vec<String> {
             None => lines.push(format!("+ {key}")),
             Some((previous, _)) if previous == object => {}
             Some((previous, _)) => {
-                let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-                flatten("", previous, &mut a);
-                flatten("", object, &mut b);
-                let mut fields = Vec::new();
-                for (path, value) in &b {
-                    let masked = *secret
+                let masked = |path: &str| {
+                    *secret
                         && (path.starts_with("data.")
                             || path.starts_with("stringData.")
-                            || !path.contains('.'));
-                    match a.get(path) {
-                        Some(old) if old == value => {}
-                        None if masked => fields.push(format!("{path}: added (value masked)")),
-                        _ if masked => fields.push(format!("{path}: changed (value masked)")),
-                        Some(old) => fields.push(format!("{path}: {old} → {value}")),
-                        None => fields.push(format!("{path}: (none) → {value}")),
-                    }
-                }
-                for path in a.keys().filter(|p| !b.contains_key(*p)) {
-                    fields.push(format!("{path}: removed"));
-                }
+                            || !path.contains('.'))
+                };
+                let fields = changed_fields("", previous, object).into_iter().map(
+                    |(path, was, now)| match (was, now) {
+                        (None, Some(_)) if masked(&path) => format!("{path}: added (value masked)"),
+                        (Some(_), Some(_)) if masked(&path) => {
+                            format!("{path}: changed (value masked)")
+                        }
+                        change => format!("{path}: {}", describe(change)),
+                    },
+                );
                 lines.push(format!("~ {key}"));
-                lines.extend(fields.into_iter().map(|f| format!("    {f}")));
+                lines.extend(fields.map(|f| format!("    {f}")));
             }
         }
     }

@@ -129,7 +129,8 @@ pub struct Plan {
 /// Parses, resolves and renders, with one catalogue and one set of options.
 pub struct Planner<'a> {
     pub catalogue: &'a Catalogue,
-    pub parser: RuleParser,
+    /// Shared where one is built once for many plans (the service).
+    pub parser: std::sync::Arc<RuleParser>,
     pub options: RenderOptions,
     /// Platform when neither the sentence nor the overrides name one.
     pub default_platform: Platform,
@@ -150,10 +151,23 @@ pub struct Recorded {
 
 impl<'a> Planner<'a> {
     pub fn new(catalogue: &'a Catalogue, options: RenderOptions) -> Self {
+        Self::with_parser(
+            catalogue,
+            options,
+            std::sync::Arc::new(RuleParser::new(catalogue)),
+        )
+    }
+
+    /// A planner that uses `parser`, built from `catalogue` once.
+    pub fn with_parser(
+        catalogue: &'a Catalogue,
+        options: RenderOptions,
+        parser: std::sync::Arc<RuleParser>,
+    ) -> Self {
         Self {
             catalogue,
             recorded: BTreeMap::new(),
-            parser: RuleParser::new(catalogue),
+            parser,
             options,
             default_platform: Platform::Kubernetes,
         }

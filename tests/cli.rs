@@ -258,6 +258,18 @@ fn planning_into_the_same_directory_again_keeps_the_secrets() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // A damaged secrets file is an error that names it, never new passwords.
+    std::fs::write(out.join(".deckhand-secrets"), "not json").unwrap();
+    let output = common::run(
+        &["plan", "install redis", "--output", out.to_str().unwrap()],
+        None,
+    );
+    assert!(!output.status.success());
+    assert!(
+        common::stderr(&output).contains(".deckhand-secrets is not deckhand's secrets file"),
+        "{}",
+        common::stderr(&output)
+    );
 }
 
 #[test]

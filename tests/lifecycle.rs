@@ -284,6 +284,29 @@ fn kube_server(fake: &FakeKube, dir: tempfile::TempDir) -> Server {
     )
 }
 
+/// grafana installed through a service on the in-test API server.
+fn grafana_on_the_in_test_api_server() -> (FakeKube, Server) {
+    let fake = FakeKube::start();
+    fake.set_ready_delay(Duration::from_millis(100));
+    let server = kube_server(&fake, tempfile::tempdir().unwrap());
+    assert_eq!(
+        run(&server, "install grafana on k8s", json!({}))["status"],
+        "completed"
+    );
+    (fake, server)
+}
+
+/// The statuses of an intent's rollback events, in order.
+fn rollback_steps(intent: &Value) -> Vec<&str> {
+    intent["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["step"] == "rollback")
+        .map(|e| e["status"].as_str().unwrap())
+        .collect()
+}
+
 fn image_of(fake: &FakeKube) -> String {
     let deployment = fake
         .object("Deployment", Some("default"), "grafana-grafana")
@@ -296,13 +319,7 @@ fn image_of(fake: &FakeKube) -> String {
 
 #[test]
 fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
-    let fake = FakeKube::start();
-    fake.set_ready_delay(Duration::from_millis(100));
-    let server = kube_server(&fake, tempfile::tempdir().unwrap());
-    assert_eq!(
-        run(&server, "install grafana on k8s", json!({}))["status"],
-        "completed"
-    );
+    let (fake, server) = grafana_on_the_in_test_api_server();
     fake.fail_workload(
         "grafana/grafana:11.2",
         "ImagePullBackOff",
@@ -317,13 +334,7 @@ fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
         error.contains("rolled back grafana to revision 1"),
         "{error}"
     );
-    let steps: Vec<&str> = failed["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["step"] == "rollback")
-        .map(|e| e["status"].as_str().unwrap())
-        .collect();
+    let steps = rollback_steps(&failed);
     assert_eq!(steps, ["rolling_back", "rolled_back"]);
     assert_eq!(
         image_of(&fake),
@@ -378,15 +389,25 @@ fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
     );
 }
 
+/// An upgrade whose apply fails part-way (the API server refuses one of its
+/// objects after others went through) is rolled back like one that never
+/// became ready: what was applied of it counts.
+#[test]
+fn an_upgrade_that_fails_part_way_through_its_apply_is_rolled_back() {
+    let (fake, server) = grafana_on_the_in_test_api_server();
+    // The upgrade adds an Ingress, which this caller may not create.
+    fake.forbid("patch", "ingresses");
+    let failed = run(&server, "upgrade grafana with tls on k8s", json!({}));
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("ingresses"), "{error}");
+    let steps = rollback_steps(&failed);
+    assert_eq!(steps, ["rolling_back", "rolled_back"], "{failed}");
+}
+
 #[test]
 fn killing_the_service_mid_upgrade_leaves_it_interrupted_and_a_retry_finishes() {
-    let fake = FakeKube::start();
-    fake.set_ready_delay(Duration::from_millis(100));
-    let server = kube_server(&fake, tempfile::tempdir().unwrap());
-    assert_eq!(
-        run(&server, "install grafana on k8s", json!({}))["status"],
-        "completed"
-    );
+    let (fake, server) = grafana_on_the_in_test_api_server();
 
     // Slow enough to kill the service while it waits, short enough for the
     // rollout to finish on its own before the retry (as a real cluster would).

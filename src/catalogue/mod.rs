@@ -382,12 +382,7 @@ impl Catalogue {
                 out.push(name.to_string());
             }
         }
-        let keywords = self.keyword_index();
-        for name in keywords.get(&word).into_iter().flatten() {
-            if out.len() < limit && !out.contains(name) {
-                out.push(name.clone());
-            }
-        }
+        add_keyword_matches(&mut out, &self.keyword_index(), &word, limit);
         out
     }
 
@@ -484,6 +479,21 @@ pub fn nearest<'a>(
         .collect()
 }
 
+/// Adds to `suggestions`, up to `limit`, the names `word` is a keyword of
+/// (an index from [`Catalogue::keyword_index`]).
+pub fn add_keyword_matches(
+    suggestions: &mut Vec<String>,
+    keywords: &BTreeMap<String, Vec<String>>,
+    word: &str,
+    limit: usize,
+) {
+    for name in keywords.get(word).into_iter().flatten() {
+        if suggestions.len() < limit && !suggestions.contains(name) {
+            suggestions.push(name.clone());
+        }
+    }
+}
+
 /// Parses one blueprint file; a YAML or shape error becomes a [`Problem`] with its line.
 pub fn parse_blueprint(text: &str) -> Result<Blueprint, Problem> {
     serde_saphyr::from_str::<Blueprint>(text).map_err(|err| Problem {
@@ -574,6 +584,18 @@ mod tests {
             origin: origin.into(),
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn suggestions_add_the_entries_a_word_is_a_keyword_of() {
+        let catalogue = Catalogue::builtin().unwrap();
+        assert_eq!(catalogue.suggest("grafanna", 3)[0], "grafana");
+        assert!(
+            catalogue
+                .suggest("kuma", 3)
+                .contains(&"uptime-kuma".to_string())
+        );
+        assert!(catalogue.suggest("s3", 3).contains(&"minio".to_string()));
     }
 
     const MINIMAL: &str = "name: hello\ndescription: a greeter\ncategory: web\nrequires: []\ncomponents:\n  - name: web\n    image: busybox\n    ports: [{name: http, port: 8080}]\n";

@@ -55,7 +55,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
 pub struct ChatSettings {
     pub slack_signing_secret: Option<String>,
     pub mattermost_token: Option<String>,
-    /// Lower-case user id, user name or e-mail → role.
+    /// Lower-case `platform:id`, user id or e-mail → role (never a user name).
     pub users: BTreeMap<String, Role>,
     pub notify_webhooks: Vec<String>,
     /// Where chat platforms reach deckhand (`https://deckhand.example.com`).

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::values::{Domain, Namespace, Replicas, Storage, ValueError, Version};
 use super::{Action, Intent, Parameters, Platform, Source};
-use crate::catalogue::{Catalogue, did_you_mean, nearest};
+use crate::catalogue::{Catalogue, add_keyword_matches, did_you_mean, nearest};
 
 /// Why a sentence did not become an intent, in the contract's error shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -567,11 +567,7 @@ impl RuleParser {
             let cleaned = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
             let lower = cleaned.to_ascii_lowercase();
             let mut suggestions = nearest(&lower, self.names.iter().map(String::as_str), 3);
-            for name in self.keywords.get(&lower).into_iter().flatten() {
-                if suggestions.len() < 3 && !suggestions.contains(name) {
-                    suggestions.push(name.clone());
-                }
-            }
+            add_keyword_matches(&mut suggestions, &self.keywords, &lower, 3);
             return Err(ParseFailure::with_suggestions(
                 format!(
                     "unknown application '{cleaned}': it is not in the catalogue{}",
@@ -912,16 +908,13 @@ fn take_storage(words: &mut [Word]) -> Result<Option<Storage>, ParseFailure> {
             return Ok(Some(Storage::parse(&words[i].original)?));
         }
         // "with 20xyz storage", "storage -5Gi": a size was meant, and it is wrong.
-        let sized = |w: Option<&Word>| {
-            w.is_some_and(|w| matches!(w.lower.as_str(), "storage" | "disk" | "volume" | "of"))
+        let storage_word = |w: Option<&Word>| {
+            w.is_some_and(|w| matches!(w.lower.as_str(), "storage" | "disk" | "volume"))
         };
-        let next_is_storage = words
-            .get(i + 1)
-            .is_some_and(|w| matches!(w.lower.as_str(), "storage" | "disk" | "volume"));
-        let after_storage = i > 0 && sized(words.get(i - 1)) && words[i - 1].lower != "of";
-        if (next_is_storage || after_storage)
-            && lower.starts_with(|c: char| c.is_ascii_digit() || c == '-')
-        {
+        let beside_storage = storage_word(words.get(i + 1))
+            || i.checked_sub(1)
+                .is_some_and(|before| storage_word(words.get(before)));
+        if beside_storage && lower.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
             return Err(ParseFailure::from(crate::intent::ValueError::Storage(
                 words[i].original.clone(),
             )));

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{Actor, DeployOptions, Orchestrator, OrchestratorError};
-use crate::store::tokens::Role;
 use crate::store::{IntentRecord, IntentStatus};
 
 /// deckhand's answer to one message.
@@ -275,7 +274,7 @@ impl Orchestrator {
             .await?;
         let reply = match intent.status {
             IntentStatus::AwaitingConfirmation
-                if actor.role != Role::Admin && self.is_protected(intent.namespace.as_deref()) =>
+                if self.needs_admin(intent.namespace.as_deref(), actor) =>
             {
                 let summary = intent.plan_text.clone().unwrap_or_default();
                 ChatReply {

@@ -179,6 +179,8 @@ impl EngineSettings {
 pub struct Orchestrator {
     store: StoreHandle,
     catalogue: Arc<Catalogue>,
+    /// The rule parser of `catalogue`, built once.
+    parser: Arc<crate::intent::RuleParser>,
     settings: EngineSettings,
     pub metrics: Arc<Metrics>,
     events: broadcast::Sender<EventRecord>,
@@ -230,6 +232,7 @@ impl Orchestrator {
         let (events, _) = broadcast::channel(4096);
         Arc::new(Self {
             store,
+            parser: Arc::new(crate::intent::RuleParser::new(&catalogue)),
             catalogue,
             settings,
             metrics: Arc::new(Metrics::new()),
@@ -327,7 +330,11 @@ impl Orchestrator {
     }
 
     fn planner(&self) -> Planner<'_> {
-        let mut planner = Planner::new(&self.catalogue, self.settings.render.clone());
+        let mut planner = Planner::with_parser(
+            &self.catalogue,
+            self.settings.render.clone(),
+            self.parser.clone(),
+        );
         planner.default_platform = self.settings.default_platform;
         planner
     }
@@ -506,15 +513,17 @@ impl Orchestrator {
             .into_iter()
             .map(|r| r.name)
             .collect();
-        Ok(self
-            .planner()
-            .parser
-            .parse_with_releases(command, &releases))
+        Ok(self.parser.parse_with_releases(command, &releases))
     }
 
     /// Whether changes in `namespace` need an admin's approval.
     pub fn is_protected(&self, namespace: Option<&str>) -> bool {
         namespace.is_some_and(|ns| self.settings.protected_namespaces.iter().any(|p| p == ns))
+    }
+
+    /// Whether a change in `namespace` by `actor` must wait for an admin.
+    pub fn needs_admin(&self, namespace: Option<&str>, actor: &Actor) -> bool {
+        actor.role != Role::Admin && self.is_protected(namespace)
     }
 
     /// Keeps a planned intent waiting for a person, with an event saying
@@ -533,50 +542,43 @@ impl Orchestrator {
         let Some(record) = self.store.call(move |s| s.intent(&owned)).await? else {
             return Ok(false);
         };
-        let namespace = record.namespace.clone();
-        let protected = self.is_protected(namespace.as_deref());
+        let namespace = record.namespace.as_deref();
+        if self.needs_admin(namespace, actor) {
+            let message = format!(
+                "namespace {} is protected: an admin must approve this intent (POST /api/orchestration/intents/{id}/confirm, or Approve in chat)",
+                namespace.unwrap_or_default()
+            );
+            self.record(id, NewEvent::new("approval", "required", message))
+                .await?;
+            return Ok(true);
+        }
+        if !starting {
+            return Ok(false);
+        }
         let model = record
             .intent
             .as_ref()
             .filter(|i| i["source"] == "llm")
             .map(|i| i["model"].as_str().unwrap_or("in use").to_string());
-        if !protected || actor.role == Role::Admin {
-            if let (Some(model), true) = (&model, starting) {
-                self.record(
-                    id,
-                    NewEvent::new(
-                        "confirm",
-                        "awaiting_confirmation",
-                        format!(
-                            "understood by the language model {model}, so it waits for a person: check the plan, then confirm it (POST /api/orchestration/intents/{id}/confirm)"
-                        ),
-                    ),
-                )
-                .await?;
-                return Ok(true);
-            }
-            if protected && starting {
-                self.record(id, approval(actor, "with their own request"))
-                    .await?;
-            }
-            return Ok(false);
+        if let Some(model) = model {
+            let message = format!(
+                "understood by the language model {model}, so it waits for a person: check the plan, then confirm it (POST /api/orchestration/intents/{id}/confirm)"
+            );
+            self.record(
+                id,
+                NewEvent::new("confirm", "awaiting_confirmation", message),
+            )
+            .await?;
+            return Ok(true);
         }
-        self.record(
-            id,
-            NewEvent::new(
-                "approval",
-                "required",
-                format!(
-                    "namespace {} is protected: an admin must approve this intent (POST /api/orchestration/intents/{id}/confirm, or Approve in chat)",
-                    namespace.unwrap_or_default()
-                ),
-            ),
-        )
-        .await?;
-        Ok(true)
+        if self.is_protected(namespace) {
+            self.record(id, approval(actor, "with their own request"))
+                .await?;
+        }
+        Ok(false)
     }
 
-    /// Plans, then deploys unless the intent must wait for an admin.
+    /// Plans, then deploys unless the intent must wait for a person.
     async fn plan_and_deploy(self: &Arc<Self>, id: &str, overrides: Overrides, actor: &Actor) {
         let result = async {
             if self.plan_step(id, &overrides).await?
@@ -855,7 +857,7 @@ impl Orchestrator {
             )));
         }
         if self.is_protected(record.namespace.as_deref()) {
-            if actor.role != Role::Admin {
+            if self.needs_admin(record.namespace.as_deref(), actor) {
                 return Err(OrchestratorError::Forbidden(format!(
                     "namespace {} is protected: only an admin can approve intent {id}, and {} is a {}",
                     record.namespace.unwrap_or_default(),
