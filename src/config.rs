@@ -278,6 +278,17 @@ fn chat_settings(file: &FileSettings) -> Result<crate::chatops::ChatSettings, Co
     })
 }
 
+/// The LLM fallback for the commands that run without the service's
+/// settings (`deckhand parse`, `deckhand plan`): the `DECKHAND_LLM_*`
+/// variables, and the file named by `DECKHAND_CONFIG` when there is one.
+pub fn llm_settings_from_env() -> Result<Option<crate::intent::llm::LlmSettings>, ConfigError> {
+    let file = match env("DECKHAND_CONFIG") {
+        Some(path) => read_file(std::path::Path::new(&path))?,
+        None => FileSettings::default(),
+    };
+    llm_settings(&file)
+}
+
 /// The LLM fallback: on when a model is named (`DECKHAND_LLM_MODEL`) and
 /// `DECKHAND_LLM` is not `off`; `DECKHAND_LLM_BASE_URL` (default OpenAI's),
 /// `DECKHAND_LLM_API_KEY`, `DECKHAND_LLM_TIMEOUT_SECONDS` (default 10, per

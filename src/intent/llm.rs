@@ -484,6 +484,51 @@ fn strip_fences(content: &str) -> &str {
     inner.strip_suffix("```").unwrap_or(inner).trim()
 }
 
+/// The rules first; the language model only for a sentence the rules did
+/// not understand (never to replace a value the rules refused), and only
+/// when one is configured. Every front end that parses goes through this
+/// (the orchestrator adds its event records around the same steps).
+pub async fn understand(
+    rules: &crate::intent::RuleParser,
+    llm: Option<&LlmParser>,
+    catalogue: &Catalogue,
+    command: &str,
+    releases: &[String],
+) -> Result<Intent, crate::intent::ParseFailure> {
+    let failure = match rules.parse_with_releases(command, releases) {
+        Ok(intent) => return Ok(intent),
+        Err(failure) => failure,
+    };
+    match llm {
+        Some(llm) if may_ask(&failure, command) => llm
+            .parse(command, catalogue)
+            .await
+            .map_err(|err| refused_after_rules(failure, &err)),
+        _ => Err(failure),
+    }
+}
+
+/// Whether a rules failure may go to the language model: the rules did not
+/// understand it, and it is not too long for them either.
+pub fn may_ask(failure: &crate::intent::ParseFailure, command: &str) -> bool {
+    !failure.understood && command.chars().count() <= crate::intent::parse::MAX_COMMAND_CHARS
+}
+
+/// The rules' failure with the model's reason added.
+pub fn refused_after_rules(
+    failure: crate::intent::ParseFailure,
+    err: &LlmError,
+) -> crate::intent::ParseFailure {
+    crate::intent::ParseFailure {
+        error: format!(
+            "{}; the language model could not help either: {err}. {}",
+            failure.error,
+            err.rephrase()
+        ),
+        ..failure
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

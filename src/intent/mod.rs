@@ -1,19 +1,21 @@
 //! The intent: what a person asked for, in the fixed JSON shape of the
 //! contract in DESIGN.md ("Intent (contract)").
 //!
-//! [`rules`] turns a sentence into an [`Intent`] offline; every value inside an
-//! intent is one of the validated newtypes from [`values`], so an intent that
-//! exists is an intent that can be planned.
+//! [`parse`] turns a sentence into an [`Intent`] offline (the rule parser, in
+//! stages); [`llm`] is the fallback for sentences the rules do not
+//! understand. Every value inside an intent is one of the validated newtypes
+//! from [`values`], so an intent that exists is an intent that can be
+//! planned.
 
 pub mod llm;
-pub mod rules;
+pub mod parse;
 pub mod values;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use rules::{ParseFailure, RuleParser};
+pub use parse::{ParseFailure, RuleParser};
 pub use values::{Domain, Namespace, Replicas, Storage, ValueError, Version};
 
 /// What the person wants done.
@@ -130,9 +132,76 @@ pub struct Intent {
     /// The language model that produced it (`source: llm` only; left out otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// What the sentence said that is not part of the request: context
+    /// clauses ("we're moving off nginx") and words nobody could place.
+    /// Shown to the person so nothing said goes unmentioned; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 impl Intent {
+    /// The intent said back as a command the rule parser reads to this same
+    /// intent ("install grafana and prometheus with 3 replicas in namespace
+    /// obs"): the choices of a question are such commands.
+    pub fn command(&self) -> String {
+        let apps = self.applications.join(" and ");
+        let p = &self.parameters;
+        let mut out = match (self.action, apps.is_empty()) {
+            (Action::Status, true) => "status".to_string(),
+            (Action::Status, false) => format!("status of {apps}"),
+            (Action::Rollback, _) => format!("roll back {apps}"),
+            (action, _) => format!("{action} {apps}"),
+        };
+        if let Some(v) = &p.version {
+            if self.action == Action::Upgrade {
+                out.push_str(&format!(" to version {v}"));
+            } else {
+                out.push_str(&format!(" version {v}"));
+            }
+        }
+        if let Some(r) = p.replicas {
+            if self.action == Action::Scale {
+                out.push_str(&format!(" to {r} replicas"));
+            } else {
+                out.push_str(&format!(" with {r} replicas"));
+            }
+        }
+        if let Some(s) = &p.storage {
+            out.push_str(&format!(" with {s} storage"));
+        }
+        match p.tls {
+            Some(true) => out.push_str(" with TLS"),
+            Some(false) => out.push_str(" without TLS"),
+            None => {}
+        }
+        match p.ingress {
+            Some(true) => out.push_str(" with ingress"),
+            Some(false) => out.push_str(" without ingress"),
+            None => {}
+        }
+        if let Some(d) = &p.domain {
+            out.push_str(&format!(" on domain {d}"));
+        }
+        if let Some(r) = p.revision {
+            out.push_str(&format!(" to revision {r}"));
+        }
+        if p.cascade == Some(true) {
+            out.push_str(" and its dependencies");
+        }
+        if p.delete_data == Some(true) {
+            out.push_str(" and its data");
+        }
+        if let Some(ns) = &self.namespace {
+            out.push_str(&format!(" in namespace {ns}"));
+        }
+        match self.platform {
+            Some(Platform::Kubernetes) => out.push_str(" on kubernetes"),
+            Some(Platform::Compose) => out.push_str(" on docker compose"),
+            None => {}
+        }
+        out
+    }
+
     /// A one-line summary for people: "install authentik (tls) in namespace auth".
     pub fn summary(&self) -> String {
         let mut out = self.action.to_string();
@@ -201,6 +270,7 @@ mod tests {
             },
             source: Source::Rules,
             model: None,
+            ignored: Vec::new(),
         };
         let json = serde_json::to_string(&intent).unwrap();
         assert_eq!(

@@ -38,8 +38,7 @@ impl Orchestrator {
         let Some(llm) = self.llm() else {
             return Ok(Err(failure));
         };
-        // What is too long for the rules is too long for the model too.
-        if command.chars().count() > crate::intent::rules::MAX_COMMAND_CHARS {
+        if !crate::intent::llm::may_ask(&failure, command) {
             return Ok(Err(failure));
         }
         let started = Instant::now();
@@ -64,15 +63,7 @@ impl Orchestrator {
                     NewEvent::new("parse", "llm_refused", err.to_string()).took(started.elapsed()),
                 )
                 .await?;
-                Ok(Err(ParseFailure {
-                    error: format!(
-                        "{}; the language model could not help either: {err}. {}",
-                        failure.error,
-                        err.rephrase()
-                    ),
-                    suggestions: failure.suggestions,
-                    understood: false,
-                }))
+                Ok(Err(crate::intent::llm::refused_after_rules(failure, &err)))
             }
         }
     }

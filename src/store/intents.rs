@@ -573,6 +573,7 @@ mod tests {
                 parameters: Default::default(),
                 source: crate::intent::Source::Rules,
                 model: None,
+                ignored: Vec::new(),
             };
             store.set_parsed(&intent.id, &parsed).unwrap();
         }

@@ -1,0 +1,485 @@
+//! The verbs of a request: which words are orders (not nouns, not relative
+//! clauses), phrasal verbs said apart ("roll it back"), and the one action
+//! they and the values say ("bump to 4 replicas" scales, "bump to 11.3"
+//! upgrades); two different actions, and verbs deckhand cannot do or must
+//! ask about (stop, replace, kill the pods, move), are questions back.
+
+use std::ops::Range;
+
+use super::{Order, Reading};
+use crate::intent::Action;
+use crate::intent::parse::classify::{Kind, Word};
+use crate::intent::parse::clauses::{is_finite, noun_reading};
+use crate::intent::parse::failure::ParseFailure;
+use crate::intent::parse::lexicon::{self, Lex, Prep, Verb};
+use crate::intent::parse::values::{Pending, Said, Values};
+
+impl Reading<'_> {
+    /// The verb word `i` orders, if it is said as an order: not a noun ("the
+    /// gitea upgrade"), not in a relative clause ("the kuma we set up"), not
+    /// after a finite verb ("came back up"), not a need of something else
+    /// ("we need to know"). Phrasal verbs said apart ("roll it back") count
+    /// at their first word.
+    pub(super) fn would_order(&self, range: &Range<usize>, i: usize) -> Option<Verb> {
+        let word = &self.words[i];
+        match word.lex()? {
+            Lex::Verb(verb) => {
+                // "uptime-kuma status": its status
+                if verb == Verb::Status
+                    && word.lower == "status"
+                    && i > range.start
+                    && self.words[i - 1].app().is_some()
+                {
+                    return Some(verb);
+                }
+                if verb != Verb::Need {
+                    // "an overview of", "the status of": still a status request
+                    // "do the rollback of n8n", "make the upgrade": a light verb before it
+                    let light = i >= 2
+                        && self.words[i - 1].is(Lex::Det)
+                        && matches!(
+                            self.words[i - 2].lower.as_str(),
+                            "do" | "make" | "perform" | "execute" | "run"
+                        );
+                    if noun_reading(self.words, i) && verb != Verb::Status && !light {
+                        return None;
+                    }
+                    if i > range.start {
+                        let before = &self.words[i - 1];
+                        if before.is(Lex::Subject) || (is_finite(before) && !before.is(Lex::Modal))
+                        {
+                            return None;
+                        }
+                    }
+                } else if self
+                    .words
+                    .get(i + 1)
+                    .is_some_and(|w| w.is(Lex::Prep(Prep::To)))
+                    && !self
+                        .words
+                        .get(i + 2)
+                        .is_some_and(|w| matches!(w.lex(), Some(Lex::Verb(_) | Lex::Head(_))))
+                {
+                    return None;
+                }
+                Some(verb)
+            }
+            Lex::Head(head) => {
+                if noun_reading(self.words, i) {
+                    return None;
+                }
+                self.particle_of_head(range, i, head)
+                    .map(|(_, verb)| verb)
+                    .or(match head {
+                        "put" => Some(Verb::Place),
+                        "wipe" | "rip" => Some(Verb::Remove),
+                        _ => None,
+                    })
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn particle_of_head(
+        &self,
+        range: &Range<usize>,
+        i: usize,
+        head: &str,
+    ) -> Option<(usize, Verb)> {
+        (i + 1..range.end.min(i + 5)).find_map(|k| {
+            let verb = phrasal(head, particle_of(&self.words[k]))?;
+            Some((k, verb))
+        })
+    }
+
+    /// A first word of a request clause that is close to one verb ("instll").
+    pub(super) fn forgive_verbs(&mut self, primary: &[Range<usize>]) {
+        for range in primary {
+            let Some(first) = range.clone().find(|&i| {
+                !matches!(
+                    self.words[i].lex(),
+                    Some(Lex::Filler | Lex::And | Lex::Also)
+                )
+            }) else {
+                continue;
+            };
+            if let Kind::Unknown { .. } = self.words[first].kind
+                && let Some(verb) = lexicon::fuzzy_verb(&self.words[first].lower)
+            {
+                self.words[first].kind = Kind::Lex(Lex::Verb(verb));
+            }
+        }
+    }
+
+    /// The verbs said as orders, with phrasal verbs said apart put together.
+    pub(super) fn orders(&mut self, primary: &[Range<usize>]) -> Vec<Order> {
+        let mut orders = Vec::new();
+        for range in primary {
+            for i in range.clone() {
+                if self.used[i] {
+                    continue;
+                }
+                let Some(verb) = self.would_order(range, i) else {
+                    if matches!(self.words[i].lex(), Some(Lex::Head(_))) {
+                        self.used[i] = true; // "get", "turn" alone carry nothing
+                    }
+                    continue;
+                };
+                self.used[i] = true;
+                if let Some(Lex::Head(head)) = self.words[i].lex()
+                    && let Some((k, _)) = self.particle_of_head(range, i, head)
+                {
+                    self.used[k] = true;
+                }
+                orders.push(Order { verb, at: i });
+            }
+        }
+        if orders.is_empty() {
+            // "pg rollback -n billing", "nginx 1.29 upgrade web ns": with no
+            // other verb, a verb said after the application is the order.
+            for range in primary {
+                for i in range.clone() {
+                    let Some(Lex::Verb(verb)) = self.words[i].lex() else {
+                        continue;
+                    };
+                    let after_app = (range.start..i)
+                        .rev()
+                        .take(2)
+                        .any(|k| self.words[k].app().is_some())
+                        && (range.start..i).all(|k| !self.words[k].is(Lex::Det));
+                    if !self.used[i] && after_app && !matches!(verb, Verb::Need | Verb::Place) {
+                        self.used[i] = true;
+                        orders.push(Order { verb, at: i });
+                    }
+                }
+            }
+        }
+        orders
+    }
+
+    /// The action the orders and values say.
+    pub(super) fn action(
+        &self,
+        orders: &[Order],
+        values: &Values,
+        primary: &[Range<usize>],
+    ) -> Result<Action, ParseFailure> {
+        let counted = !values.replicas.is_empty();
+        // "to 4 replicas" changes a count; "with 2 replicas" says one for an install.
+        let counted_to = values.counted_to;
+        let versioned = !values.versions.is_empty()
+            || values.latest
+            || values
+                .pending
+                .iter()
+                .any(|(_, p)| matches!(p, Pending::AfterTo));
+        if let Some(i) = primary
+            .iter()
+            .flat_map(|r| r.clone())
+            .find(|&i| self.words[i].is(Lex::Logs))
+        {
+            return Err(self.unsupported(i, "show logs"));
+        }
+        // "make the upgrade", "set up": a light verb beside another order says nothing.
+        let light = |o: &Order| {
+            matches!(o.verb, Verb::Set | Verb::Move)
+                && orders.iter().any(|other| {
+                    !matches!(
+                        other.verb,
+                        Verb::Set | Verb::Move | Verb::Need | Verb::Place
+                    )
+                })
+        };
+        let mut actions: Vec<(Action, usize)> = Vec::new();
+        for order in orders.iter().filter(|o| !light(o)) {
+            let at = order.at;
+            let action = match order.verb {
+                Verb::Install
+                    if self.words[at].lower == "add"
+                        && primary
+                            .iter()
+                            .flat_map(|r| r.clone())
+                            .any(|i| self.words[i].is(Lex::ReplicaWord)) =>
+                {
+                    // "add a replica to keycloak": more of what runs
+                    let said = Said {
+                        value: (),
+                        text: self.words[at].text.clone(),
+                        at: [self.words[at].start, self.words[at].end],
+                    };
+                    return Err(self.relative_failure(
+                        &said,
+                        &self
+                            .words
+                            .iter()
+                            .filter_map(Word::app)
+                            .map(str::to_string)
+                            .collect::<Vec<_>>(),
+                        Action::Scale,
+                    ));
+                }
+                Verb::Install => Action::Install,
+                Verb::BringUp => {
+                    if counted_to {
+                        Action::Scale
+                    } else if versioned {
+                        Action::Upgrade
+                    } else {
+                        Action::Install
+                    }
+                }
+                Verb::Need | Verb::Place => continue,
+                Verb::Run => {
+                    if values.copies {
+                        Action::Scale
+                    } else {
+                        Action::Install
+                    }
+                }
+                Verb::Remove => Action::Remove,
+                Verb::Kill => {
+                    let pods = primary.iter().flat_map(|r| r.clone()).any(|i| {
+                        self.words[i].is(Lex::PodNoun)
+                            || matches!(self.words[i].lower.as_str(), "pods" | "pod")
+                    });
+                    if pods {
+                        return Err(self.ask_kill(at));
+                    }
+                    Action::Remove
+                }
+                Verb::Upgrade => {
+                    if values.previous && !versioned {
+                        Action::Rollback
+                    } else if counted_to && !versioned {
+                        Action::Scale
+                    } else {
+                        Action::Upgrade
+                    }
+                }
+                Verb::Move
+                    if !counted
+                        && !versioned
+                        && (!values.namespaces.is_empty() || !values.platforms.is_empty()) =>
+                {
+                    return Err(self.ask_move(at, values));
+                }
+                // "take grafana down": scale to zero or remove?
+                Verb::Move
+                    if !counted
+                        && !versioned
+                        && self.words[at..].iter().take(5).any(|w| w.lower == "down") =>
+                {
+                    return Err(self.ask_stop(at));
+                }
+                Verb::Bump | Verb::Set | Verb::Move => {
+                    if counted {
+                        Action::Scale
+                    } else if values.previous {
+                        Action::Rollback
+                    } else if versioned || order.verb == Verb::Bump {
+                        Action::Upgrade
+                    } else {
+                        return Err(self.unclear_verb(at));
+                    }
+                }
+                Verb::Scale => Action::Scale,
+                Verb::Rollback => Action::Rollback,
+                Verb::Downgrade => {
+                    if versioned {
+                        Action::Upgrade
+                    } else {
+                        return Err(self.unclear_verb(at));
+                    }
+                }
+                Verb::Status => Action::Status,
+                Verb::Stop => return Err(self.ask_stop(at)),
+                Verb::Replace => return Err(self.ask_replace(at)),
+                Verb::Unsupported(what) => return Err(self.unsupported(at, what)),
+            };
+            if !actions.iter().any(|(a, _)| *a == action) {
+                actions.push((action, at));
+            }
+        }
+        match actions.as_slice() {
+            [] => {
+                // Verbless, or only "need"/"put": an install, or a scale for "grafana to 4 replicas".
+                let to_count = primary.iter().flat_map(|r| r.clone()).any(|i| {
+                    self.words[i].is(Lex::Prep(Prep::To))
+                        && self.words.get(i + 1).is_some_and(Word::is_number)
+                        && self
+                            .words
+                            .get(i + 2)
+                            .is_some_and(|w| w.is(Lex::ReplicaWord))
+                });
+                Ok(if to_count && counted {
+                    Action::Scale
+                } else {
+                    Action::Install
+                })
+            }
+            [(action, _)] => Ok(*action),
+            several => {
+                let said: Vec<String> = several
+                    .iter()
+                    .map(|(_, at)| format!("'{}'", self.words[*at].text))
+                    .collect();
+                let (first, second) = (several[0].1, several[1].1);
+                Err(ParseFailure::understood(format!(
+                    "that asks for {} at once: deckhand does one kind of change per request",
+                    said.join(" and ")
+                ))
+                .at([self.words[second].start, self.words[second].end])
+                .ask(
+                    "Which one first? Send the other as its own request.",
+                    vec![self.clause_text_from(first), self.clause_text_from(second)],
+                ))
+            }
+        }
+    }
+
+    /// The words from an order to the end of its clause, as a command.
+    pub(super) fn clause_text_from(&self, at: usize) -> String {
+        let mut parts = Vec::new();
+        for w in &self.words[at..] {
+            if w.is_punct()
+                || (parts.len() > 1
+                    && matches!(w.lex(), Some(Lex::And | Lex::But | Lex::Subordinate)))
+            {
+                break;
+            }
+            if matches!(w.lex(), Some(Lex::And)) && parts.len() == 1 {
+                // "install and remove grafana": the shared application comes later
+                continue;
+            }
+            parts.push(w.text.clone());
+        }
+        // "install and remove grafana": add the application said after the verbs.
+        if parts.len() == 1
+            && let Some(app) = self.words[at..].iter().find_map(|w| w.app())
+        {
+            parts.push(app.to_string());
+        }
+        parts.join(" ")
+    }
+
+    pub(super) fn ask_move(&self, at: usize, values: &Values) -> ParseFailure {
+        let app = self
+            .words
+            .iter()
+            .find_map(Word::app)
+            .unwrap_or("the application")
+            .to_string();
+        let (target, choice) = match (values.namespaces.first(), values.platforms.first()) {
+            (Some(ns), _) => (
+                format!("namespace {}", ns.value),
+                format!("install {app} in namespace {}", ns.value),
+            ),
+            (None, Some(p)) => (p.value.to_string(), format!("install {app} on {}", p.value)),
+            (None, None) => (String::new(), format!("status of {app}")),
+        };
+        ParseFailure::understood(format!(
+            "deckhand cannot move a release to {target}: it can install {app} there, and remove the old one once the new one runs"
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .ask(
+            format!("Install a new {app} in {target}? Its data does not move with it."),
+            vec![choice, format!("status of {app}")],
+        )
+    }
+
+    pub(super) fn ask_kill(&self, at: usize) -> ParseFailure {
+        let apps: Vec<&str> = self.words.iter().filter_map(Word::app).collect();
+        let app = apps.first().copied().unwrap_or("the application");
+        ParseFailure::understood(format!(
+            "'kill the pods' could mean restarting them, which deckhand does not do, or removing {app}"
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .ask(
+            format!("Do you want {app} removed, or its status?"),
+            vec![format!("remove {app}"), format!("status of {app}")],
+        )
+    }
+
+    pub(super) fn ask_stop(&self, at: usize) -> ParseFailure {
+        let app = self
+            .words
+            .iter()
+            .find_map(Word::app)
+            .unwrap_or("the application")
+            .to_string();
+        ParseFailure::understood(format!(
+            "'{}' could mean scaling {app} to zero (its data kept) or removing it",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .ask(
+            format!("Should {app} be scaled to zero or removed?"),
+            vec![format!("scale {app} to 0"), format!("remove {app}")],
+        )
+    }
+
+    pub(super) fn ask_replace(&self, at: usize) -> ParseFailure {
+        let apps: Vec<&str> = self.words.iter().filter_map(Word::app).collect();
+        let mut failure = ParseFailure::understood(format!(
+            "'{}' is two changes: install the new one, then remove the old one; deckhand does one per request",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end]);
+        if let [old, new, ..] = apps.as_slice() {
+            failure = failure.ask(
+                format!("Install {new} first? Remove {old} once it runs."),
+                vec![format!("install {new}"), format!("remove {old}")],
+            );
+        }
+        failure
+    }
+
+    pub(super) fn unsupported(&self, at: usize, what: &str) -> ParseFailure {
+        let app = self.words.iter().find_map(Word::app);
+        let mut failure = ParseFailure::understood(format!(
+            "deckhand cannot {what} ('{}'): it installs, upgrades, scales, removes, rolls back and reports status",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end]);
+        if let Some(app) = app {
+            failure = failure.suggest(vec![format!("status of {app}"), format!("roll back {app}")]);
+        }
+        failure
+    }
+
+    pub(super) fn unclear_verb(&self, at: usize) -> ParseFailure {
+        let app = self.words.iter().find_map(Word::app).unwrap_or("grafana");
+        ParseFailure::understood(format!(
+            "'{}' needs a version or a replica count to say what should change",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .suggest(vec![
+            format!("upgrade {app} to VERSION"),
+            format!("scale {app} to 3 replicas"),
+        ])
+    }
+}
+
+pub(super) fn particle_of(word: &Word) -> &'static str {
+    match word.lex() {
+        Some(Lex::Particle(p)) => p,
+        _ => "",
+    }
+}
+
+/// A phrasal verb said apart: "roll it back", "get vaultwarden running".
+pub(super) fn phrasal(head: &str, particle: &str) -> Option<Verb> {
+    Some(match (head, particle) {
+        ("roll", "back") => Verb::Rollback,
+        ("roll", "out") => Verb::Install,
+        ("bring", "up") => Verb::BringUp,
+        ("put" | "bring", "back") => Verb::Rollback,
+        ("spin" | "fire" | "stand" | "boot" | "get", "up") => Verb::Install,
+        ("get", "running") => Verb::Install,
+        ("spin" | "shut" | "turn", "down") => Verb::Stop,
+        ("tear" | "take", "down") => Verb::Remove,
+        ("rip" | "wipe", "out") => Verb::Remove,
+        _ => return None,
+    })
+}
