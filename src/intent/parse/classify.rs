@@ -375,6 +375,10 @@ fn single(
         };
     }
     let bare = word.strip_suffix("'s").unwrap_or(word);
+    // "last night's", "yesterday's": time
+    if bare != word && matches!(lexicon::word(bare), Some(Lex::Time)) {
+        return Kind::Lex(Lex::Time);
+    }
     // "the postgres database": a noun after an application, not the template.
     let after_app = previous.is_some_and(|p| p.app().is_some());
     if let Some(name) = vocabulary.spellings.get(bare)

@@ -365,6 +365,10 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             _ => Role::Continuation,
         },
         Kind::Lex(Lex::Hedge) => Role::Hedge,
+        // "keep 4 pods of authentik running": a count to keep is a scale
+        Kind::Lex(Lex::Protect) if first.lower == "keep" && next.is_some_and(Word::is_number) => {
+            Role::Request
+        }
         Kind::Lex(Lex::Protect | Lex::InsteadOf) => Role::Protect,
         Kind::Lex(Lex::Question) => {
             if first.lower == "do" {
@@ -414,7 +418,9 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
                         || (first.lower.ends_with("'d")
                             && matches!(w.lower.as_str(), "like" | "love"))
                 });
-            let names_app = words[at..].iter().any(|w| w.app().is_some());
+            let names_app = words[at..]
+                .iter()
+                .any(|w| w.app().is_some() || w.is(Lex::Pronoun));
             if wants && (first_person(first) || names_app) {
                 Role::Request
             } else {

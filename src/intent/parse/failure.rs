@@ -70,7 +70,6 @@ impl ParseFailure {
             question: question.into(),
             choices,
         }));
-        self.understood = true;
         self
     }
     /// The question back, if there is one.

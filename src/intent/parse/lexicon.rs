@@ -255,7 +255,7 @@ pub fn word(word: &str) -> Option<Lex> {
         "need" | "want" | "needs" | "wants" | "needing" | "wanting" | "request" | "requesting" => {
             Verb(V::Need)
         }
-        "place" => Verb(V::Place),
+        "place" | "expose" => Verb(V::Place),
         "run" => Verb(V::Run),
         // remove
         "remove" | "uninstall" | "delete" | "destroy" | "teardown" | "nuke" | "decommission"
@@ -264,9 +264,9 @@ pub fn word(word: &str) -> Option<Lex> {
         "removing" | "uninstalling" | "deleting" => Verb(V::Remove),
         "kill" => Verb(V::Kill),
         // upgrade
-        "upgrade" | "update" | "patch" | "upgrading" | "updating" => Verb(V::Upgrade),
+        "upgrade" | "update" | "patch" | "upgrading" | "updating" | "refresh" => Verb(V::Upgrade),
         "bump" => Verb(V::Bump),
-        "move" | "take" | "switch" => Verb(V::Move),
+        "move" | "switch" => Verb(V::Move),
         "set" | "change" | "make" => Verb(V::Set),
         "downgrade" => Verb(V::Downgrade),
         // scale
@@ -288,18 +288,19 @@ pub fn word(word: &str) -> Option<Lex> {
         "restore" => Verb(V::Unsupported("restore")),
         "migrate" => Verb(V::Unsupported("migrate")),
         "clone" | "duplicate" | "copy" => Verb(V::Unsupported("copy")),
+        "reinstall" => Verb(V::Unsupported("reinstall")),
+        "rotate" | "renew" => Verb(V::Unsupported("rotate or renew certificates")),
         "rename" => Verb(V::Unsupported("rename")),
         "configure" | "reconfigure" | "tune" => Verb(V::Unsupported("configure")),
         "debug" | "fix" | "repair" | "troubleshoot" => Verb(V::Unsupported("fix")),
         "resume" | "unpause" => Verb(V::Unsupported("resume")),
-        "expose" => Verb(V::Unsupported("expose")),
         "logs" | "log" | "tail" | "stdout" | "stderr" => Logs,
         "exec" | "ssh" | "attach" | "port-forward" | "shell" => {
             Verb(V::Unsupported("open a shell or a port"))
         }
         // phrasal verbs said apart ("roll it back")
         "roll" | "spin" | "tear" | "fire" | "stand" | "bring" | "rip" | "shut" | "wipe"
-        | "boot" | "kick" | "get" | "turn" | "put" => Head(match word {
+        | "boot" | "kick" | "get" | "turn" | "put" | "take" | "clean" | "bin" => Head(match word {
             "roll" => "roll",
             "spin" => "spin",
             "tear" => "tear",
@@ -313,12 +314,16 @@ pub fn word(word: &str) -> Option<Lex> {
             "kick" => "kick",
             "turn" => "turn",
             "put" => "put",
+            "take" => "take",
+            "clean" => "clean",
+            "bin" => "bin",
             _ => "get",
         }),
         "back" => Particle("back"),
         "up" => Particle("up"),
         "down" => Particle("down"),
         "out" => Particle("out"),
+        "forward" => Particle("forward"),
         "running" => Particle("running"),
         // prepositions
         "in" | "inside" | "within" => Prep(self::Prep::In),
@@ -491,9 +496,8 @@ pub fn word(word: &str) -> Option<Lex> {
         | "go" | "ahead" | "let's" | "lets" | "let" | "give" | "be" | "been" | "being" | "me"
         | "us" | "named" | "called" | "etc" | "thnx" | "tia" | "kthx" | "np" | "whether"
         | "enough" | "enable" | "enabled" | "activate" | "exposed" | "lol" | "lmao" | "haha"
-        | "kubectl" | "platform" | "regards" | "best" | "kind" | "together" | "-d" | "--detach" => {
-            Filler
-        }
+        | "kubectl" | "platform" | "regards" | "best" | "kind" | "together" | "-d" | "--detach"
+        | "reckon" | "suppose" | "wonder" | "wondering" => Filler,
         _ => return None,
     })
 }

@@ -396,8 +396,12 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
                     Some(Lex::ReplicaWord) => {
                         used[i] = true;
                         used[i + 1] = true;
-                        // "5 copies of gitea"
-                        if words[i + 1].lower.starts_with("cop") {
+                        // "5 copies of gitea", "6 instances of nginx"
+                        if words[i + 1].lower.starts_with("cop")
+                            || (i + 3 < end
+                                && words[i + 2].is(Lex::Prep(Prep::Of))
+                                && words[i + 3].app().is_some())
+                        {
                             values.copies = true;
                             if i + 2 < end && words[i + 2].is(Lex::Prep(Prep::Of)) {
                                 used[i + 2] = true;

@@ -156,7 +156,9 @@ impl Reading<'_> {
             .trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
         let mut suggestions = nearest(cleaned, self.catalogue.names.iter().map(String::as_str), 3);
         add_keyword_matches(&mut suggestions, self.catalogue.keywords, cleaned, 3);
-        let mut failure = ParseFailure::understood(format!(
+        // Not understood: a language model may still know what was meant
+        // ("a fast cache"); without one, the person picks from the choices.
+        let mut failure = ParseFailure::new(format!(
             "unknown application '{}': it is not in the catalogue{}",
             word.text,
             did_you_mean(&suggestions)
@@ -448,10 +450,15 @@ impl Reading<'_> {
                         verb_word(action)
                     ),
                 };
-                let mut failure = ParseFailure::understood(detail)
-                    .suggest(self.catalogue.names.iter().take(5).cloned().collect());
-                if let Some(&i) = everything {
-                    failure = failure.at([self.words[i].start, self.words[i].end]);
+                let mut failure = match everything {
+                    Some(&i) => ParseFailure::understood(detail)
+                        .at([self.words[i].start, self.words[i].end]),
+                    // No application named: a language model may find one.
+                    None => ParseFailure::new(detail),
+                }
+                .suggest(self.catalogue.names.iter().take(5).cloned().collect());
+                if everything.is_none() {
+                    failure.understood = false;
                 }
                 return Err(failure);
             }

@@ -23,6 +23,12 @@ impl Reading<'_> {
     pub(super) fn would_order(&self, range: &Range<usize>, i: usize) -> Option<Verb> {
         let word = &self.words[i];
         match word.lex()? {
+            // "keep 4 pods of authentik running"
+            Lex::Protect
+                if word.lower == "keep" && self.words.get(i + 1).is_some_and(Word::is_number) =>
+            {
+                Some(Verb::Scale)
+            }
             Lex::Verb(verb) => {
                 // "uptime-kuma status": its status
                 if verb == Verb::Status
@@ -51,15 +57,7 @@ impl Reading<'_> {
                             return None;
                         }
                     }
-                } else if self
-                    .words
-                    .get(i + 1)
-                    .is_some_and(|w| w.is(Lex::Prep(Prep::To)))
-                    && !self
-                        .words
-                        .get(i + 2)
-                        .is_some_and(|w| matches!(w.lex(), Some(Lex::Verb(_) | Lex::Head(_))))
-                {
+                } else if !need_leads_to_a_verb(self.words, i) {
                     return None;
                 }
                 Some(verb)
@@ -72,7 +70,17 @@ impl Reading<'_> {
                     .map(|(_, verb)| verb)
                     .or(match head {
                         "put" => Some(Verb::Place),
-                        "wipe" | "rip" => Some(Verb::Remove),
+                        "wipe" | "rip" | "bin" => Some(Verb::Remove),
+                        "take" => Some(Verb::Move),
+                        // "get traefik onto 3.3.2": to a version
+                        "get"
+                            if self.words[i + 1..range.end].windows(2).any(|w| {
+                                w[0].is(Lex::Prep(Prep::To))
+                                    && matches!(w[1].kind, Kind::Version(_) | Kind::Number(_))
+                            }) =>
+                        {
+                            Some(Verb::Move)
+                        }
                         _ => None,
                     })
             }
@@ -236,6 +244,8 @@ impl Reading<'_> {
                         Action::Install
                     }
                 }
+                // "drop gitea to 2 replicas"
+                Verb::Remove if counted_to && self.words[at].lower == "drop" => Action::Scale,
                 Verb::Remove => Action::Remove,
                 Verb::Kill => {
                     let pods = primary.iter().flat_map(|r| r.clone()).any(|i| {
@@ -292,7 +302,11 @@ impl Reading<'_> {
                     }
                 }
                 Verb::Status => Action::Status,
+                // "take grafana down to zero replicas"
+                Verb::Stop if counted_to => Action::Scale,
                 Verb::Stop => return Err(self.ask_stop(at)),
+                // "restore the previous minio release"
+                Verb::Unsupported("restore") if values.previous => Action::Rollback,
                 Verb::Replace => return Err(self.ask_replace(at)),
                 Verb::Unsupported(what) => return Err(self.unsupported(at, what)),
             };
@@ -461,9 +475,27 @@ impl Reading<'_> {
     }
 }
 
+/// "we need to know", "we've decided to standardise": a need or decision
+/// "to" something that is not one of deckhand's verbs is not an order.
+pub(crate) fn need_leads_to_a_verb(words: &[Word], i: usize) -> bool {
+    let verb_at = |k: usize| {
+        words
+            .get(k)
+            .is_some_and(|w| matches!(w.lex(), Some(Lex::Verb(_) | Lex::Head(_))))
+    };
+    if words[i].lower.ends_with(" to") {
+        verb_at(i + 1)
+    } else if words.get(i + 1).is_some_and(|w| w.is(Lex::Prep(Prep::To))) {
+        verb_at(i + 2)
+    } else {
+        true
+    }
+}
+
 pub(super) fn particle_of(word: &Word) -> &'static str {
     match word.lex() {
         Some(Lex::Particle(p)) => p,
+        Some(Lex::Prep(Prep::Off)) => "off",
         _ => "",
     }
 }
@@ -474,11 +506,15 @@ pub(super) fn phrasal(head: &str, particle: &str) -> Option<Verb> {
         ("roll", "back") => Verb::Rollback,
         ("roll", "out") => Verb::Install,
         ("bring", "up") => Verb::BringUp,
-        ("put" | "bring", "back") => Verb::Rollback,
+        ("put" | "bring" | "take", "back") => Verb::Rollback,
+        ("roll", "forward") => Verb::Upgrade,
+        ("take" | "bin", "off") => Verb::Remove,
+        ("take", "down") => Verb::Stop,
+        ("clean", "up") => Verb::Remove,
         ("spin" | "fire" | "stand" | "boot" | "get", "up") => Verb::Install,
         ("get", "running") => Verb::Install,
         ("spin" | "shut" | "turn", "down") => Verb::Stop,
-        ("tear" | "take", "down") => Verb::Remove,
+        ("tear", "down") => Verb::Remove,
         ("rip" | "wipe", "out") => Verb::Remove,
         _ => return None,
     })
