@@ -180,7 +180,18 @@ impl<'a> Planner<'a> {
         overrides: &Overrides,
         secrets: &mut dyn SecretSource,
     ) -> Result<Plan, PlanError> {
-        let mut intent = self.parser.parse(command)?;
+        let intent = self.parser.parse(command)?;
+        self.plan_parsed(intent, overrides, secrets)
+    }
+
+    /// From an intent parsed elsewhere (the rules, or the language model
+    /// behind them) to a plan, with the overrides applied and checked.
+    pub fn plan_parsed(
+        &self,
+        mut intent: Intent,
+        overrides: &Overrides,
+        secrets: &mut dyn SecretSource,
+    ) -> Result<Plan, PlanError> {
         overrides
             .apply(&mut intent)
             .map_err(crate::intent::ParseFailure::from)?;

@@ -698,3 +698,36 @@ fn the_slash_command_answers_within_three_seconds_while_the_work_takes_longer() 
          the confirmation answered in {confirm_took:?} (the result followed after {deploy:?})"
     );
 }
+
+/// A question back carries its answers as buttons; pressing one sends its
+/// command as the person's next one, and the plan comes with Confirm.
+#[test]
+fn slack_questions_come_with_answer_buttons_that_complete_the_request() {
+    let hooks = Recorder::start();
+    let server = start(&[], &hooks);
+    let url = format!("{}/question", hooks.url);
+    let (code, reply, _) = slack(&server, "UDEP", "set up SSO in namespace auth", &url);
+    assert_eq!(code, 200, "{reply}");
+    let choices: Vec<(String, String)> = buttons(&reply)
+        .into_iter()
+        .filter(|(action, _)| action.starts_with("deckhand_choice_"))
+        .collect();
+    assert_eq!(
+        choices.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(),
+        [
+            "set up authentik in namespace auth",
+            "set up keycloak in namespace auth"
+        ],
+        "{reply}"
+    );
+    let (code, answer, _) = click(&server, "UDEP", "choice_0", &choices[0].1, &url);
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["replace_original"], true, "{answer}");
+    assert!(texts(&answer).contains("authentik"), "{answer}");
+    assert!(
+        buttons(&answer)
+            .iter()
+            .any(|(action, _)| action == "deckhand_confirm"),
+        "{answer}"
+    );
+}

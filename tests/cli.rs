@@ -471,3 +471,54 @@ fn catalogue_new_writes_a_blueprint_that_lints_clean_and_plans() {
         common::stdout(&plan)
     );
 }
+
+/// `deckhand chat` asks back with numbered choices and reads the pick (here
+/// from a pipe); the pick is planned and run like the person had typed it.
+#[test]
+fn chat_asks_back_and_runs_the_pick() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut command = common::deckhand();
+        command
+            .args(args)
+            .arg("--db")
+            .arg(dir.path().join("deckhand.db"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("DECKHAND_PLATFORM", "compose")
+            .env_remove("DECKHAND_EXECUTOR")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let picked = run(&["chat", "--yes", "set up SSO in namespace auth"], "2\n");
+    let text = common::stdout(&picked);
+    assert!(picked.status.success(), "{text}{}", common::stderr(&picked));
+    assert!(
+        text.contains("1. set up authentik in namespace auth"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. set up keycloak in namespace auth"),
+        "{text}"
+    );
+    assert!(
+        text.contains("> set up keycloak in namespace auth"),
+        "{text}"
+    );
+    assert!(text.contains(": completed"), "{text}");
+
+    // Nothing picked: nothing runs, exit 2.
+    let none = run(&["chat", "--yes", "install grafana or prometheus"], "\n");
+    assert_eq!(none.status.code(), Some(2), "{}", common::stdout(&none));
+    assert!(common::stdout(&none).contains("Nothing picked"));
+}

@@ -1,21 +1,29 @@
-//! The intent corpus (`tests/data/intents.jsonl`, a copy of
-//! `shared/corpus/intents.jsonl`, which is read too when it sits beside the
-//! repository) through the real binary's batch mode, `deckhand parse --json -`.
+//! The intent corpora through the real binary's batch mode, `deckhand parse
+//! --json -`, scored the way `shared/tools/score-corpus` scores them: a case
+//! is understood when it gives exactly the expected intent (or an error where
+//! one is expected); a **silent misread** is an intent where an error was
+//! expected, or an intent that differs from the expected one (another action,
+//! other applications, a value that differs or that nobody said). No corpus
+//! may have a single silent misread.
+//!
+//! - `tests/data/intents.jsonl` (a copy of `shared/corpus/intents.jsonl`,
+//!   which is read too when it sits beside the repository): 100 %.
+//! - `tests/data/intents-people.jsonl` (a copy of
+//!   `shared/corpus/intents-people.jsonl`: commands written without sight of
+//!   the parser): at least 97 %.
+//! - `tests/data/intents-heldout-{1,2,3}.jsonl`: commands written by people
+//!   who had not seen the parser either (terse, non-native, long e-mails,
+//!   command-line fragments, changes of mind): at least 97 %.
+//!
 //! No outside parts: the binary and the embedded catalogue only.
 
 mod common;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-fn corpus() -> Vec<(String, Value)> {
-    let mut text =
-        std::fs::read_to_string(common::root().join("tests/data/intents.jsonl")).expect("corpus");
-    let shared = common::root().join("../shared/corpus/intents.jsonl");
-    if let Ok(extra) = std::fs::read_to_string(shared) {
-        text.push('\n');
-        text.push_str(&extra);
-    }
-    let mut seen = std::collections::BTreeSet::new();
+fn read_corpus(path: &std::path::Path) -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str::<Value>(l).expect("corpus line is JSON"))
@@ -25,94 +33,240 @@ fn corpus() -> Vec<(String, Value)> {
                 v["expect"].clone(),
             )
         })
-        .filter(|(command, _)| seen.insert(command.clone()))
         .collect()
 }
 
-/// Every expected key must match exactly; parameters must be exactly those said.
-fn check(command: &str, expected: &Value, actual: &Value) -> Result<(), String> {
-    if expected.get("error") == Some(&json!(true)) {
-        let message = actual
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        return if !message.is_empty() && actual.get("suggestions").is_some_and(Value::is_array) {
-            Ok(())
-        } else {
-            Err(format!("{command:?}: expected an error, got {actual}"))
-        };
-    }
-    if actual.get("error").is_some() {
-        return Err(format!("{command:?}: unexpected error {actual}"));
-    }
-    let mut problems = Vec::new();
-    for key in ["action", "applications"] {
-        if actual[key] != expected[key] {
-            problems.push(format!(
-                "{key}: expected {}, got {}",
-                expected[key], actual[key]
-            ));
-        }
-    }
-    for key in ["platform", "namespace"] {
-        let want = expected.get(key).cloned().unwrap_or(Value::Null);
-        if actual[key] != want {
-            problems.push(format!("{key}: expected {want}, got {}", actual[key]));
-        }
-    }
-    let want_params = expected.get("parameters").cloned().unwrap_or(json!({}));
-    if actual["parameters"] != want_params {
-        problems.push(format!(
-            "parameters: expected {want_params}, got {}",
-            actual["parameters"]
-        ));
-    }
-    if actual["source"] != "rules" {
-        problems.push(format!(
-            "source: expected \"rules\", got {}",
-            actual["source"]
-        ));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{command:?}: {}", problems.join("; ")))
-    }
-}
-
-#[test]
-fn every_corpus_case_passes_in_batch_mode() {
-    let cases = corpus();
-    assert!(cases.len() >= 43, "corpus has {} cases", cases.len());
+/// The parse of every command, in order, from one batch run.
+fn parse_all(cases: &[(String, Value)]) -> Vec<Value> {
     let input: String = cases.iter().map(|(c, _)| format!("{c}\n")).collect();
-    let output = common::run(&["parse", "--json", "-"], Some(&input));
+    let output = common::run_with_env(
+        &["parse", "--json", "-"],
+        Some(&input),
+        &[("DECKHAND_LLM", "off")],
+    );
     assert!(
         output.status.success(),
         "batch mode exits 0: {}",
         common::stderr(&output)
     );
-    let lines: Vec<String> = common::stdout(&output)
+    let lines: Vec<Value> = common::stdout(&output)
         .lines()
-        .map(str::to_string)
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert_eq!(lines.len(), cases.len(), "one JSON line per command");
-    let failures: Vec<String> = cases
-        .iter()
-        .zip(&lines)
-        .filter_map(|((command, expected), line)| {
-            let actual: Value = serde_json::from_str(line)
-                .map_err(|e| format!("{command:?}: not JSON: {e}"))
-                .ok()?;
-            check(command, expected, &actual).err()
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases fail:\n{}",
-        failures.len(),
+    lines
+}
+
+fn storage(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_default()
+        .replace("Gi", "G")
+        .replace("Ti", "T")
+        .replace("Mi", "M")
+}
+
+fn version(v: &Value) -> Value {
+    match v.as_str() {
+        Some(s)
+            if s.len() > 1
+                && s.starts_with(['v', 'V'])
+                && s[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            json!(s[1..])
+        }
+        _ => v.clone(),
+    }
+}
+
+/// What differs between the expected intent and the parse (empty: the same).
+fn differences(expected: &Value, got: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if got["action"] != expected["action"] {
+        out.push(format!("action {}", got["action"]));
+    }
+    if got["applications"] != expected["applications"] {
+        out.push(format!("applications {}", got["applications"]));
+    }
+    for key in ["namespace", "platform"] {
+        match expected.get(key) {
+            Some(want) if &got[key] != want => out.push(format!("{key} {}", got[key])),
+            None if !matches!(&got[key], Value::Null) && got[key] != "default" => {
+                out.push(format!("{key} {} not said", got[key]))
+            }
+            _ => {}
+        }
+    }
+    let empty = Map::new();
+    let said = expected["parameters"].as_object().unwrap_or(&empty);
+    let parsed = got["parameters"].as_object().unwrap_or(&empty);
+    for (key, want) in said {
+        let have = parsed.get(key).cloned().unwrap_or(Value::Null);
+        let same = match key.as_str() {
+            "storage" => storage(&have) == storage(want),
+            "version" => version(&have) == version(want),
+            _ => &have == want,
+        };
+        if !same {
+            out.push(format!("{key} {have}, expected {want}"));
+        }
+    }
+    for (key, have) in parsed {
+        let nothing = matches!(have, Value::Null | Value::Bool(false))
+            || have.as_str() == Some("")
+            || have.as_array().is_some_and(Vec::is_empty);
+        if !said.contains_key(key) && !nothing {
+            out.push(format!("{key} {have} not said"));
+        }
+    }
+    out
+}
+
+/// Understood cases, and the silent misreads (command and what is wrong).
+fn score(cases: &[(String, Value)]) -> (usize, Vec<String>, Vec<String>) {
+    let parsed = parse_all(cases);
+    let (mut understood, mut refused, mut misread) = (0, Vec::new(), Vec::new());
+    for ((command, expected), got) in cases.iter().zip(&parsed) {
+        let error = got.get("error").and_then(Value::as_str);
+        if expected.get("error") == Some(&json!(true)) {
+            match error {
+                Some(message) if !message.is_empty() && got["suggestions"].is_array() => {
+                    understood += 1
+                }
+                Some(_) => misread.push(format!("{command:?}: error without suggestions: {got}")),
+                None => misread.push(format!(
+                    "{command:?}: should be refused or asked about: {got}"
+                )),
+            }
+        } else if let Some(message) = error {
+            refused.push(format!("{command:?}: {message}"));
+        } else {
+            let wrong = differences(expected, got);
+            if !wrong.is_empty() {
+                misread.push(format!("{command:?}: {}", wrong.join("; ")));
+            } else if got["source"] != "rules" {
+                misread.push(format!("{command:?}: source {}", got["source"]));
+            } else {
+                understood += 1;
+            }
+        }
+    }
+    (understood, refused, misread)
+}
+
+/// Scores a corpus and checks the floor: no misread, at least `percent` understood.
+fn check_corpus(name: &str, cases: &[(String, Value)], percent: f64) {
+    assert!(!cases.is_empty(), "{name} is empty");
+    let (understood, refused, misread) = score(cases);
+    let share = 100.0 * understood as f64 / cases.len() as f64;
+    eprintln!(
+        "{name}: {understood}/{} = {share:.1} % understood; {} refused; {} silent misreads",
         cases.len(),
-        failures.join("\n")
+        refused.len(),
+        misread.len()
     );
+    assert!(
+        misread.is_empty(),
+        "{name}: {} silent misread(s):\n{}",
+        misread.len(),
+        misread.join("\n")
+    );
+    assert!(
+        share >= percent,
+        "{name}: {share:.1} % understood, below {percent} %; refused:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[test]
+fn the_contract_corpus_is_understood_in_full() {
+    let mut cases = read_corpus(&common::root().join("tests/data/intents.jsonl"));
+    let shared = common::root().join("../shared/corpus/intents.jsonl");
+    if shared.is_file() {
+        cases.extend(read_corpus(&shared));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    cases.retain(|(command, _)| seen.insert(command.clone()));
+    assert!(cases.len() >= 43, "corpus has {} cases", cases.len());
+    check_corpus("intents.jsonl", &cases, 100.0);
+}
+
+#[test]
+fn what_people_type_is_understood_without_a_silent_misread() {
+    let path = common::root().join("tests/data/intents-people.jsonl");
+    let cases = read_corpus(&path);
+    assert!(cases.len() >= 339, "{} cases", cases.len());
+    check_corpus("intents-people.jsonl", &cases, 97.0);
+}
+
+#[test]
+fn held_out_corpora_are_understood_without_a_silent_misread() {
+    for n in 1..=3 {
+        let name = format!("intents-heldout-{n}.jsonl");
+        let cases = read_corpus(&common::root().join("tests/data").join(&name));
+        check_corpus(&name, &cases, 97.0);
+    }
+}
+
+#[test]
+fn batch_mode_never_aborts_on_bad_lines() {
+    // An empty line, invalid UTF-8, a line of emoji and a very long line each
+    // give an error line; the lines around them are still parsed.
+    let mut input: Vec<u8> = b"install redis\n\n".to_vec();
+    input.extend_from_slice(&[0xff, 0xfe, b'x', b'\n']);
+    input.extend_from_slice("🍕🍕\n".as_bytes());
+    input.extend_from_slice(format!("install {}\n", "x".repeat(5000)).as_bytes());
+    input.extend_from_slice(b"remove grafana\n");
+    let output = common::run_bytes(&["parse", "--json", "-"], &input);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let lines: Vec<Value> = common::stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    assert_eq!(lines[0]["applications"], json!(["redis"]));
+    for (n, line) in lines[1..5].iter().enumerate() {
+        assert!(
+            line["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "line {}: {line}",
+            n + 2
+        );
+        assert!(line["suggestions"].is_array(), "{line}");
+    }
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[5]["action"], "remove");
+}
+
+#[test]
+fn an_error_points_at_the_word_and_asks_with_choices_where_it_can() {
+    let out = common::run(
+        &["parse", "--json", "install", "sonarqube", "in", "qa"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let failure: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert!(
+        failure["error"].as_str().unwrap().contains("'sonarqube'"),
+        "{failure}"
+    );
+    assert_eq!(failure["at"], json!([8, 17]), "{failure}");
+
+    let out = common::run(&["parse", "--json", "set", "up", "SSO"], None);
+    let failure: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert!(failure["question"].is_string(), "{failure}");
+    assert_eq!(
+        failure["choices"],
+        json!(["set up authentik", "set up keycloak"]),
+        "{failure}"
+    );
+    // Every choice is a command the rules read as it says.
+    for choice in failure["choices"].as_array().unwrap() {
+        let out = common::run(&["parse", "--json", choice.as_str().unwrap()], None);
+        assert!(out.status.success(), "{choice}: {}", common::stdout(&out));
+    }
 }
 
 #[test]

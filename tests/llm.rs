@@ -301,11 +301,86 @@ fn llm_off_keeps_the_rules_alone() {
     );
     let (code, body) = deploy(&server, VAGUE);
     assert_eq!(code, 422, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("could not tell what to do")
-    );
+    // The rules' own refusal, with nothing from a model.
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("which application"), "{detail}");
+    assert!(!detail.contains("language model"), "{detail}");
     assert_eq!(completions(&llm), 0);
+}
+
+/// `deckhand parse` and `deckhand plan` use the language model when one is
+/// configured and the rules did not understand; `--no-llm` keeps to the
+/// rules; a sentence the rules understand never reaches the model.
+#[test]
+fn parse_and_plan_ask_the_language_model_unless_told_not_to() {
+    let llm = Recorder::start();
+    llm.script([
+        completion(&answer("install", &["gitea"], json!("dev"))),
+        completion(&answer("install", &["gitea"], json!("dev"))),
+    ]);
+    let base = format!("{}/v1", llm.url);
+    let env = [
+        ("DECKHAND_LLM_BASE_URL", base.as_str()),
+        ("DECKHAND_LLM_MODEL", MODEL),
+        ("DECKHAND_LLM_API_KEY", "sk-test"),
+        ("DECKHAND_LLM_TIMEOUT_SECONDS", "5"),
+    ];
+    let out = common::run_with_env(&["parse", "--json", VAGUE], None, &env);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let intent: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(intent["source"], "llm", "{intent}");
+    assert_eq!(intent["applications"], json!(["gitea"]), "{intent}");
+    assert_eq!(completions(&llm), 1);
+
+    // --no-llm: the rules' own refusal, and the model is not asked.
+    let out = common::run_with_env(&["parse", "--json", "--no-llm", VAGUE], None, &env);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stdout(&out));
+    let failure: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert!(failure["error"].is_string(), "{failure}");
+    assert_eq!(completions(&llm), 1);
+
+    // Understood by the rules: the model is not asked.
+    let out = common::run_with_env(&["parse", "--json", "install redis"], None, &env);
+    let intent: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(intent["source"], "rules", "{intent}");
+    assert_eq!(completions(&llm), 1);
+
+    // plan: what the model understood is planned and says where it came from.
+    let out = common::run_with_env(&["plan", "--json", VAGUE], None, &env);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let plan: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(plan["intent"]["source"], "llm", "{plan}");
+    assert_eq!(plan["namespace"], "dev", "{plan}");
+    assert_eq!(completions(&llm), 2);
+}
+
+/// `POST /api/orchestration/plan` asks the model too, and shows what it
+/// understood; a question the rules ask back is answered as a question.
+#[test]
+fn the_plan_api_asks_the_language_model_too() {
+    let llm = Recorder::start();
+    let server = server_with(&llm, "5");
+    llm.script([completion(&answer("install", &["gitea"], json!("dev")))]);
+    let (code, body) = server.post(
+        "/api/orchestration/plan",
+        Some(ADMIN_TOKEN),
+        json!({"command": VAGUE}),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["plan"]["intent"]["source"], "llm", "{body}");
+    assert_eq!(completions(&llm), 1);
+
+    // "set up SSO": the rules understood it is a choice; the model is not asked.
+    let (code, body) = server.post(
+        "/api/orchestration/plan",
+        Some(ADMIN_TOKEN),
+        json!({"command": "set up SSO"}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(body["question"].is_string(), "{body}");
+    assert_eq!(
+        body["choices"],
+        json!(["set up authentik", "set up keycloak"])
+    );
+    assert_eq!(completions(&llm), 1);
 }

@@ -879,3 +879,71 @@ fn a_restart_keeps_every_intent_and_interrupts_what_was_mid_flight() {
     server.wait_for(&record, &["completed"]);
     std::thread::sleep(Duration::from_millis(10));
 }
+
+/// The chat asks back when a sentence has two readings; a number or the
+/// text of a choice answers it in the same conversation.
+#[test]
+fn chat_asks_back_and_a_number_or_the_command_answers_it() {
+    let server = Server::start();
+    let (code, reply) = server.post(
+        "/api/chat",
+        admin(),
+        json!({"message": "set up SSO in namespace auth"}),
+    );
+    assert_eq!(code, 200, "{reply}");
+    assert_eq!(reply["state"], "question", "{reply}");
+    assert_eq!(
+        reply["choices"],
+        json!([
+            "set up authentik in namespace auth",
+            "set up keycloak in namespace auth"
+        ])
+    );
+    assert!(reply["question"].is_string(), "{reply}");
+    let conversation = reply["conversation_id"].as_str().unwrap().to_string();
+    let (_, picked) = server.post(
+        "/api/chat",
+        admin(),
+        json!({"message": "2", "conversation_id": conversation}),
+    );
+    assert_eq!(picked["state"], "awaiting_confirmation", "{picked}");
+    assert_eq!(
+        picked["intent"]["applications"],
+        json!(["keycloak"]),
+        "{picked}"
+    );
+    assert_eq!(picked["intent"]["namespace"], "auth", "{picked}");
+
+    let (_, asked) = server.post(
+        "/api/chat",
+        admin(),
+        json!({"message": "install grafana or prometheus"}),
+    );
+    assert_eq!(asked["state"], "question", "{asked}");
+    let conversation = asked["conversation_id"].as_str().unwrap().to_string();
+    let (_, picked) = server.post(
+        "/api/chat",
+        admin(),
+        json!({"message": "Install Prometheus", "conversation_id": conversation}),
+    );
+    assert_eq!(picked["state"], "awaiting_confirmation", "{picked}");
+    assert_eq!(
+        picked["intent"]["applications"],
+        json!(["prometheus"]),
+        "{picked}"
+    );
+
+    // The deploy API answers the same question with 422 and the choices.
+    let (code, body) = server.post(
+        "/api/orchestration/deploy",
+        admin(),
+        json!({"command": "stop redis"}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["choices"],
+        json!(["scale redis to 0", "remove redis"]),
+        "{body}"
+    );
+    assert_eq!(body["at"], json!([0, 4]), "{body}");
+}

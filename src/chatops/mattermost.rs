@@ -115,11 +115,42 @@ fn message(reply: &Reply, target: Option<&Target>) -> Json {
             attachment.insert("actions".into(), json!(actions));
         }
     }
+    if let Some(target) = target
+        && !reply.choices.is_empty()
+    {
+        // Each answer to the question sends its command, as if typed.
+        let mut actions: Vec<Json> = attachment
+            .remove("actions")
+            .and_then(|a| a.as_array().cloned())
+            .unwrap_or_default();
+        for (n, choice) in reply.choices.iter().enumerate() {
+            actions.push(json!({
+                "id": format!("choice{n}"),
+                "name": choice,
+                "style": "default",
+                "integration": {
+                    "url": target.actions_url,
+                    "context": {
+                        "action": CHOICE,
+                        "command": choice,
+                        "response_url": target.response_url,
+                        "public": reply.public,
+                        "sig": context_signature(&target.token, CHOICE, choice, &target.response_url, reply.public),
+                    }
+                }
+            }));
+        }
+        attachment.insert("actions".into(), json!(actions));
+    }
     if !attachment.is_empty() {
         body["attachments"] = json!([attachment]);
     }
     body
 }
+
+/// The action of a button that answers a question (its context carries the
+/// command instead of an intent id, signed the same way).
+const CHOICE: &str = "choice";
 
 /// For `response_url` posts (progress, results, late replies).
 fn plain_message(reply: &Reply) -> Json {
@@ -195,6 +226,7 @@ struct ActionRequest {
 }
 
 async fn actions(
+    http_request: HttpRequest,
     body: web::Json<ActionRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -206,6 +238,45 @@ async fn actions(
     let (action, intent_id, response_url) =
         (field("action"), field("intent_id"), field("response_url"));
     let public = context["public"].as_bool().unwrap_or(false);
+    if action == CHOICE {
+        let command = field("command");
+        let expected = context_signature(&token, CHOICE, &command, &response_url, public);
+        if !same(&field("sig"), &expected) || command.trim().is_empty() {
+            return Err(ApiError::unauthorized(
+                "the button's context was not signed by deckhand",
+            ));
+        }
+        let base = chat.settings.public_url.clone().unwrap_or_else(|| {
+            let info = http_request.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        });
+        let target = Target {
+            token,
+            actions_url: format!("{base}/mattermost/actions"),
+            response_url: response_url.clone(),
+        };
+        let user = ChatUser {
+            platform: "mattermost",
+            id: request.user_id.clone(),
+            name: request.user_name.clone(),
+            email: None,
+        };
+        let orchestrator = state.orchestrator.clone();
+        let worker = chat.clone();
+        let late = target.clone();
+        let reply = reply_within(
+            chat.http.clone(),
+            Some(response_url).filter(|u| !u.is_empty()),
+            move |reply: &Reply| message(reply, Some(&late)),
+            Reply::say(format!("Working on `{command}`: the answer follows here.")),
+            async move { worker.command(&orchestrator, &user, &command).await },
+        )
+        .await;
+        let rendered = message(&reply, Some(&target));
+        return Ok(HttpResponse::Ok().json(json!({
+            "update": {"message": rendered["text"], "props": {"attachments": rendered.get("attachments").cloned().unwrap_or(json!([]))}}
+        })));
+    }
     let expected = context_signature(&token, &action, &intent_id, &response_url, public);
     if !same(&field("sig"), &expected) {
         return Err(ApiError::unauthorized(

@@ -116,6 +116,9 @@ pub struct Reply {
     pub buttons: Vec<Button>,
     /// The intent the buttons act on.
     pub intent_id: Option<String>,
+    /// Commands that answer a question back; each becomes a button that
+    /// sends it as the person's next command.
+    pub choices: Vec<String>,
     /// Shown to the channel (approval requests), not only to the person.
     pub public: bool,
 }
@@ -141,6 +144,9 @@ impl Reply {
             out.push_str("\n```\n");
             out.push_str(section.trim_end());
             out.push_str("\n```");
+        }
+        for (n, choice) in self.choices.iter().enumerate() {
+            out.push_str(&format!("\n{}. `{choice}`", n + 1));
         }
         out
     }
@@ -356,6 +362,16 @@ impl Chatops {
                     .error
                     .clone()
                     .unwrap_or_else(|| format!("the request is {}", intent.status));
+                // Two readings, an unknown name, a relative count: ask, with
+                // the answers as buttons.
+                if let Some(question) = orch.question_for(&intent) {
+                    return Reply {
+                        text: format!("{error}\n*{}*", question.question),
+                        choices: question.choices,
+                        intent_id: Some(intent.id.clone()),
+                        ..Reply::default()
+                    };
+                }
                 let mut text = format!("I could not plan that: {error}");
                 if !intent.suggestions.is_empty() && !error.contains("did you mean") {
                     text.push_str(&format!("\nTry: {}", intent.suggestions.join(" | ")));
@@ -379,6 +395,7 @@ impl Chatops {
                 sections: vec![plan],
                 buttons: vec![Button::Approve, Button::Cancel],
                 intent_id: Some(intent.id.clone()),
+                choices: Vec::new(),
                 public: true,
             }
         } else {
@@ -391,6 +408,7 @@ impl Chatops {
                 sections: vec![plan],
                 buttons: vec![Button::Confirm, Button::Cancel],
                 intent_id: Some(intent.id.clone()),
+                choices: Vec::new(),
                 public: false,
             }
         }

@@ -134,6 +134,9 @@ fn verify(chat: &Chatops, request: &HttpRequest, body: &[u8]) -> Result<(), ApiE
     Ok(())
 }
 
+/// The action id prefix of a button that answers a question.
+const CHOICE: &str = "deckhand_choice_";
+
 /// A Block Kit message for a reply.
 pub fn message(reply: &Reply) -> Json {
     let section =
@@ -162,6 +165,24 @@ pub fn message(reply: &Reply) -> Json {
             .collect();
         blocks
             .push(json!({"type": "actions", "block_id": "deckhand_intent", "elements": elements}));
+    }
+    if !reply.choices.is_empty() {
+        // Each answer to the question sends its command, as if typed.
+        let elements: Vec<Json> = reply
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(n, choice)| {
+                json!({
+                    "type": "button",
+                    "action_id": format!("{CHOICE}{n}"),
+                    "text": {"type": "plain_text", "text": choice.chars().take(75).collect::<String>()},
+                    "value": choice.chars().take(2_000).collect::<String>(),
+                })
+            })
+            .collect();
+        blocks
+            .push(json!({"type": "actions", "block_id": "deckhand_choices", "elements": elements}));
     }
     json!({
         "response_type": if reply.public { "in_channel" } else { "ephemeral" },
@@ -246,6 +267,28 @@ async fn interactions(
     };
     let action = &payload["actions"][0];
     let action_id = action["action_id"].as_str().unwrap_or_default();
+    if action_id.starts_with(CHOICE) {
+        // The answer to a question: its command, as if the person typed it.
+        let command = action["value"]
+            .as_str()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request("the choice carries no command"))?
+            .to_string();
+        let orchestrator = state.orchestrator.clone();
+        let worker = chat.clone();
+        let mut reply = reply_within(
+            chat.http.clone(),
+            payload["response_url"].as_str().map(str::to_string),
+            message,
+            Reply::say(format!("Working on `{command}`: the answer follows here.")),
+            async move { worker.command(&orchestrator, &user, &command).await },
+        )
+        .await;
+        reply.public = false;
+        let mut answer = message(&reply);
+        answer["replace_original"] = json!(true);
+        return Ok(HttpResponse::Ok().json(answer));
+    }
     let button = action_id
         .strip_prefix("deckhand_")
         .and_then(Button::parse)

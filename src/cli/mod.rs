@@ -3,9 +3,10 @@
 //! anything the HTTP front end would decide differently; the commands that
 //! use the store and the service live in [`service`].
 
+mod parse;
 mod service;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,13 +14,13 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalogue::{Catalogue, CatalogueError, Diagnostic};
 use crate::config::StoreArgs;
-use crate::intent::{Domain, Namespace, Platform, Replicas, RuleParser};
+use crate::intent::{Domain, Namespace, Platform, Replicas};
 use crate::plan::{Overrides, PlanError, Planner};
 use crate::render::{EphemeralSecrets, RenderOptions};
 use crate::store::tokens::Role;
 
 /// Exit code for input deckhand could not accept (bad sentence, bad blueprint).
-const EXIT_INPUT: u8 = 2;
+pub(crate) const EXIT_INPUT: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +45,9 @@ enum Command {
         /// Print the intent as JSON (one object per line with `-`).
         #[arg(long)]
         json: bool,
+        /// The rules only: never ask the language model, even when one is configured.
+        #[arg(long)]
+        no_llm: bool,
         /// The sentence, or `-` for stdin.
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
         words: Vec<String>,
@@ -200,6 +204,9 @@ struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
+    /// The rules only: never ask the language model, even when one is configured.
+    #[arg(long)]
+    no_llm: bool,
     #[command(flatten)]
     render: RenderArgs,
 }
@@ -277,9 +284,13 @@ pub(crate) fn load_catalogue(extra: &[PathBuf]) -> Result<Catalogue, String> {
 
 fn execute(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Parse { json, words } => {
+        Command::Parse {
+            json,
+            no_llm,
+            words,
+        } => {
             let catalogue = load_catalogue(&cli.blueprints)?;
-            parse_command(&catalogue, json, &words)
+            parse::run(&catalogue, json, no_llm, &words)
         }
         Command::Plan(args) => {
             let catalogue = load_catalogue(&cli.blueprints)?;
@@ -348,55 +359,6 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<ExitCode, String> {
-    let parser = RuleParser::new(catalogue);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let print =
-        |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(|e| e.to_string());
-    if words.len() == 1 && words[0] == "-" {
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
-            let text = match parser.parse(&line) {
-                Ok(intent) if json => serde_json::to_string(&intent).expect("intents serialize"),
-                Ok(intent) => intent.summary(),
-                Err(failure) if json => {
-                    serde_json::to_string(&failure).expect("failures serialize")
-                }
-                Err(failure) => format!("error: {failure}"),
-            };
-            print(&mut out, &text)?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    match parser.parse(&words.join(" ")) {
-        Ok(intent) => {
-            let text = if json {
-                serde_json::to_string(&intent).expect("intents serialize")
-            } else {
-                intent.summary()
-            };
-            print(&mut out, &text)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(failure) => {
-            if json {
-                print(
-                    &mut out,
-                    &serde_json::to_string(&failure).expect("failures serialize"),
-                )?;
-            } else {
-                let mut text = format!("error: {failure}");
-                if !failure.suggestions.is_empty() && !failure.error.contains("did you mean") {
-                    text.push_str(&format!("\n  try: {}", failure.suggestions.join(" | ")));
-                }
-                let _ = writeln!(std::io::stderr(), "{text}");
-            }
-            Ok(ExitCode::from(EXIT_INPUT))
-        }
-    }
-}
-
 /// Where `plan --output DIR` keeps the generated secrets for its next run
 /// (JSON, but no `.json` name: `kubectl apply -f DIR` must not read it).
 const KEPT_SECRETS: &str = ".deckhand-secrets";
@@ -437,7 +399,11 @@ fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, Strin
         }
         None => EphemeralSecrets::new(),
     };
-    let plan = match planner.plan(&sentence, &overrides, &mut secrets) {
+    let understanding = parse::Understanding::new(catalogue, args.no_llm)?;
+    let intent = understanding
+        .understand(&sentence)
+        .map_err(|failure| parse::failure_text(&failure))?;
+    let plan = match planner.plan_parsed(intent, &overrides, &mut secrets) {
         Ok(plan) => plan,
         Err(err) => return Err(with_suggestions(&err)),
     };

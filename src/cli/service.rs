@@ -115,6 +115,8 @@ enum Confirmation {
     GoAhead,
 }
 
+/// `deckhand chat`: plan, ask, then follow the progress. A question back
+/// (two readings, an unknown name) lists its choices and reads the pick.
 pub fn chat(
     extra: &[PathBuf],
     args: &StoreArgs,
@@ -127,7 +129,7 @@ pub fn chat(
     } else {
         Confirmation::Ask
     };
-    run_sentence(extra, args, sentence, confirmation, atomic)
+    run_sentence(extra, args, sentence, confirmation, atomic, true)
 }
 
 /// `deckhand apply`: plan, then run at once, with live progress.
@@ -137,7 +139,7 @@ pub fn apply(
     sentence: &str,
     atomic: bool,
 ) -> Result<ExitCode, String> {
-    run_sentence(extra, args, sentence, Confirmation::GoAhead, atomic)
+    run_sentence(extra, args, sentence, Confirmation::GoAhead, atomic, false)
 }
 
 /// The CLI's one path for a sentence: plan it (shown), confirm it, follow it.
@@ -147,6 +149,7 @@ fn run_sentence(
     sentence: &str,
     confirmation: Confirmation,
     atomic: bool,
+    conversational: bool,
 ) -> Result<ExitCode, String> {
     let settings = settings(args, None)?;
     let store = open_store(&settings)?;
@@ -159,7 +162,35 @@ fn run_sentence(
     runtime.block_on(async move {
         let actor = local_actor();
         let options = DeployOptions { atomic: Some(atomic), ..DeployOptions::default() };
-        let intent = orchestrator.submit(&actor, sentence, options, None, true).await.map_err(|e| e.to_string())?;
+        let mut sentence = sentence.to_string();
+        let intent = loop {
+            let intent = orchestrator.submit(&actor, &sentence, options.clone(), None, true).await.map_err(|e| e.to_string())?;
+            // A question back: list the choices and read the pick (piped input too).
+            if let Some(question) = orchestrator.question_for(&intent).filter(|q| conversational && !q.choices.is_empty()) {
+                eprintln!("{}", intent.error.clone().unwrap_or_default());
+                println!("{}", question.question);
+                for (n, choice) in question.choices.iter().enumerate() {
+                    println!("  {}. {choice}", n + 1);
+                }
+                print!("Pick 1-{} (or press Enter to stop): ", question.choices.len());
+                let _ = std::io::stdout().flush();
+                let mut answer = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut answer);
+                let picked = answer.trim().parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|n| question.choices.get(n));
+                match picked {
+                    Some(choice) => {
+                        println!("> {choice}");
+                        sentence = choice.clone();
+                        continue;
+                    }
+                    None => {
+                        println!("Nothing picked: nothing was changed.");
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
+            break intent;
+        };
         // A status report needs no confirmation: it is done already.
         if intent.status == IntentStatus::Completed {
             println!("{}", intent.plan_text.clone().unwrap_or_default());

@@ -124,6 +124,11 @@ pub async fn deploy(
             intent.suggestions.clone(),
         );
         error.body.intent_id = Some(intent.id.clone());
+        if let Some(failure) = state.orchestrator.parse_failure_of(&intent) {
+            error.body.at = failure.at;
+            error.body.question = failure.question().map(str::to_string);
+            error.body.choices = failure.choices().to_vec();
+        }
         return Err(error);
     }
     Ok(HttpResponse::Accepted().json(intent))
@@ -137,7 +142,10 @@ pub async fn plan(
     _caller: Caller,
     body: web::Json<DeployRequest>,
 ) -> Result<HttpResponse> {
-    let plan = state.orchestrator.plan_only(&body.command, &body.options)?;
+    let plan = state
+        .orchestrator
+        .plan_only(&body.command, &body.options)
+        .await?;
     let text = plan.to_text();
     Ok(HttpResponse::Ok().json(PlanResponse {
         plan: serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?,

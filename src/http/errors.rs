@@ -19,6 +19,15 @@ pub struct ErrorBody {
     /// The intent that recorded the failed request, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent_id: Option<String>,
+    /// For a sentence: `[start, end]` character offsets of the word to blame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<[usize; 2]>,
+    /// For a sentence with two readings: what to ask the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// The full commands the person can pick to answer the question.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +45,9 @@ impl ApiError {
                 detail: detail.into(),
                 suggestions: vec![],
                 intent_id: None,
+                at: None,
+                question: None,
+                choices: vec![],
             },
         }
     }
@@ -93,6 +105,14 @@ impl From<OrchestratorError> for ApiError {
                 message,
                 suggestions,
             } => ApiError::unprocessable(message, suggestions),
+            OrchestratorError::Parse(failure) => {
+                let mut error =
+                    ApiError::unprocessable(failure.error.clone(), failure.suggestions.clone());
+                error.body.at = failure.at;
+                error.body.question = failure.question().map(str::to_string);
+                error.body.choices = failure.choices().to_vec();
+                error
+            }
             OrchestratorError::Store(store) => store.into(),
         }
     }

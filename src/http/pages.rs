@@ -265,6 +265,11 @@ pub async fn chat_post(
         ),
         Err(err) => (conversation.clone(), Some(err.clone()), false, None),
     };
+    // A question back: its answers as buttons that send them in this conversation.
+    let choices: Vec<String> = reply
+        .as_ref()
+        .map(|r| r.choices.clone())
+        .unwrap_or_default();
     let messages = match &conversation_id {
         Some(id) => {
             let id = id.clone();
@@ -279,7 +284,7 @@ pub async fn chat_post(
     };
     page(
         "chat.html",
-        context! { messages => Value::from(minijinja::value::Serde(&messages)), conversation_id => conversation_id, error => error, awaiting => awaiting, started => started, signed_in => true, who => actor.name },
+        context! { messages => Value::from(minijinja::value::Serde(&messages)), conversation_id => conversation_id, error => error, awaiting => awaiting, started => started, choices => choices, signed_in => true, who => actor.name },
     )
 }
 

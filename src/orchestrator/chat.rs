@@ -23,6 +23,14 @@ pub struct ChatReply {
     pub intent: Option<IntentRecord>,
     pub plan_text: Option<String>,
     pub suggestions: Vec<String>,
+    /// A question back (state `question`): two readings, an unknown name,
+    /// a relative count. The person answers with one of `choices` (or its
+    /// number), in the same conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// Full commands that answer the question; chat front ends show them as buttons.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 const YES: &[&str] = &[
@@ -149,6 +157,11 @@ impl Orchestrator {
         };
         let conversation_id = conversation.id.clone();
         self.say(&conversation_id, "person", &message).await?;
+        // "2", or the text of a choice: the answer to the last question.
+        let message = match self.chosen(&conversation_id, &message).await? {
+            Some(choice) => choice,
+            None => message,
+        };
 
         let pending = match &conversation.pending_intent_id {
             Some(id) => Some(self.intent(id).await?)
@@ -179,6 +192,8 @@ impl Orchestrator {
                         intent: Some(intent),
                         plan_text: None,
                         suggestions: vec![],
+                        question: None,
+                        choices: Vec::new(),
                     }
                 }
                 None => idle(
@@ -254,6 +269,8 @@ impl Orchestrator {
             intent: Some(intent),
             plan_text: None,
             suggestions: vec![],
+            question: None,
+            choices: Vec::new(),
         })
     }
 
@@ -288,6 +305,8 @@ impl Orchestrator {
                     plan_text: intent.plan_text.clone(),
                     intent: Some(intent),
                     suggestions: vec![],
+                    question: None,
+                    choices: Vec::new(),
                 }
             }
             IntentStatus::AwaitingConfirmation => {
@@ -303,6 +322,8 @@ impl Orchestrator {
                     plan_text: intent.plan_text.clone(),
                     intent: Some(intent),
                     suggestions: vec![],
+                    question: None,
+                    choices: Vec::new(),
                 }
             }
             // A status report is done at once.
@@ -313,6 +334,8 @@ impl Orchestrator {
                 plan_text: intent.plan_text.clone(),
                 intent: Some(intent),
                 suggestions: vec![],
+                question: None,
+                choices: Vec::new(),
             },
             _ => {
                 let error = intent
@@ -320,27 +343,78 @@ impl Orchestrator {
                     .clone()
                     .unwrap_or_else(|| "I could not plan that".into());
                 let suggestions = intent.suggestions.clone();
-                let question = error.contains("unknown application")
-                    || error.contains("which application")
-                    || error.contains("not in the catalogue");
-                let reply = if question && !suggestions.is_empty() {
-                    format!("{error}. Did you mean {}?", suggestions.join(", "))
-                } else if !suggestions.is_empty() {
-                    format!("{error}. For example: {}", suggestions.join("; "))
-                } else {
-                    error
-                };
-                ChatReply {
-                    conversation_id: conversation_id.to_string(),
-                    reply,
-                    state: if question { "question" } else { "failed" }.into(),
-                    intent: Some(intent),
-                    plan_text: None,
-                    suggestions,
+                match self.question_for(&intent) {
+                    // Two readings, an unknown name, a relative count: ask.
+                    Some(question) => {
+                        let mut reply = format!("{error}.\n{}", question.question);
+                        for (n, choice) in question.choices.iter().enumerate() {
+                            reply.push_str(&format!("\n  {}. {choice}", n + 1));
+                        }
+                        if !question.choices.is_empty() {
+                            reply.push_str("\nAnswer with a number or the command.");
+                        }
+                        ChatReply {
+                            conversation_id: conversation_id.to_string(),
+                            reply,
+                            state: "question".into(),
+                            intent: Some(intent),
+                            plan_text: None,
+                            suggestions,
+                            question: Some(question.question),
+                            choices: question.choices,
+                        }
+                    }
+                    None => ChatReply {
+                        conversation_id: conversation_id.to_string(),
+                        reply: if suggestions.is_empty() || error.contains("did you mean") {
+                            error
+                        } else {
+                            format!("{error}. For example: {}", suggestions.join("; "))
+                        },
+                        state: "failed".into(),
+                        intent: Some(intent),
+                        plan_text: None,
+                        suggestions,
+                        question: None,
+                        choices: Vec::new(),
+                    },
                 }
             }
         };
         Ok(reply)
+    }
+
+    /// The choice a message picks from the conversation's last question: its
+    /// number ("2") or its text.
+    async fn chosen(
+        &self,
+        conversation_id: &str,
+        message: &str,
+    ) -> Result<Option<String>, OrchestratorError> {
+        let owned = conversation_id.to_string();
+        let Some(last) = self
+            .store
+            .call(move |s| s.last_intent_of_conversation(&owned))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(question) = self.question_for(&last) else {
+            return Ok(None);
+        };
+        let said = message.trim().trim_end_matches(['.', '!']);
+        let picked = said
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| question.choices.get(n))
+            .or_else(|| {
+                question
+                    .choices
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(said))
+            });
+        Ok(picked.cloned())
     }
 
     async fn say(
@@ -377,6 +451,8 @@ fn idle(conversation_id: &str, text: &str) -> ChatReply {
         intent: None,
         plan_text: None,
         suggestions: vec![],
+        question: None,
+        choices: Vec::new(),
     }
 }
 

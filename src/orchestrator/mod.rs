@@ -139,6 +139,10 @@ pub enum OrchestratorError {
         message: String,
         suggestions: Vec<String>,
     },
+    /// A sentence that did not become an intent: what is wrong, where, and
+    /// the question back with its choices when there is one.
+    #[error("{0}")]
+    Parse(crate::intent::ParseFailure),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -345,14 +349,48 @@ impl Orchestrator {
     }
 
     /// A plan for a sentence, with nothing recorded or executed.
-    pub fn plan_only(
+    /// The question back for a request whose sentence did not become an
+    /// intent (two readings, an unknown name, a relative count), with the
+    /// commands that answer it. The rules are deterministic, so reading the
+    /// recorded sentence again gives the question that was asked.
+    pub fn question_for(
+        &self,
+        record: &IntentRecord,
+    ) -> Option<crate::intent::parse::failure::Question> {
+        self.parse_failure_of(record)?.ask.map(|question| *question)
+    }
+
+    /// Why a recorded request's sentence did not become an intent (where the
+    /// word to blame is, the question back), read again by the rules.
+    pub fn parse_failure_of(&self, record: &IntentRecord) -> Option<crate::intent::ParseFailure> {
+        if record.status != IntentStatus::Failed || record.intent.is_some() {
+            return None;
+        }
+        self.parser.parse(&record.command).err()
+    }
+
+    /// What a sentence would do, nothing recorded or executed: the rules,
+    /// then the language model when one is configured and the rules did not
+    /// understand (what it understood is shown as the plan's intent, with
+    /// `source: llm`).
+    pub async fn plan_only(
         &self,
         command: &str,
         options: &DeployOptions,
     ) -> Result<Plan, OrchestratorError> {
         let overrides = options.overrides()?;
+        let llm = self.llm();
+        let intent = crate::intent::llm::understand(
+            &self.parser,
+            llm.as_deref(),
+            &self.catalogue,
+            command,
+            &[],
+        )
+        .await
+        .map_err(OrchestratorError::Parse)?;
         self.planner()
-            .plan(command, &overrides, &mut EphemeralSecrets::new())
+            .plan_parsed(intent, &overrides, &mut EphemeralSecrets::new())
             .map_err(plan_error)
     }
 

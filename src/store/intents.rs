@@ -258,6 +258,24 @@ fn insert_event(
 }
 
 impl Store {
+    /// The newest intent of a chat conversation: the one its last answer
+    /// (a plan, or a question back) was about.
+    pub fn last_intent_of_conversation(
+        &self,
+        conversation: &str,
+    ) -> Result<Option<IntentRecord>, StoreError> {
+        Ok(self
+            .connection()
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM intents WHERE conversation_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ),
+                [conversation],
+                intent_from_row,
+            )
+            .optional()?)
+    }
+
     /// Stores a new intent as `pending`, with its first event.
     pub fn create_intent(&self, new: NewIntent) -> Result<(IntentRecord, EventRecord), StoreError> {
         let id = uuid::Uuid::new_v4().to_string();

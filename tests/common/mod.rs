@@ -36,6 +36,41 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("deckhand finishes")
 }
 
+/// Runs the binary with `args`, extra environment and `stdin`.
+pub fn run_with_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut command = deckhand();
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("deckhand starts");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            pipe.write_all(text.as_bytes()).expect("stdin written");
+        }
+    }
+    child.wait_with_output().expect("deckhand finishes")
+}
+
+/// Runs the binary with `args` and raw bytes on stdin (not necessarily UTF-8).
+pub fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = deckhand();
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("deckhand starts");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(stdin).expect("stdin written");
+    }
+    child.wait_with_output().expect("deckhand finishes")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -224,11 +224,16 @@ pub fn classify(tokens: &[Token], vocabulary: &Vocabulary, releases: &[String]) 
         }
         // A hyphenated catalogue name written as two words ("uptime kuma").
         if let Some(next) = tokens.get(i + 1).filter(|t| t.kind == TokenKind::Word) {
-            let joined = [
-                format!("{}-{}", token.lower, next.lower),
-                format!("{}{}", token.lower, next.lower),
-            ];
-            if let Some(name) = joined.iter().find_map(|j| vocabulary.spellings.get(j)) {
+            let mut joined = String::with_capacity(token.lower.len() + next.lower.len() + 1);
+            joined.push_str(&token.lower);
+            joined.push('-');
+            joined.push_str(&next.lower);
+            let mut name = vocabulary.spellings.get(&joined);
+            if name.is_none() {
+                joined.remove(token.lower.len());
+                name = vocabulary.spellings.get(&joined);
+            }
+            if let Some(name) = name {
                 words.push(word_of(
                     tokens,
                     i,
@@ -328,7 +333,17 @@ fn phrase_matches(tokens: &[Token], at: usize, phrase: &[&str]) -> bool {
 }
 
 fn lexicon_phrase(tokens: &[Token], at: usize) -> Option<(usize, Lex)> {
-    super::phrases::PHRASES
+    /// The phrases by their first word.
+    static BY_FIRST: LazyLock<HashMap<&'static str, Vec<(&'static [&'static str], Lex)>>> =
+        LazyLock::new(|| {
+            let mut index: HashMap<&str, Vec<_>> = HashMap::new();
+            for (phrase, lex) in super::phrases::PHRASES {
+                index.entry(phrase[0]).or_default().push((*phrase, *lex));
+            }
+            index
+        });
+    BY_FIRST
+        .get(tokens[at].lower.as_str())?
         .iter()
         .filter(|(phrase, _)| phrase_matches(tokens, at, phrase))
         .max_by_key(|(phrase, _)| phrase.len())
@@ -518,6 +533,10 @@ fn typo_of(word: &str, vocabulary: &Vocabulary) -> Option<(String, usize)> {
     let mut best: Option<(usize, &str)> = None;
     let mut tie = false;
     for (spelling, name) in &vocabulary.typo_targets {
+        // An edit distance is at least the difference in length.
+        if spelling.len().abs_diff(word.len()) > allowed {
+            continue;
+        }
         let distance = strsim::damerau_levenshtein(word, spelling);
         if distance > allowed {
             continue;

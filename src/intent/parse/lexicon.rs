@@ -6,6 +6,9 @@
 //! catalogue name is *unknown*: where an application is expected it is an
 //! error that names it, elsewhere it is reported as not used.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use crate::intent::Platform;
 
 /// The verbs (and verb-like frames) a request can start with.
@@ -241,265 +244,965 @@ pub fn unit_suffix(suffix: &str) -> Option<Unit> {
     }
 }
 
-/// One word's meaning, if it has one here. Every word has one class; its
+/// Every single word with a meaning here. Every word has one class; its
 /// other readings come from where it stands (a verb after "the" is a noun:
 /// "the gitea upgrade").
+pub const WORDS: &[(&[&str], Lex)] = &[
+    // install
+    (
+        &[
+            "install",
+            "deploy",
+            "setup",
+            "provision",
+            "launch",
+            "create",
+            "add",
+            "ship",
+            "bootstrap",
+            "start",
+            "rollout",
+            "instantiate",
+        ],
+        Lex::Verb(Verb::Install),
+    ),
+    (
+        &["installing", "deploying", "provisioning"],
+        Lex::Verb(Verb::Install),
+    ),
+    (
+        &[
+            "need",
+            "want",
+            "needs",
+            "wants",
+            "needing",
+            "wanting",
+            "request",
+            "requesting",
+        ],
+        Lex::Verb(Verb::Need),
+    ),
+    (&["place", "expose"], Lex::Verb(Verb::Place)),
+    (&["run"], Lex::Verb(Verb::Run)),
+    // remove
+    (
+        &[
+            "remove",
+            "uninstall",
+            "delete",
+            "destroy",
+            "teardown",
+            "nuke",
+            "decommission",
+            "decom",
+            "purge",
+            "drop",
+            "rm",
+            "retire",
+            "scrap",
+            "trash",
+            "erase",
+            "eliminate",
+            "deprovision",
+            "undeploy",
+        ],
+        Lex::Verb(Verb::Remove),
+    ),
+    (
+        &["removing", "uninstalling", "deleting"],
+        Lex::Verb(Verb::Remove),
+    ),
+    (&["kill"], Lex::Verb(Verb::Kill)),
+    // upgrade
+    (
+        &[
+            "upgrade",
+            "update",
+            "patch",
+            "upgrading",
+            "updating",
+            "refresh",
+        ],
+        Lex::Verb(Verb::Upgrade),
+    ),
+    (&["bump"], Lex::Verb(Verb::Bump)),
+    (&["move", "switch"], Lex::Verb(Verb::Move)),
+    (&["set", "change", "make"], Lex::Verb(Verb::Set)),
+    (&["downgrade"], Lex::Verb(Verb::Downgrade)),
+    // scale
+    (
+        &[
+            "scale", "resize", "increase", "decrease", "reduce", "raise", "lower", "grow",
+            "shrink", "expand",
+        ],
+        Lex::Verb(Verb::Scale),
+    ),
+    // rollback
+    (
+        &["rollback", "revert", "undo", "reverting"],
+        Lex::Verb(Verb::Rollback),
+    ),
+    // status
+    (
+        &[
+            "status", "show", "list", "check", "inspect", "describe", "statuses",
+        ],
+        Lex::Verb(Verb::Status),
+    ),
+    // ask back, or not something deckhand does
+    (&["stop", "halt", "pause", "suspend"], Lex::Verb(Verb::Stop)),
+    (&["replace", "swap"], Lex::Verb(Verb::Replace)),
+    (
+        &[
+            "restart", "reboot", "bounce", "redeploy", "recycle", "reload",
+        ],
+        Lex::Verb(Verb::Unsupported("restart")),
+    ),
+    (
+        &["backup", "snapshot"],
+        Lex::Verb(Verb::Unsupported("back up")),
+    ),
+    (&["restore"], Lex::Verb(Verb::Unsupported("restore"))),
+    (&["migrate"], Lex::Verb(Verb::Unsupported("migrate"))),
+    (
+        &["clone", "duplicate", "copy"],
+        Lex::Verb(Verb::Unsupported("copy")),
+    ),
+    (&["reinstall"], Lex::Verb(Verb::Unsupported("reinstall"))),
+    (
+        &["rotate", "renew"],
+        Lex::Verb(Verb::Unsupported("rotate or renew certificates")),
+    ),
+    (&["rename"], Lex::Verb(Verb::Unsupported("rename"))),
+    (
+        &["configure", "reconfigure", "tune"],
+        Lex::Verb(Verb::Unsupported("configure")),
+    ),
+    (
+        &["debug", "fix", "repair", "troubleshoot"],
+        Lex::Verb(Verb::Unsupported("fix")),
+    ),
+    (
+        &["resume", "unpause"],
+        Lex::Verb(Verb::Unsupported("resume")),
+    ),
+    (&["logs", "log", "tail", "stdout", "stderr"], Lex::Logs),
+    (
+        &["exec", "ssh", "attach", "port-forward", "shell"],
+        Lex::Verb(Verb::Unsupported("open a shell or a port")),
+    ),
+    // phrasal verbs said apart ("roll it back")
+    // phrasal verbs said apart ("roll it back"): a verb only with its particle
+    (&["roll"], Lex::Head("roll")),
+    (&["spin"], Lex::Head("spin")),
+    (&["tear"], Lex::Head("tear")),
+    (&["fire"], Lex::Head("fire")),
+    (&["stand"], Lex::Head("stand")),
+    (&["bring"], Lex::Head("bring")),
+    (&["rip"], Lex::Head("rip")),
+    (&["shut"], Lex::Head("shut")),
+    (&["wipe"], Lex::Head("wipe")),
+    (&["boot"], Lex::Head("boot")),
+    (&["kick"], Lex::Head("kick")),
+    (&["get"], Lex::Head("get")),
+    (&["turn"], Lex::Head("turn")),
+    (&["put"], Lex::Head("put")),
+    (&["take"], Lex::Head("take")),
+    (&["clean"], Lex::Head("clean")),
+    (&["bin"], Lex::Head("bin")),
+    (&["back"], Lex::Particle("back")),
+    (&["up"], Lex::Particle("up")),
+    (&["down"], Lex::Particle("down")),
+    (&["out"], Lex::Particle("out")),
+    (&["forward"], Lex::Particle("forward")),
+    (&["running"], Lex::Particle("running")),
+    // prepositions
+    (&["in", "inside", "within"], Lex::Prep(Prep::In)),
+    (&["into"], Lex::Prep(Prep::Into)),
+    (&["to", "onto", "towards"], Lex::Prep(Prep::To)),
+    (&["from"], Lex::Prep(Prep::From)),
+    (&["on"], Lex::Prep(Prep::On)),
+    (&["at"], Lex::Prep(Prep::At)),
+    (&["for"], Lex::Prep(Prep::For)),
+    (&["of"], Lex::Prep(Prep::Of)),
+    (&["with", "w/", "including", "plus"], Lex::Prep(Prep::With)),
+    (&["via", "using", "through", "thru"], Lex::Prep(Prep::Via)),
+    (&["behind", "over", "under"], Lex::Prep(Prep::Behind)),
+    (&["by"], Lex::Prep(Prep::By)),
+    (&["off"], Lex::Prep(Prep::Off)),
+    (
+        &["namespace", "ns", "-n", "--namespace", "namespaces"],
+        Lex::NsMarker,
+    ),
+    // determiners and adjectives
+    (
+        &[
+            "a", "an", "the", "our", "my", "your", "their", "his", "her", "its", "this", "these",
+            "those", "that", "some",
+        ],
+        Lex::Det,
+    ),
+    (
+        &[
+            "new",
+            "old",
+            "fresh",
+            "basic",
+            "simple",
+            "small",
+            "little",
+            "second",
+            "dedicated",
+            "separate",
+            "shared",
+            "own",
+            "default",
+            "standard",
+            "whole",
+            "entire",
+            "legacy",
+            "broken",
+            "same",
+            "other",
+            "vanilla",
+            "plain",
+            "good",
+            "last",
+            "first",
+        ],
+        Lex::Adjective,
+    ),
+    (&["existing", "current"], Lex::Existing),
+    (&["it", "them"], Lex::Pronoun),
+    (
+        &[
+            "we", "we're", "we've", "we'll", "we'd", "i", "i'm", "i've", "i'll", "i'd", "they",
+            "they're", "they've", "it's", "there's", "that's", "he", "she", "everyone", "nobody",
+            "nothing", "im", "ive", "they'd", "they'll", "he'd", "she'd", "you'd",
+        ],
+        Lex::Subject,
+    ),
+    (
+        &[
+            "is", "are", "was", "were", "isn't", "aren't", "wasn't", "weren't", "isnt", "arent",
+            "has", "have", "had", "hasn't", "haven't", "did", "didn't", "does", "doesn't", "do",
+            "how", "how's", "hows", "what", "what's", "whats", "where", "where's", "which", "who",
+            "why", "any", "anything", "when", "wats", "wat",
+        ],
+        Lex::Question,
+    ),
+    (
+        &[
+            "can",
+            "could",
+            "would",
+            "will",
+            "may",
+            "might",
+            "shall",
+            "should",
+            "must",
+            "won't",
+            "can't",
+            "cannot",
+            "couldn't",
+            "wouldn't",
+            "shouldn't",
+        ],
+        Lex::Modal,
+    ),
+    (
+        &[
+            "you", "someone", "somebody", "anyone", "anybody", "u", "ya", "y'all",
+        ],
+        Lex::Addressee,
+    ),
+    (
+        &[
+            "require",
+            "requires",
+            "required",
+            "showed",
+            "agreed",
+            "decided",
+            "confirmed",
+            "reported",
+            "noticed",
+            "saw",
+        ],
+        Lex::Finite,
+    ),
+    (
+        &[
+            "keeps",
+            "kept",
+            "broke",
+            "breaks",
+            "crashed",
+            "crashes",
+            "crashing",
+            "says",
+            "said",
+            "say",
+            "feels",
+            "seems",
+            "looks",
+            "starts",
+            "started",
+            "finished",
+            "failed",
+            "fails",
+            "died",
+            "went",
+            "came",
+            "migrated",
+            "moved",
+            "kicked",
+            "exported",
+            "uses",
+            "used",
+            "asked",
+            "told",
+            "works",
+            "worked",
+            "runs",
+            "ran",
+            "got",
+            "gets",
+            "goes",
+            "took",
+            "takes",
+            "tried",
+            "hit",
+            "hits",
+            "shows",
+            "point",
+            "points",
+            "depends",
+            "rely",
+            "relies",
+            "stopped",
+            "belongs",
+            "lives",
+            "sits",
+            "serves",
+            "handles",
+            "expects",
+            "expecting",
+            "retiring",
+            "moving",
+            "migrating",
+            "planning",
+            "done",
+            "struggling",
+        ],
+        Lex::Finite,
+    ),
+    (&["and", "&", "n'"], Lex::And),
+    (&["or", "either"], Lex::Or),
+    (&["but", "although", "though", "however"], Lex::But),
+    (
+        &[
+            "so", "because", "since", "while", "unless", "until", "if", "once", "after", "before",
+            "whereas", "cause", "cos", "coz",
+        ],
+        Lex::Subordinate,
+    ),
+    (&["then", "afterwards", "next"], Lex::Then),
+    (&["also", "too", "as", "well"], Lex::Also),
+    (
+        &[
+            "without", "no", "not", "disable", "disabled", "never", "don't", "dont", "skip",
+        ],
+        Lex::Negation,
+    ),
+    (
+        &[
+            "actually",
+            "wait",
+            "sorry",
+            "correction",
+            "oops",
+            "err",
+            "erm",
+            "rather",
+            "instead",
+            "nah",
+            "nope",
+            "whoops",
+        ],
+        Lex::Correction,
+    ),
+    (&["nevermind", "nvm"], Lex::Cancel),
+    (
+        &["maybe", "perhaps", "possibly", "optionally", "probably"],
+        Lex::Hedge,
+    ),
+    (
+        &["keep", "leave", "except", "excluding", "spare"],
+        Lex::Protect,
+    ),
+    (
+        &[
+            "replica",
+            "replicas",
+            "instance",
+            "instances",
+            "copies",
+            "pod",
+            "pods",
+            "replicaset",
+            "replicacount",
+        ],
+        Lex::ReplicaWord,
+    ),
+    (
+        &[
+            "storage",
+            "disk",
+            "disks",
+            "volume",
+            "volumes",
+            "space",
+            "pvc",
+            "pvcs",
+            "persistence",
+            "persistent",
+            "capacity",
+        ],
+        Lex::StorageWord,
+    ),
+    (
+        &[
+            "ram",
+            "memory",
+            "mem",
+            "cpu",
+            "cpus",
+            "core",
+            "cores",
+            "vcpu",
+            "vcpus",
+            "millicores",
+            "heap",
+        ],
+        Lex::ResourceWord,
+    ),
+    (&["version", "ver", "tag", "v"], Lex::VersionWord),
+    (&["revision", "rev"], Lex::RevisionWord),
+    (&["latest", "newest"], Lex::Latest),
+    (&["previous"], Lex::Previous),
+    (
+        &[
+            "domain",
+            "host",
+            "hostname",
+            "url",
+            "fqdn",
+            "subdomain",
+            "address",
+        ],
+        Lex::DomainWord,
+    ),
+    (
+        &[
+            "tls",
+            "https",
+            "ssl",
+            "certificate",
+            "certificates",
+            "cert",
+            "certs",
+            "letsencrypt",
+            "cert-manager",
+            "acme",
+            "encrypted",
+        ],
+        Lex::Tls,
+    ),
+    (&["ingress", "ingresses"], Lex::Ingress),
+    (
+        &["docker", "compose", "docker-compose", "podman", "swarm"],
+        Lex::Platform(Platform::Compose),
+    ),
+    (
+        &[
+            "kubernetes",
+            "k8s",
+            "kube",
+            "k3s",
+            "eks",
+            "gke",
+            "aks",
+            "openshift",
+            "minikube",
+        ],
+        Lex::Platform(Platform::Kubernetes),
+    ),
+    (&["cluster"], Lex::Cluster),
+    (&["zero", "none"], Lex::NumberWord(0)),
+    (&["one", "single"], Lex::NumberWord(1)),
+    (&["two"], Lex::NumberWord(2)),
+    (&["three"], Lex::NumberWord(3)),
+    (&["four"], Lex::NumberWord(4)),
+    (&["five"], Lex::NumberWord(5)),
+    (&["six"], Lex::NumberWord(6)),
+    (&["seven"], Lex::NumberWord(7)),
+    (&["eight"], Lex::NumberWord(8)),
+    (&["nine"], Lex::NumberWord(9)),
+    (&["ten"], Lex::NumberWord(10)),
+    (&["eleven"], Lex::NumberWord(11)),
+    (&["twelve"], Lex::NumberWord(12)),
+    (&["thirteen"], Lex::NumberWord(13)),
+    (&["fourteen"], Lex::NumberWord(14)),
+    (&["fifteen"], Lex::NumberWord(15)),
+    (&["sixteen"], Lex::NumberWord(16)),
+    (&["seventeen"], Lex::NumberWord(17)),
+    (&["eighteen"], Lex::NumberWord(18)),
+    (&["nineteen"], Lex::NumberWord(19)),
+    (&["twenty"], Lex::NumberWord(20)),
+    (&["thirty"], Lex::NumberWord(30)),
+    (&["forty"], Lex::NumberWord(40)),
+    (&["fifty"], Lex::NumberWord(50)),
+    (&["sixty"], Lex::NumberWord(60)),
+    (&["seventy"], Lex::NumberWord(70)),
+    (&["eighty"], Lex::NumberWord(80)),
+    (&["ninety"], Lex::NumberWord(90)),
+    (&["hundred", "hundreds"], Lex::Multiplier(100)),
+    (&["thousand", "thousands"], Lex::Multiplier(1_000)),
+    (&["million", "millions"], Lex::Multiplier(1_000_000)),
+    (
+        &["billion", "billions", "gazillion", "zillion"],
+        Lex::Multiplier(1_000_000_000),
+    ),
+    (&["minus", "negative"], Lex::Minus),
+    (
+        &[
+            "more",
+            "fewer",
+            "less",
+            "extra",
+            "another",
+            "additional",
+            "double",
+            "triple",
+            "half",
+            "halve",
+            "twice",
+            "increment",
+            "decrement",
+        ],
+        Lex::Relative,
+    ),
+    (
+        &[
+            "couple",
+            "few",
+            "several",
+            "bunch",
+            "bit",
+            "lot",
+            "lots",
+            "many",
+            "bigger",
+            "larger",
+            "smaller",
+            "ha",
+            "redundant",
+            "redundancy",
+            "handful",
+            "huge",
+            "big",
+            "large",
+            "massive",
+            "tons",
+            "ton",
+            "loads",
+            "giant",
+            "tiny",
+            "generous",
+        ],
+        Lex::Vague,
+    ),
+    (&["each", "apiece", "per"], Lex::Each),
+    (
+        &[
+            "team",
+            "teams",
+            "folks",
+            "guys",
+            "crew",
+            "squad",
+            "devs",
+            "developers",
+            "engineers",
+            "users",
+            "customers",
+            "backups",
+            "pilot",
+            "project",
+            "projects",
+            "site",
+            "website",
+            "portal",
+            "migration",
+            "webhooks",
+            "hackathon",
+            "wiki",
+            "docs",
+            "workflows",
+            "alerts",
+            "alerting",
+            "endpoints",
+            "data",
+            "dashboards",
+            "metrics",
+            "config",
+            "settings",
+            "credentials",
+            "password",
+            "passwords",
+            "admin",
+            "login",
+            "account",
+            "accounts",
+            "bucket",
+            "buckets",
+            "schema",
+            "tables",
+            "queue",
+            "queues",
+            "jobs",
+            "dependencies",
+            "deps",
+            "dependency",
+        ],
+        Lex::OwnerNoun,
+    ),
+    (
+        &[
+            "deployment",
+            "deployments",
+            "release",
+            "releases",
+            "installation",
+            "image",
+            "images",
+            "service",
+            "services",
+            "server",
+            "servers",
+            "database",
+            "databases",
+            "db",
+            "stack",
+            "app",
+            "apps",
+            "application",
+            "applications",
+            "changes",
+            "count",
+            "chart",
+            "helm",
+            "blueprint",
+            "blueprints",
+            "thing",
+            "box",
+            "workload",
+            "statefulset",
+            "ui",
+        ],
+        Lex::ReleaseNoun,
+    ),
+    (&["containers", "container"], Lex::PodNoun),
+    (
+        &[
+            "operator",
+            "exporter",
+            "controller",
+            "agent",
+            "sentinel",
+            "operators",
+            "exporters",
+            "sidecar",
+            "plugin",
+            "plugins",
+            "cli",
+            "sdk",
+            "driver",
+        ],
+        Lex::ProductSuffix,
+    ),
+    (
+        &[
+            "today",
+            "tonight",
+            "tomorrow",
+            "yesterday",
+            "yesterday's",
+            "today's",
+            "tomorrow's",
+            "now",
+            "later",
+            "soon",
+            "asap",
+            "morning",
+            "afternoon",
+            "evening",
+            "night",
+            "week",
+            "weekend",
+            "month",
+            "year",
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+            "eod",
+            "yet",
+            "anymore",
+            "already",
+            "again",
+            "still",
+            "currently",
+            "recently",
+            "earlier",
+            "overnight",
+            "immediately",
+            "pm",
+            "am",
+            "rn",
+            "atm",
+            "january",
+            "february",
+            "march",
+            "april",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        Lex::Time,
+    ),
+    (
+        &[
+            "people",
+            "persons",
+            "members",
+            "seats",
+            "days",
+            "hours",
+            "minutes",
+            "mins",
+            "seconds",
+            "secs",
+            "weeks",
+            "months",
+            "years",
+            "times",
+            "requests",
+            "rps",
+            "qps",
+            "connections",
+            "nodes",
+            "node",
+            "tenants",
+            "percent",
+        ],
+        Lex::CountNoun,
+    ),
+    (
+        &[
+            "canary",
+            "blue-green",
+            "bluegreen",
+            "blue/green",
+            "rolling",
+            "recreate",
+            "autoscale",
+            "autoscaling",
+            "autoscaled",
+            "hpa",
+            "progressive",
+        ],
+        Lex::Strategy,
+    ),
+    (&["everything", "all", "every", "things"], Lex::Everything),
+    (
+        &[
+            "something",
+            "stuff",
+            "whatever",
+            "somewhere",
+            "someplace",
+            "anywhere",
+        ],
+        Lex::Something,
+    ),
+    (
+        &[
+            "healthy",
+            "ready",
+            "alive",
+            "online",
+            "offline",
+            "available",
+            "working",
+            "deployed",
+            "installed",
+            "fine",
+            "slow",
+            "crashlooping",
+            "unhealthy",
+            "state",
+            "health",
+            "situation",
+            "doing",
+            "looking",
+            "failing",
+            "erroring",
+            "errors",
+            "issues",
+            "problems",
+            "pending",
+            "stuck",
+            "progress",
+            "ok",
+            "okay",
+            "alright",
+        ],
+        Lex::State,
+    ),
+    (
+        &[
+            "please",
+            "pls",
+            "plz",
+            "kindly",
+            "thanks",
+            "thank",
+            "thx",
+            "ty",
+            "cheers",
+            "hi",
+            "hey",
+            "hello",
+            "yo",
+            "hiya",
+            "howdy",
+            "greetings",
+            "dear",
+            "deckhand",
+            "bot",
+            "uh",
+            "um",
+            "uhh",
+            "umm",
+            "hmm",
+            "lgtm",
+            "fyi",
+            "btw",
+            "just",
+            "real",
+            "really",
+            "quick",
+            "quickly",
+            "right",
+            "away",
+            "like",
+            "oh",
+            "ah",
+            "yes",
+            "yeah",
+            "yep",
+            "sure",
+            "obviously",
+            "pretty",
+            "very",
+            "much",
+            "awesome",
+            "great",
+            "nice",
+            "cool",
+            "guess",
+            "think",
+            "only",
+            "locally",
+            "local",
+            "here",
+            "there",
+            "mind",
+            "anyway",
+            "anyways",
+            "basically",
+            "simply",
+            "go",
+            "ahead",
+            "let's",
+            "lets",
+            "let",
+            "give",
+            "be",
+            "been",
+            "being",
+            "me",
+            "us",
+            "named",
+            "called",
+            "etc",
+            "thnx",
+            "tia",
+            "kthx",
+            "np",
+            "whether",
+            "enough",
+            "enable",
+            "enabled",
+            "activate",
+            "exposed",
+            "lol",
+            "lmao",
+            "haha",
+            "kubectl",
+            "platform",
+            "regards",
+            "best",
+            "kind",
+            "together",
+            "-d",
+            "--detach",
+            "reckon",
+            "suppose",
+            "wonder",
+            "wondering",
+        ],
+        Lex::Filler,
+    ),
+];
+
+/// One word's meaning, if it has one here (a hash lookup in [`WORDS`]).
 pub fn word(word: &str) -> Option<Lex> {
-    use self::Verb as V;
-    use Lex::*;
-    Some(match word {
-        // install
-        "install" | "deploy" | "setup" | "provision" | "launch" | "create" | "add" | "ship"
-        | "bootstrap" | "start" | "rollout" | "instantiate" => Verb(V::Install),
-        "installing" | "deploying" | "provisioning" => Verb(V::Install),
-        "need" | "want" | "needs" | "wants" | "needing" | "wanting" | "request" | "requesting" => {
-            Verb(V::Need)
+    static INDEX: LazyLock<HashMap<&'static str, Lex>> = LazyLock::new(|| {
+        let mut index = HashMap::new();
+        for (words, lex) in WORDS {
+            for word in *words {
+                let previous = index.insert(*word, *lex);
+                debug_assert!(
+                    previous.is_none(),
+                    "'{word}' has two meanings in the lexicon"
+                );
+            }
         }
-        "place" | "expose" => Verb(V::Place),
-        "run" => Verb(V::Run),
-        // remove
-        "remove" | "uninstall" | "delete" | "destroy" | "teardown" | "nuke" | "decommission"
-        | "decom" | "purge" | "drop" | "rm" | "retire" | "scrap" | "trash" | "erase"
-        | "eliminate" | "deprovision" | "undeploy" => Verb(V::Remove),
-        "removing" | "uninstalling" | "deleting" => Verb(V::Remove),
-        "kill" => Verb(V::Kill),
-        // upgrade
-        "upgrade" | "update" | "patch" | "upgrading" | "updating" | "refresh" => Verb(V::Upgrade),
-        "bump" => Verb(V::Bump),
-        "move" | "switch" => Verb(V::Move),
-        "set" | "change" | "make" => Verb(V::Set),
-        "downgrade" => Verb(V::Downgrade),
-        // scale
-        "scale" | "resize" | "increase" | "decrease" | "reduce" | "raise" | "lower" | "grow"
-        | "shrink" | "expand" => Verb(V::Scale),
-        // rollback
-        "rollback" | "revert" | "undo" | "reverting" => Verb(V::Rollback),
-        // status
-        "status" | "show" | "list" | "check" | "inspect" | "describe" | "statuses" => {
-            Verb(V::Status)
-        }
-        // ask back, or not something deckhand does
-        "stop" | "halt" | "pause" | "suspend" => Verb(V::Stop),
-        "replace" | "swap" => Verb(V::Replace),
-        "restart" | "reboot" | "bounce" | "redeploy" | "recycle" | "reload" => {
-            Verb(V::Unsupported("restart"))
-        }
-        "backup" | "snapshot" => Verb(V::Unsupported("back up")),
-        "restore" => Verb(V::Unsupported("restore")),
-        "migrate" => Verb(V::Unsupported("migrate")),
-        "clone" | "duplicate" | "copy" => Verb(V::Unsupported("copy")),
-        "reinstall" => Verb(V::Unsupported("reinstall")),
-        "rotate" | "renew" => Verb(V::Unsupported("rotate or renew certificates")),
-        "rename" => Verb(V::Unsupported("rename")),
-        "configure" | "reconfigure" | "tune" => Verb(V::Unsupported("configure")),
-        "debug" | "fix" | "repair" | "troubleshoot" => Verb(V::Unsupported("fix")),
-        "resume" | "unpause" => Verb(V::Unsupported("resume")),
-        "logs" | "log" | "tail" | "stdout" | "stderr" => Logs,
-        "exec" | "ssh" | "attach" | "port-forward" | "shell" => {
-            Verb(V::Unsupported("open a shell or a port"))
-        }
-        // phrasal verbs said apart ("roll it back")
-        "roll" | "spin" | "tear" | "fire" | "stand" | "bring" | "rip" | "shut" | "wipe"
-        | "boot" | "kick" | "get" | "turn" | "put" | "take" | "clean" | "bin" => Head(match word {
-            "roll" => "roll",
-            "spin" => "spin",
-            "tear" => "tear",
-            "fire" => "fire",
-            "stand" => "stand",
-            "bring" => "bring",
-            "rip" => "rip",
-            "shut" => "shut",
-            "wipe" => "wipe",
-            "boot" => "boot",
-            "kick" => "kick",
-            "turn" => "turn",
-            "put" => "put",
-            "take" => "take",
-            "clean" => "clean",
-            "bin" => "bin",
-            _ => "get",
-        }),
-        "back" => Particle("back"),
-        "up" => Particle("up"),
-        "down" => Particle("down"),
-        "out" => Particle("out"),
-        "forward" => Particle("forward"),
-        "running" => Particle("running"),
-        // prepositions
-        "in" | "inside" | "within" => Prep(self::Prep::In),
-        "into" => Prep(self::Prep::Into),
-        "to" | "onto" | "towards" => Prep(self::Prep::To),
-        "from" => Prep(self::Prep::From),
-        "on" => Prep(self::Prep::On),
-        "at" => Prep(self::Prep::At),
-        "for" => Prep(self::Prep::For),
-        "of" => Prep(self::Prep::Of),
-        "with" | "w/" | "including" | "plus" => Prep(self::Prep::With),
-        "via" | "using" | "through" | "thru" => Prep(self::Prep::Via),
-        "behind" | "over" | "under" => Prep(self::Prep::Behind),
-        "by" => Prep(self::Prep::By),
-        "off" => Prep(self::Prep::Off),
-        "namespace" | "ns" | "-n" | "--namespace" | "namespaces" => NsMarker,
-        // determiners and adjectives
-        "a" | "an" | "the" | "our" | "my" | "your" | "their" | "his" | "her" | "its" | "this"
-        | "these" | "those" | "that" | "some" => Det,
-        "new" | "old" | "fresh" | "basic" | "simple" | "small" | "little" | "second"
-        | "dedicated" | "separate" | "shared" | "own" | "default" | "standard" | "whole"
-        | "entire" | "legacy" | "broken" | "same" | "other" | "vanilla" | "plain" | "good"
-        | "last" | "first" => Adjective,
-        "existing" | "current" => Existing,
-        "it" | "them" => Pronoun,
-        "we" | "we're" | "we've" | "we'll" | "we'd" | "i" | "i'm" | "i've" | "i'll" | "i'd"
-        | "they" | "they're" | "they've" | "it's" | "there's" | "that's" | "he" | "she"
-        | "everyone" | "nobody" | "nothing" | "im" | "ive" | "they'd" | "they'll" | "he'd"
-        | "she'd" | "you'd" => Subject,
-        "is" | "are" | "was" | "were" | "isn't" | "aren't" | "wasn't" | "weren't" | "isnt"
-        | "arent" | "has" | "have" | "had" | "hasn't" | "haven't" | "did" | "didn't" | "does"
-        | "doesn't" | "do" | "how" | "how's" | "hows" | "what" | "what's" | "whats" | "where"
-        | "where's" | "which" | "who" | "why" | "any" | "anything" | "when" | "wats" | "wat" => {
-            Question
-        }
-        "can" | "could" | "would" | "will" | "may" | "might" | "shall" | "should" | "must"
-        | "won't" | "can't" | "cannot" | "couldn't" | "wouldn't" | "shouldn't" => Modal,
-        "you" | "someone" | "somebody" | "anyone" | "anybody" | "u" | "ya" | "y'all" => Addressee,
-        "require" | "requires" | "required" | "showed" | "agreed" | "decided" | "confirmed"
-        | "reported" | "noticed" | "saw" => Finite,
-        "keeps" | "kept" | "broke" | "breaks" | "crashed" | "crashes" | "crashing" | "says"
-        | "said" | "say" | "feels" | "seems" | "looks" | "starts" | "started" | "finished"
-        | "failed" | "fails" | "died" | "went" | "came" | "migrated" | "moved" | "kicked"
-        | "exported" | "uses" | "used" | "asked" | "told" | "works" | "worked" | "runs" | "ran"
-        | "got" | "gets" | "goes" | "took" | "takes" | "tried" | "hit" | "hits" | "shows"
-        | "point" | "points" | "depends" | "rely" | "relies" | "stopped" | "belongs" | "lives"
-        | "sits" | "serves" | "handles" | "expects" | "expecting" | "retiring" | "moving"
-        | "migrating" | "planning" | "done" | "struggling" => Finite,
-        "and" | "&" | "n'" => And,
-        "or" | "either" => Or,
-        "but" | "although" | "though" | "however" => But,
-        "so" | "because" | "since" | "while" | "unless" | "until" | "if" | "once" | "after"
-        | "before" | "whereas" | "cause" | "cos" | "coz" => Subordinate,
-        "then" | "afterwards" | "next" => Then,
-        "also" | "too" | "as" | "well" => Also,
-        "without" | "no" | "not" | "disable" | "disabled" | "never" | "don't" | "dont" | "skip" => {
-            Negation
-        }
-        "actually" | "wait" | "sorry" | "correction" | "oops" | "err" | "erm" | "rather"
-        | "instead" | "nah" | "nope" | "whoops" => Correction,
-        "nevermind" | "nvm" => Cancel,
-        "maybe" | "perhaps" | "possibly" | "optionally" | "probably" => Hedge,
-        "keep" | "leave" | "except" | "excluding" | "spare" => Protect,
-        "replica" | "replicas" | "instance" | "instances" | "copies" | "pod" | "pods"
-        | "replicaset" | "replicacount" => ReplicaWord,
-        "storage" | "disk" | "disks" | "volume" | "volumes" | "space" | "pvc" | "pvcs"
-        | "persistence" | "persistent" | "capacity" => StorageWord,
-        "ram" | "memory" | "mem" | "cpu" | "cpus" | "core" | "cores" | "vcpu" | "vcpus"
-        | "millicores" | "heap" => ResourceWord,
-        "version" | "ver" | "tag" | "v" => VersionWord,
-        "revision" | "rev" => RevisionWord,
-        "latest" | "newest" => Latest,
-        "previous" => Previous,
-        "domain" | "host" | "hostname" | "url" | "fqdn" | "subdomain" | "address" => DomainWord,
-        "tls" | "https" | "ssl" | "certificate" | "certificates" | "cert" | "certs"
-        | "letsencrypt" | "cert-manager" | "acme" | "encrypted" => Tls,
-        "ingress" | "ingresses" => Ingress,
-        "docker" | "compose" | "docker-compose" | "podman" | "swarm" => {
-            Platform(crate::intent::Platform::Compose)
-        }
-        "kubernetes" | "k8s" | "kube" | "k3s" | "eks" | "gke" | "aks" | "openshift"
-        | "minikube" => Platform(crate::intent::Platform::Kubernetes),
-        "cluster" => Cluster,
-        "zero" | "none" => NumberWord(0),
-        "one" | "single" => NumberWord(1),
-        "two" => NumberWord(2),
-        "three" => NumberWord(3),
-        "four" => NumberWord(4),
-        "five" => NumberWord(5),
-        "six" => NumberWord(6),
-        "seven" => NumberWord(7),
-        "eight" => NumberWord(8),
-        "nine" => NumberWord(9),
-        "ten" => NumberWord(10),
-        "eleven" => NumberWord(11),
-        "twelve" => NumberWord(12),
-        "thirteen" => NumberWord(13),
-        "fourteen" => NumberWord(14),
-        "fifteen" => NumberWord(15),
-        "sixteen" => NumberWord(16),
-        "seventeen" => NumberWord(17),
-        "eighteen" => NumberWord(18),
-        "nineteen" => NumberWord(19),
-        "twenty" => NumberWord(20),
-        "thirty" => NumberWord(30),
-        "forty" => NumberWord(40),
-        "fifty" => NumberWord(50),
-        "sixty" => NumberWord(60),
-        "seventy" => NumberWord(70),
-        "eighty" => NumberWord(80),
-        "ninety" => NumberWord(90),
-        "hundred" | "hundreds" => Multiplier(100),
-        "thousand" | "thousands" => Multiplier(1_000),
-        "million" | "millions" => Multiplier(1_000_000),
-        "billion" | "billions" | "gazillion" | "zillion" => Multiplier(1_000_000_000),
-        "minus" | "negative" => Minus,
-        "more" | "fewer" | "less" | "extra" | "another" | "additional" | "double" | "triple"
-        | "half" | "halve" | "twice" | "increment" | "decrement" => Relative,
-        "couple" | "few" | "several" | "bunch" | "bit" | "lot" | "lots" | "many" | "bigger"
-        | "larger" | "smaller" | "ha" | "redundant" | "redundancy" | "handful" | "huge" | "big"
-        | "large" | "massive" | "tons" | "ton" | "loads" | "giant" | "tiny" | "generous" => Vague,
-        "each" | "apiece" | "per" => Each,
-        "team" | "teams" | "folks" | "guys" | "crew" | "squad" | "devs" | "developers"
-        | "engineers" | "users" | "customers" | "backups" | "pilot" | "project" | "projects"
-        | "site" | "website" | "portal" | "migration" | "webhooks" | "hackathon" | "wiki"
-        | "docs" | "workflows" | "alerts" | "alerting" | "endpoints" | "data" | "dashboards"
-        | "metrics" | "config" | "settings" | "credentials" | "password" | "passwords"
-        | "admin" | "login" | "account" | "accounts" | "bucket" | "buckets" | "schema"
-        | "tables" | "queue" | "queues" | "jobs" | "dependencies" | "deps" | "dependency" => {
-            OwnerNoun
-        }
-        "deployment" | "deployments" | "release" | "releases" | "installation" | "image"
-        | "images" | "service" | "services" | "server" | "servers" | "database" | "databases"
-        | "db" | "stack" | "app" | "apps" | "application" | "applications" | "changes"
-        | "count" | "chart" | "helm" | "blueprint" | "blueprints" | "thing" | "box"
-        | "workload" | "statefulset" | "ui" => ReleaseNoun,
-        "containers" | "container" => PodNoun,
-        "operator" | "exporter" | "controller" | "agent" | "sentinel" | "operators"
-        | "exporters" | "sidecar" | "plugin" | "plugins" | "cli" | "sdk" | "driver" => {
-            ProductSuffix
-        }
-        "today" | "tonight" | "tomorrow" | "yesterday" | "yesterday's" | "today's"
-        | "tomorrow's" | "now" | "later" | "soon" | "asap" | "morning" | "afternoon"
-        | "evening" | "night" | "week" | "weekend" | "month" | "year" | "monday" | "tuesday"
-        | "wednesday" | "thursday" | "friday" | "saturday" | "sunday" | "eod" | "yet"
-        | "anymore" | "already" | "again" | "still" | "currently" | "recently" | "earlier"
-        | "overnight" | "immediately" | "pm" | "am" | "rn" | "atm" | "january" | "february"
-        | "march" | "april" | "june" | "july" | "august" | "september" | "october" | "november"
-        | "december" => Time,
-        "people" | "persons" | "members" | "seats" | "days" | "hours" | "minutes" | "mins"
-        | "seconds" | "secs" | "weeks" | "months" | "years" | "times" | "requests" | "rps"
-        | "qps" | "connections" | "nodes" | "node" | "tenants" | "percent" => CountNoun,
-        "canary" | "blue-green" | "bluegreen" | "blue/green" | "rolling" | "recreate"
-        | "autoscale" | "autoscaling" | "autoscaled" | "hpa" | "progressive" => Strategy,
-        "everything" | "all" | "every" | "things" => Everything,
-        "something" | "stuff" | "whatever" => Something,
-        "healthy" | "ready" | "alive" | "online" | "offline" | "available" | "working"
-        | "deployed" | "installed" | "fine" | "slow" | "crashlooping" | "unhealthy" | "state"
-        | "health" | "situation" | "doing" | "looking" | "failing" | "erroring" | "errors"
-        | "issues" | "problems" | "pending" | "stuck" | "progress" | "ok" | "okay" | "alright" => {
-            State
-        }
-        "please" | "pls" | "plz" | "kindly" | "thanks" | "thank" | "thx" | "ty" | "cheers"
-        | "hi" | "hey" | "hello" | "yo" | "hiya" | "howdy" | "greetings" | "dear" | "deckhand"
-        | "bot" | "uh" | "um" | "uhh" | "umm" | "hmm" | "lgtm" | "fyi" | "btw" | "just"
-        | "real" | "really" | "quick" | "quickly" | "right" | "away" | "like" | "oh" | "ah"
-        | "yes" | "yeah" | "yep" | "sure" | "obviously" | "pretty" | "very" | "much"
-        | "awesome" | "great" | "nice" | "cool" | "guess" | "think" | "only" | "locally"
-        | "local" | "here" | "there" | "mind" | "anyway" | "anyways" | "basically" | "simply"
-        | "go" | "ahead" | "let's" | "lets" | "let" | "give" | "be" | "been" | "being" | "me"
-        | "us" | "named" | "called" | "etc" | "thnx" | "tia" | "kthx" | "np" | "whether"
-        | "enough" | "enable" | "enabled" | "activate" | "exposed" | "lol" | "lmao" | "haha"
-        | "kubectl" | "platform" | "regards" | "best" | "kind" | "together" | "-d" | "--detach"
-        | "reckon" | "suppose" | "wonder" | "wondering" => Filler,
-        _ => return None,
-    })
+        index
+    });
+    INDEX.get(word).copied()
 }
 
 /// Verbs a misspelt word may be forgiven into (short ones like "add" or

@@ -74,7 +74,10 @@ impl RuleParser {
                     .filter(|n| *n != name)
                     .cloned()
                     .collect();
-                vocabulary.common_names.insert(spelling.to_string(), others);
+                // Ambiguous only when other entries answer to the word too.
+                if !others.is_empty() {
+                    vocabulary.common_names.insert(spelling.to_string(), others);
+                }
             }
         }
         Self {

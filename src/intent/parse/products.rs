@@ -229,8 +229,10 @@ pub const PRODUCTS_NOT_IN_CATALOGUE: &[(&str, &[&str])] = &[
 /// The catalogue entries similar to a product that is not in it, if the word
 /// names such a product.
 pub fn product_not_in_catalogue(word: &str) -> Option<(&'static str, &'static [&'static str])> {
-    PRODUCTS_NOT_IN_CATALOGUE
-        .iter()
-        .find(|(name, _)| *name == word)
-        .copied()
+    static INDEX: std::sync::LazyLock<
+        std::collections::HashMap<&'static str, &'static [&'static str]>,
+    > = std::sync::LazyLock::new(|| PRODUCTS_NOT_IN_CATALOGUE.iter().copied().collect());
+    INDEX
+        .get_key_value(word)
+        .map(|(name, similar)| (*name, *similar))
 }

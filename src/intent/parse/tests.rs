@@ -3,8 +3,10 @@
 use super::*;
 use crate::intent::{Action, Platform};
 
-fn parser() -> RuleParser {
-    RuleParser::new(&Catalogue::builtin().expect("builtin catalogue"))
+/// One parser for every test (building the catalogue is the slow part).
+fn parser() -> &'static RuleParser {
+    static PARSER: std::sync::OnceLock<RuleParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| RuleParser::new(&Catalogue::builtin().expect("builtin catalogue")))
 }
 
 fn ok(text: &str) -> Intent {
@@ -38,4 +40,271 @@ fn unknown_words_where_an_application_stands_are_quoted_with_their_place() {
     let failure = err("install sonarqube in qa");
     assert!(failure.error.contains("'sonarqube'"), "{failure:?}");
     assert_eq!(failure.at, Some([8, 17]));
+}
+
+#[test]
+fn every_choice_of_a_question_is_a_command_the_rules_read() {
+    for sentence in [
+        "set up SSO in namespace auth",
+        "install grafana or prometheus in ns obs",
+        "stop redis in ns cache",
+        "install grafana, maybe prometheus too",
+        "kill the minio pods in ns blobs",
+        "move gitea into staging",
+        "install gitlab on docker",
+        "I need a git server",
+        "install postgres 17 and redis 7",
+        "replace nginx with traefik",
+        "we need a database for the crm",
+        "install the redis operator",
+        "add two more replicas to grafana",
+        "scale grafana",
+        "roll back grafana to 11.2",
+    ] {
+        let failure = err(sentence);
+        assert!(
+            failure.question().is_some(),
+            "{sentence}: no question in {failure:?}"
+        );
+        for choice in failure.choices() {
+            let read = parser().parse(choice);
+            assert!(
+                read.is_ok(),
+                "{sentence}: the choice {choice:?} does not parse: {read:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn choices_keep_what_else_was_said() {
+    let failure = err("stop redis in ns cache on docker");
+    let picked = ok(&failure.choices()[0]);
+    assert_eq!(picked.action, Action::Scale);
+    assert_eq!(picked.parameters.replicas.unwrap().get(), 0);
+    assert_eq!(picked.namespace.unwrap().as_str(), "cache");
+    assert_eq!(picked.platform, Some(Platform::Compose));
+}
+
+#[test]
+fn what_is_not_acted_on_is_reported() {
+    let intent = ok("we're moving off nginx, install traefik for the edge team");
+    assert_eq!(intent.applications, ["traefik"]);
+    assert!(
+        intent
+            .ignored
+            .iter()
+            .any(|i| i.contains("moving off nginx")),
+        "{:?}",
+        intent.ignored
+    );
+}
+
+#[test]
+fn contradictions_and_impossible_values_are_refused_with_the_word() {
+    for (sentence, word) in [
+        ("install redis with 2.5 replicas", "2.5"),
+        ("scale grafana to -2 replicas", "-2"),
+        ("install redis in namespace Cache", "Cache"),
+        ("install grafana with 3 replicas and 5 replicas", "5"),
+        ("install minio with -5GB storage", "-5GB"),
+    ] {
+        let failure = err(sentence);
+        let [start, end] = failure
+            .at
+            .unwrap_or_else(|| panic!("{sentence}: no position"));
+        let said: String = sentence.chars().skip(start).take(end - start).collect();
+        assert!(said.contains(word), "{sentence}: points at {said:?}");
+    }
+    assert!(
+        err("install redis with and without TLS")
+            .error
+            .contains("TLS")
+    );
+    assert!(
+        err("install traefik on docker and on k8s")
+            .error
+            .contains("platform")
+    );
+}
+
+mod properties {
+    //! Properties over generated sentences (proptest): no input makes the
+    //! parser panic; every answer is a valid intent (it survives the JSON
+    //! contract's validation) or an error that says something and points
+    //! inside the sentence; and an intent said back as a command is read as
+    //! the same intent.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Words the parser knows, names, numbers, values and noise, so that
+    /// generated sentences reach every stage.
+    const WORDS: &[&str] = &[
+        "install",
+        "deploy",
+        "remove",
+        "upgrade",
+        "scale",
+        "roll",
+        "back",
+        "status",
+        "bump",
+        "set",
+        "up",
+        "to",
+        "in",
+        "ns",
+        "namespace",
+        "the",
+        "a",
+        "and",
+        "or",
+        "but",
+        "keep",
+        "with",
+        "without",
+        "tls",
+        "https",
+        "ingress",
+        "on",
+        "docker",
+        "k8s",
+        "cluster",
+        "3",
+        "replicas",
+        "2.5",
+        "-2",
+        "50GB",
+        "20",
+        "gigs",
+        "version",
+        "v1.2.3",
+        "latest",
+        "grafana",
+        "redis",
+        "postgres",
+        "uptime",
+        "kuma",
+        "authentik",
+        "gitlab",
+        "sso",
+        "it",
+        "no",
+        "actually",
+        "maybe",
+        "please",
+        "?",
+        ",",
+        ".",
+        "!",
+        ":",
+        "=",
+        "@deckhand",
+        "🚀",
+        "git.example.org",
+        "https://x.example.com/",
+        "'",
+        "we're",
+        "need",
+        "more",
+        "few",
+        "zero",
+        "one",
+        "million",
+        "minus",
+        "-n",
+        "--replicas",
+        "stop",
+        "replace",
+        "kill",
+        "pods",
+        "never",
+        "mind",
+        "is",
+        "down",
+        "for",
+        "team",
+        "of",
+        "storage",
+        "disk",
+        "Cache",
+        "qa",
+        "from",
+        "->",
+        "17",
+    ];
+
+    fn sentence() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(WORDS), 0..14).prop_map(|w| w.join(" "))
+    }
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        let length = text.chars().count();
+        match parser().parse(text) {
+            Ok(intent) => {
+                let json = serde_json::to_string(&intent).expect("intents serialize");
+                let back: Intent = serde_json::from_str(&json).map_err(|e| {
+                    TestCaseError::fail(format!("{text:?}: {json} does not validate: {e}"))
+                })?;
+                prop_assert_eq!(&back, &intent);
+                prop_assert!(
+                    !intent.applications.is_empty() || intent.action == Action::Status,
+                    "{:?}: {} without an application",
+                    text,
+                    intent.action
+                );
+                // Said back as a command, it is read as the same intent.
+                let command = intent.command();
+                let again = parser()
+                    .parse(&command)
+                    .map_err(|e| TestCaseError::fail(format!("{text:?} → {command:?}: {e:?}")))?;
+                prop_assert_eq!(
+                    (
+                        &again.action,
+                        &again.applications,
+                        &again.namespace,
+                        &again.platform,
+                        &again.parameters
+                    ),
+                    (
+                        &intent.action,
+                        &intent.applications,
+                        &intent.namespace,
+                        &intent.platform,
+                        &intent.parameters
+                    ),
+                    "{:?} → {:?}",
+                    text,
+                    command
+                );
+            }
+            Err(failure) => {
+                prop_assert!(!failure.error.is_empty(), "{:?}: empty error", text);
+                if let Some([start, end]) = failure.at {
+                    prop_assert!(
+                        start < end && end <= length,
+                        "{:?}: at {:?}",
+                        text,
+                        failure.at
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_gives_an_intent_or_an_error(text in "\\PC{0,80}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn sentences_of_known_words_give_an_intent_or_an_error(text in sentence()) {
+            check(&text)?;
+        }
+    }
 }

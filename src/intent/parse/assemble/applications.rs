@@ -180,14 +180,32 @@ impl Reading<'_> {
 
     /// The sentence with word `i` replaced by `name` (for a choice).
     pub(super) fn retarget(&self, i: usize, name: &str) -> String {
-        self.words
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| !w.is_punct() || matches!(w.punct(), Some(',')))
-            .map(|(k, w)| if k == i { name } else { w.text.as_str() })
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace(" ,", ",")
+        self.rewritten(&[(i, i + 1, name)])
+    }
+
+    /// The sentence with word ranges `from..to` replaced by text (empty:
+    /// dropped), for a choice that keeps everything else said (the
+    /// namespace, the platform, the values).
+    pub(super) fn rewritten(&self, edits: &[(usize, usize, &str)]) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        let mut k = 0;
+        while k < self.words.len() {
+            if let Some(&(_, to, text)) = edits.iter().find(|(from, _, _)| *from == k) {
+                if !text.is_empty() {
+                    parts.push(text);
+                }
+                k = to.max(k + 1);
+                continue;
+            }
+            let w = &self.words[k];
+            if !w.is_punct() || w.punct() == Some(',') {
+                parts.push(w.text.as_str());
+            }
+            k += 1;
+        }
+        let text = parts.join(" ").replace(" ,", ",");
+        text.trim_matches(|c: char| c == ',' || c.is_whitespace())
+            .replace(",,", ",")
     }
 
     /// The applications asked for, and those kept out ("instead of X").
@@ -421,10 +439,7 @@ impl Reading<'_> {
         if apps.is_empty() {
             if let Some((i, names)) = keyword {
                 let word = &self.words[i];
-                let choices = names
-                    .iter()
-                    .map(|n| format!("{} {n}", verb_word(action)))
-                    .collect();
+                let choices = names.iter().map(|n| self.retarget(i, n)).collect();
                 return Err(ParseFailure::understood(format!(
                     "'{}' could mean {}",
                     word.text,
@@ -483,10 +498,6 @@ impl Reading<'_> {
                 && self.words[i - 1].app().is_some()
                 && self.words.get(i + 1).is_some_and(|w| w.app().is_some())
             {
-                let (a, b) = (
-                    self.words[i - 1].app().unwrap_or_default().to_string(),
-                    self.words[i + 1].app().unwrap_or_default().to_string(),
-                );
                 return Err(ParseFailure::understood(format!(
                     "'{} or {}': which one?",
                     self.words[i - 1].text,
@@ -496,8 +507,8 @@ impl Reading<'_> {
                 .ask(
                     "Which one should it be?",
                     vec![
-                        format!("{} {a}", verb_word(action)),
-                        format!("{} {b}", verb_word(action)),
+                        self.rewritten(&[(i, i + 2, "")]),
+                        self.rewritten(&[(i - 1, i + 1, "")]),
                     ],
                 ));
             }

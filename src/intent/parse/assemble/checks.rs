@@ -134,7 +134,8 @@ impl Reading<'_> {
                     },
                     Some(app.clone()),
                 )),
-                (Action::Upgrade, Pending::AfterTo) => versions.push((
+                // "roll back grafana to 11.2": a version, which check_fit asks about
+                (Action::Upgrade | Action::Rollback, Pending::AfterTo) => versions.push((
                     Said {
                         value: said.text.clone(),
                         text: said.text.clone(),
@@ -571,17 +572,24 @@ impl Reading<'_> {
             let range = clause.words.clone();
             let text = self.text_of(range.clone());
             let at = [self.words[range.start].start, self.words[range.end - 1].end];
-            let base = format!("{} {}", verb_word(action), apps.join(" and "));
+            let _ = (action, apps);
             let mut failure =
                 ParseFailure::understood(format!("'{text}' is not a decision")).at(at);
-            let with: Vec<String> = apps.iter().chain(maybe.iter()).cloned().collect();
+            // Without the doubtful part, and with it said for sure ("install
+            // grafana, maybe prometheus too" → "install grafana, prometheus").
+            let without = self.rewritten(&[(range.start, range.end, "")]);
+            let sure: Vec<(usize, usize, &str)> = range
+                .clone()
+                .filter(|&i| {
+                    matches!(self.words[i].lex(), Some(Lex::Hedge))
+                        || matches!(self.words[i].lower.as_str(), "too" | "also" | "as well")
+                })
+                .map(|i| (i, i + 1, ""))
+                .collect();
             let choices = if maybe.is_empty() {
-                vec![base]
+                vec![without]
             } else {
-                vec![
-                    base,
-                    format!("{} {}", verb_word(action), with.join(" and ")),
-                ]
+                vec![without, self.rewritten(&sure)]
             };
             failure = failure.ask("Should I include it? Pick one.", choices);
             return Err(failure);

@@ -388,7 +388,13 @@ impl Reading<'_> {
                 format!("namespace {}", ns.value),
                 format!("install {app} in namespace {}", ns.value),
             ),
-            (None, Some(p)) => (p.value.to_string(), format!("install {app} on {}", p.value)),
+            (None, Some(p)) => (
+                match p.value {
+                    crate::intent::Platform::Kubernetes => "Kubernetes".to_string(),
+                    crate::intent::Platform::Compose => "Docker Compose".to_string(),
+                },
+                format!("install {app} on {}", p.value),
+            ),
             (None, None) => (String::new(), format!("status of {app}")),
         };
         ParseFailure::understood(format!(
@@ -397,7 +403,14 @@ impl Reading<'_> {
         .at([self.words[at].start, self.words[at].end])
         .ask(
             format!("Install a new {app} in {target}? Its data does not move with it."),
-            vec![choice, format!("status of {app}")],
+            vec![
+                if values.namespaces.is_empty() {
+                    choice
+                } else {
+                    self.rewritten(&[(at, at + 1, "install")])
+                },
+                format!("status of {app}"),
+            ],
         )
     }
 
@@ -410,7 +423,10 @@ impl Reading<'_> {
         .at([self.words[at].start, self.words[at].end])
         .ask(
             format!("Do you want {app} removed, or its status?"),
-            vec![format!("remove {app}"), format!("status of {app}")],
+            vec![
+                self.rewritten(&[(at, at + 1, "remove")]),
+                self.rewritten(&[(at, at + 1, "status of")]),
+            ],
         )
     }
 
@@ -428,7 +444,10 @@ impl Reading<'_> {
         .at([self.words[at].start, self.words[at].end])
         .ask(
             format!("Should {app} be scaled to zero or removed?"),
-            vec![format!("scale {app} to 0"), format!("remove {app}")],
+            vec![
+                format!("{} to 0", self.rewritten(&[(at, at + 1, "scale")])),
+                self.rewritten(&[(at, at + 1, "remove")]),
+            ],
         )
     }
 
