@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::orchestrator::OrchestratorError;
 use crate::store::StoreError;
 
+/// What a 503 for a busy, locked or full database tells the client to wait.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Short name of the problem (`not_found`, `invalid_request`, …).
@@ -25,6 +28,8 @@ pub struct ErrorBody {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds after which the same request may succeed (`Retry-After`).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -37,6 +42,7 @@ impl ApiError {
                 suggestions: vec![],
                 intent_id: None,
             },
+            retry_after: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -59,6 +65,13 @@ impl ApiError {
         error.body.suggestions = suggestions;
         error
     }
+    /// 503: the database cannot take the request now; try again after
+    /// `retry_after` seconds.
+    pub fn unavailable(detail: impl Into<String>, retry_after: u32) -> Self {
+        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
+        error.retry_after = Some(retry_after);
+        error
+    }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
     }
@@ -79,7 +92,11 @@ impl ResponseError for ApiError {
         self.status
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(&self.body)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(&self.body)
     }
 }
 
@@ -103,6 +120,13 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::conflict(detail),
+            busy if busy.is_unavailable() => {
+                tracing::warn!(error = %busy, "storage unavailable; answering 503");
+                ApiError::unavailable(
+                    format!("the database cannot take this request now ({busy}); try again shortly"),
+                    RETRY_AFTER_SECONDS,
+                )
+            }
             other => {
                 tracing::error!("storage error: {other}");
                 ApiError::internal(other.to_string())

@@ -13,6 +13,7 @@ pub mod chat;
 pub mod fallback;
 pub mod lifecycle;
 pub mod locks;
+mod recovery;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -339,11 +340,6 @@ impl Orchestrator {
         planner
     }
 
-    /// Marks intents left mid-flight by a previous process `interrupted`.
-    pub async fn recover(&self) -> Result<Vec<String>, StoreError> {
-        self.store.call(|s| s.mark_interrupted()).await
-    }
-
     /// A plan for a sentence, with nothing recorded or executed.
     pub fn plan_only(
         &self,
@@ -450,8 +446,40 @@ impl Orchestrator {
         let (record, first) = self.store.call(move |s| s.create_intent(new)).await?;
         let _ = self.events.send(first);
         let id = record.id.clone();
-        let Some(parsed) = self.parse_step(&id, &overrides).await? else {
-            return self.intent(&id).await;
+        match self
+            .understand_and_plan(actor, &id, &overrides, &options, confirm_first)
+            .await
+        {
+            Ok(Some(())) => {}
+            Ok(None) => return self.intent(&id).await,
+            Err(err) => {
+                // The intent exists: it must end failed (retryable), never
+                // stay where the error stopped it; the caller hears at once.
+                self.settle_in_background(&id, &err);
+                return Err(err.into());
+            }
+        }
+        let this = self.clone();
+        let background = id.clone();
+        let asking = actor.clone();
+        tokio::spawn(async move { this.plan_and_deploy(&background, overrides, &asking).await });
+        self.intent(&id).await
+    }
+
+    /// The synchronous part of [`Orchestrator::submit`]: parses and, when
+    /// the answer must carry the plan, plans (and starts or holds) too.
+    /// `Some(())` when planning and deploying are left to the background.
+    async fn understand_and_plan(
+        self: &Arc<Self>,
+        actor: &Actor,
+        id: &str,
+        overrides: &Overrides,
+        options: &DeployOptions,
+        confirm_first: bool,
+    ) -> Result<Option<()>, StoreError> {
+        let id = id.to_string();
+        let Some(parsed) = self.parse_step(&id, overrides).await? else {
+            return Ok(None);
         };
         // An intent that may wait for a person (an admin's approval, or a
         // confirmation of what a language model understood) is answered
@@ -460,7 +488,7 @@ impl Orchestrator {
             || (actor.role != Role::Admin && !self.settings.protected_namespaces.is_empty());
         if options.dry_run || confirm_first || may_wait {
             // Planned now, so the answer carries the plan.
-            let planned = self.plan_step(&id, &overrides).await?;
+            let planned = self.plan_step(&id, overrides).await?;
             if planned && options.dry_run {
                 self.transition(
                     &id,
@@ -473,22 +501,22 @@ impl Orchestrator {
                     ),
                 )
                 .await?;
-            } else if planned
-                && !self.waits_for_a_person(&id, actor, !confirm_first).await?
-                && !confirm_first
-            {
-                let this = self.clone();
-                let background = id.clone();
-                tokio::spawn(async move { this.start_confirmed(&background).await });
+            } else if planned && !self.waits_for_a_person(&id, actor, !confirm_first).await? {
+                if confirm_first {
+                    // The front end shows the plan and asks its person.
+                    let owned = id.clone();
+                    self.store.call(move |s| s.hold_for_person(&owned)).await?;
+                } else {
+                    let this = self.clone();
+                    let background = id.clone();
+                    tokio::spawn(async move { this.start_confirmed(&background).await });
+                }
             }
-            return self.intent(&id).await;
+            return Ok(None);
         }
-        let this = self.clone();
-        let background = id.clone();
-        let asking = actor.clone();
-        tokio::spawn(async move { this.plan_and_deploy(&background, overrides, &asking).await });
-        self.intent(&id).await
+        Ok(Some(()))
     }
+
 
     /// Whether the rules read `command` as a status request, which changes
     /// nothing.
@@ -543,11 +571,16 @@ impl Orchestrator {
             return Ok(false);
         };
         let namespace = record.namespace.as_deref();
+        let hold = |id: &str| {
+            let owned = id.to_string();
+            self.store.call(move |s| s.hold_for_person(&owned))
+        };
         if self.needs_admin(namespace, actor) {
             let message = format!(
                 "namespace {} is protected: an admin must approve this intent (POST /api/orchestration/intents/{id}/confirm, or Approve in chat)",
                 namespace.unwrap_or_default()
             );
+            hold(id).await?;
             self.record(id, NewEvent::new("approval", "required", message))
                 .await?;
             return Ok(true);
@@ -564,6 +597,7 @@ impl Orchestrator {
             let message = format!(
                 "understood by the language model {model}, so it waits for a person: check the plan, then confirm it (POST /api/orchestration/intents/{id}/confirm)"
             );
+            hold(id).await?;
             self.record(
                 id,
                 NewEvent::new("confirm", "awaiting_confirmation", message),
@@ -590,7 +624,7 @@ impl Orchestrator {
         }
         .await;
         if let Err(err) = result {
-            tracing::error!(intent = id, "intent stopped on a storage error: {err}");
+            self.settle_after_storage_error(id, &err.to_string()).await;
         }
     }
 
@@ -608,7 +642,7 @@ impl Orchestrator {
         }
         .await;
         if let Err(err) = result {
-            tracing::error!(intent = id, "intent stopped on a storage error: {err}");
+            self.settle_after_storage_error(id, &err.to_string()).await;
         }
     }
 
@@ -883,10 +917,7 @@ impl Orchestrator {
         let background = id.to_string();
         tokio::spawn(async move {
             if let Err(err) = this.deploy(&background).await {
-                tracing::error!(
-                    intent = background,
-                    "deploy stopped on a storage error: {err}"
-                );
+                this.settle_after_storage_error(&background, &err.to_string()).await;
             }
         });
         self.intent(id).await
@@ -988,7 +1019,14 @@ impl Orchestrator {
         )
         .await
         .map_err(conflict_from_store)?;
-        if self.parse_step(id, &overrides).await?.is_some() {
+        let parsed = match self.parse_step(id, &overrides).await {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                self.settle_in_background(id, &err);
+                return Err(err.into());
+            }
+        };
+        if parsed.is_some() {
             let this = self.clone();
             let background = id.to_string();
             let asking = actor.clone();

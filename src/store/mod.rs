@@ -49,6 +49,33 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl StoreError {
+    /// The database cannot take the request for now (busy or locked by
+    /// another writer, disk full, an I/O error): the same request may
+    /// succeed later, so front ends answer "try again" (HTTP 503 with
+    /// `Retry-After`), never "your request is wrong".
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode;
+        let source = match self {
+            StoreError::Sqlite(source)
+            | StoreError::Open { source, .. }
+            | StoreError::Migration { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.sqlite_error_code(),
+            Some(
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::OutOfMemory
+                    | ErrorCode::CannotOpen
+            )
+        )
+    }
+}
+
 /// The current time as RFC 3339 text (UTC), the format of every timestamp.
 pub fn now() -> String {
     jiff::Timestamp::now().to_string()
@@ -93,6 +120,13 @@ impl Store {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// How long a write waits for another writer's lock before it gives up
+    /// with "database is locked" (5 s unless changed; tests shorten it).
+    pub fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        self.connection().busy_timeout(timeout)?;
+        Ok(())
     }
 
     /// The connection; a poisoned lock (a panic elsewhere) is taken over, since
