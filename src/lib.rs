@@ -24,6 +24,7 @@ pub mod execute;
 pub mod graph;
 pub mod http;
 pub mod intent;
+pub mod logging;
 pub mod metrics;
 pub mod orchestrator;
 pub mod plan;

@@ -260,6 +260,11 @@ enum CatalogueCommand {
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    crate::logging::init(if matches!(cli.command, Command::Serve { .. }) {
+        crate::logging::LogTarget::Service
+    } else {
+        crate::logging::LogTarget::Command
+    });
     match execute(cli) {
         Ok(code) => code,
         Err(message) => {

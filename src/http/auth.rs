@@ -118,6 +118,18 @@ fn cookie_for_reading(request: &HttpRequest) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Who made a request, for its log line (see [`crate::logging`]).
+#[derive(Debug, Clone)]
+pub struct RequestActor(pub String);
+
+/// Remembers the authenticated actor on the request, for its log line.
+pub fn note_actor(request: &HttpRequest, actor: &Actor) {
+    use actix_web::HttpMessage;
+    request
+        .extensions_mut()
+        .insert(RequestActor(actor.name.clone()));
+}
+
 /// An authenticated caller (any role).
 #[derive(Debug, Clone)]
 pub struct Caller(pub Actor);
@@ -145,10 +157,13 @@ impl FromRequest for Caller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(request).or_else(|missing| cookie_for_reading(request).ok_or(missing));
+        let request = request.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token?;
-            Ok(Caller(state.auth.authenticate(&token).await?))
+            let actor = state.auth.authenticate(&token).await?;
+            note_actor(&request, &actor);
+            Ok(Caller(actor))
         })
     }
 }
@@ -164,10 +179,15 @@ impl FromRequest for MaybeCaller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(request);
+        let request = request.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             match token {
-                Ok(token) => Ok(MaybeCaller(Some(state.auth.authenticate(&token).await?))),
+                Ok(token) => {
+                    let actor = state.auth.authenticate(&token).await?;
+                    note_actor(&request, &actor);
+                    Ok(MaybeCaller(Some(actor)))
+                }
                 Err(_) if state.public_catalogue => Ok(MaybeCaller(None)),
                 Err(missing) => Err(missing),
             }

@@ -173,12 +173,33 @@ pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::R
                 let route = request
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".into());
+                // The path only: a query string may carry anything.
+                let path = request.path().to_string();
+                let started = std::time::Instant::now();
                 let metrics = metrics.clone();
                 service.call(request).map(move |result| {
                     let status = match &result {
                         Ok(response) => response.status().as_u16(),
                         Err(err) => err.as_response_error().status_code().as_u16(),
                     };
+                    let actor = result.as_ref().ok().and_then(|response| {
+                        use actix_web::HttpMessage;
+                        response
+                            .request()
+                            .extensions()
+                            .get::<auth::RequestActor>()
+                            .map(|a| a.0.clone())
+                    });
+                    tracing::info!(
+                        target: "deckhand::http",
+                        method = method.as_str(),
+                        path = path.as_str(),
+                        route = route.as_str(),
+                        status,
+                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        actor = actor.as_deref().unwrap_or("-"),
+                        "request"
+                    );
                     metrics
                         .http_requests
                         .get_or_create(&HttpLabels {

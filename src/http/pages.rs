@@ -66,7 +66,9 @@ fn redirect(to: &str) -> HttpResponse {
 /// The signed-in actor, from the cookie.
 async fn signed_in(request: &HttpRequest, state: &AppState) -> Option<Actor> {
     let token = request.cookie(COOKIE)?.value().to_string();
-    state.auth.authenticate(&token).await.ok()
+    let actor = state.auth.authenticate(&token).await.ok()?;
+    super::auth::note_actor(request, &actor);
+    Some(actor)
 }
 
 fn to_login(request: &HttpRequest) -> HttpResponse {

@@ -367,19 +367,25 @@ impl Orchestrator {
         event: NewEvent,
     ) -> Result<(), StoreError> {
         let owned = id.to_string();
-        let stored = self
+        let (stored, intent) = self
             .store
-            .call(move |s| s.transition(&owned, from, to, event))
+            .call(move |s| {
+                let stored = s.transition(&owned, from, to, event)?;
+                Ok::<_, StoreError>((stored, s.intent(&owned).ok().flatten()))
+            })
             .await?;
+        tracing::info!(
+            target: "deckhand::intent",
+            intent = id,
+            actor = intent.as_ref().map_or("-", |i| i.requested_by.as_str()),
+            status = to.as_str(),
+            step = stored.step.as_str(),
+            "{}",
+            stored.message
+        );
         let _ = self.events.send(stored);
         if to.is_terminal() {
-            let id = id.to_string();
-            let action = self
-                .store
-                .call(move |s| s.intent(&id))
-                .await
-                .ok()
-                .flatten()
+            let action = intent
                 .and_then(|i| i.action)
                 .unwrap_or_else(|| "unknown".into());
             self.metrics.intent_finished(&action, to.as_str());

@@ -13,7 +13,26 @@ impl Orchestrator {
     /// Marks `interrupted` every intent a previous process left mid-flight
     /// that no person waits on (see [`crate::store::Store::mark_interrupted`]).
     pub async fn recover(&self) -> Result<Vec<String>, StoreError> {
-        self.store.call(|s| s.mark_interrupted()).await
+        let ids = self.store.call(|s| s.mark_interrupted()).await?;
+        for id in &ids {
+            let owned = id.clone();
+            let actor = self
+                .store
+                .call(move |s| s.intent(&owned))
+                .await
+                .ok()
+                .flatten()
+                .map_or_else(|| "-".to_string(), |i| i.requested_by);
+            tracing::warn!(
+                target: "deckhand::intent",
+                intent = id.as_str(),
+                actor = actor.as_str(),
+                status = "interrupted",
+                step = "restart",
+                "deckhand stopped while this intent was in flight; retry it to finish the work"
+            );
+        }
+        Ok(ids)
     }
 
     /// [`Orchestrator::settle_after_storage_error`] in a task of its own.
@@ -51,6 +70,14 @@ impl Orchestrator {
                 .await;
             match settled {
                 Ok(event) => {
+                    tracing::info!(
+                        target: "deckhand::intent",
+                        intent = id,
+                        status = "failed",
+                        step = "finish",
+                        "{}",
+                        event.message
+                    );
                     let _ = self.events.send(event);
                     self.metrics.intent_finished("unknown", "failed");
                     return;
