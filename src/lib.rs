@@ -15,6 +15,7 @@
 //! - [`template`]: the blueprint template language, shared by loading and rendering;
 //! - [`cli`]: the command-line front end.
 
+pub mod atomic;
 pub mod catalogue;
 pub mod chatops;
 pub mod cli;

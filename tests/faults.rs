@@ -49,3 +49,69 @@ fn a_locked_database_answers_503_with_retry_after() {
     assert_eq!(code, 202, "{intent}");
     server.wait_for(intent["id"].as_str().unwrap(), &["completed"]);
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The database, its WAL and SHM files and the key file are 0600, the data
+/// directory 0700, from the first start; with `DECKHAND_SECRET_KEY` no key
+/// file is made, and the secrets written are sealed with that key.
+#[test]
+fn the_service_files_are_private_and_the_key_can_come_from_the_environment() {
+    let server = Server::start();
+    let (code, intent) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "install redis"}),
+    );
+    assert_eq!(code, 202, "{intent}");
+    server.wait_for(intent["id"].as_str().unwrap(), &["completed"]);
+    assert_eq!(mode(&server.data()), 0o700);
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let mut name = server.db().into_os_string();
+        name.push(suffix);
+        assert_eq!(
+            mode(std::path::Path::new(&name)),
+            0o600,
+            "deckhand.db{suffix}"
+        );
+    }
+
+    let key = "0f".repeat(32);
+    let keyed = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[("DECKHAND_SECRET_KEY", key.as_str())],
+    );
+    let (code, intent) = keyed.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "install redis"}),
+    );
+    assert_eq!(code, 202, "{intent}");
+    keyed.wait_for(intent["id"].as_str().unwrap(), &["completed"]);
+    let mut key_file = keyed.db().into_os_string();
+    key_file.push(".key");
+    assert!(!std::path::Path::new(&key_file).exists());
+    let shown = common::deckhand()
+        .args(["secrets", "show", "redis", "--db"])
+        .arg(keyed.db())
+        .env("DECKHAND_SECRET_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", common::stderr(&shown));
+    // Without the key, the database is refused with the reason.
+    let refused = common::deckhand()
+        .args(["secrets", "show", "redis", "--db"])
+        .arg(keyed.db())
+        .env("DECKHAND_SECRET_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        common::stderr(&refused).contains("DECKHAND_SECRET_KEY"),
+        "{}",
+        common::stderr(&refused)
+    );
+}

@@ -87,7 +87,9 @@ fn requests_and_transitions_are_logged_as_json_without_secrets() {
     let client = reqwest::blocking::Client::new();
     let token = {
         let output = common::deckhand()
-            .args(["token", "create", "--name", "alice", "--role", "deployer", "--db"])
+            .args([
+                "token", "create", "--name", "alice", "--role", "deployer", "--db",
+            ])
             .arg(logged.dir.path().join("deckhand.db"))
             .output()
             .unwrap();
@@ -95,7 +97,10 @@ fn requests_and_transitions_are_logged_as_json_without_secrets() {
         String::from_utf8(output.stdout).unwrap().trim().to_string()
     };
     let response: Value = client
-        .post(format!("{}/api/orchestration/deploy?note=hidden-query", logged.base))
+        .post(format!(
+            "{}/api/orchestration/deploy?note=hidden-query",
+            logged.base
+        ))
         .bearer_auth(&token)
         .json(&json!({"command": "install redis"}))
         .send()
@@ -155,9 +160,18 @@ fn requests_and_transitions_are_logged_as_json_without_secrets() {
         .unwrap_or_else(|| panic!("no request line: {lines:#?}"));
     assert_eq!(request["status"], 202, "{request}");
     assert_eq!(request["method"], "POST");
-    assert!(request["actor"].as_str().unwrap().contains("alice"), "{request}");
+    assert!(
+        request["actor"].as_str().unwrap().contains("alice"),
+        "{request}"
+    );
     assert!(request["duration_ms"].is_number());
-    for status in ["parsing", "planning", "awaiting_confirmation", "deploying", "completed"] {
+    for status in [
+        "parsing",
+        "planning",
+        "awaiting_confirmation",
+        "deploying",
+        "completed",
+    ] {
         let line = lines
             .iter()
             .find(|l| l["intent"] == id.as_str() && l["status"] == status)
@@ -187,7 +201,9 @@ fn deckhand_log_sets_the_level() {
     std::thread::sleep(Duration::from_millis(200));
     let lines = json_lines(&logged);
     assert!(
-        lines.iter().all(|l| l["level"] != "INFO" && l["level"] != "DEBUG"),
+        lines
+            .iter()
+            .all(|l| l["level"] != "INFO" && l["level"] != "DEBUG"),
         "{lines:#?}"
     );
 }

@@ -547,8 +547,12 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
             }
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            std::fs::write(&path, crate::catalogue::starter_blueprint(&name))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            crate::atomic::create_new(
+                &path,
+                crate::catalogue::starter_blueprint(&name).as_bytes(),
+                0o644,
+            )
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             println!(
                 "wrote {}; check it with: deckhand catalogue lint {}",
                 path.display(),

@@ -23,11 +23,16 @@ fn open_store(settings: &Settings) -> Result<StoreHandle, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The orchestrator of the commands that deploy (`serve`, `chat`,
+/// `apply`). Its data directory (rendered manifests, with secrets) is made
+/// private, 0700, before anything is written into it.
 fn orchestrator(
     extra: &[PathBuf],
     settings: &Settings,
     store: StoreHandle,
 ) -> Result<Arc<Orchestrator>, String> {
+    crate::atomic::private_dir(&settings.data_dir)
+        .map_err(|e| format!("cannot prepare {}: {e}", settings.data_dir.display()))?;
     let mut dirs = settings.blueprint_dirs.clone();
     dirs.extend(extra.iter().cloned());
     let catalogue = super::load_catalogue(&dirs)?;

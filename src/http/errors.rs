@@ -123,7 +123,9 @@ impl From<StoreError> for ApiError {
             busy if busy.is_unavailable() => {
                 tracing::warn!(error = %busy, "storage unavailable; answering 503");
                 ApiError::unavailable(
-                    format!("the database cannot take this request now ({busy}); try again shortly"),
+                    format!(
+                        "the database cannot take this request now ({busy}); try again shortly"
+                    ),
                     RETRY_AFTER_SECONDS,
                 )
             }

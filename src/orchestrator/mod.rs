@@ -523,7 +523,6 @@ impl Orchestrator {
         Ok(Some(()))
     }
 
-
     /// Whether the rules read `command` as a status request, which changes
     /// nothing.
     async fn is_status_request(&self, command: &str) -> Result<bool, StoreError> {
@@ -923,7 +922,8 @@ impl Orchestrator {
         let background = id.to_string();
         tokio::spawn(async move {
             if let Err(err) = this.deploy(&background).await {
-                this.settle_after_storage_error(&background, &err.to_string()).await;
+                this.settle_after_storage_error(&background, &err.to_string())
+                    .await;
             }
         });
         self.intent(id).await

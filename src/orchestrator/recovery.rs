@@ -48,7 +48,11 @@ impl Orchestrator {
     /// found by the next start's recovery. An intent that is terminal by
     /// then is left as it is.
     pub(super) async fn settle_after_storage_error(&self, id: &str, reason: &str) {
-        tracing::error!(intent = id, error = reason, "intent stopped on a storage error");
+        tracing::error!(
+            intent = id,
+            error = reason,
+            "intent stopped on a storage error"
+        );
         let message = format!(
             "stopped on a storage error ({reason}); what it had started may be in part applied: retry it"
         );
@@ -131,7 +135,13 @@ mod tests {
         let orchestrator = orchestrator(dir.path());
         let actor = Actor::new("token:alice", Role::Admin);
         let intent = orchestrator
-            .submit(&actor, "install redis", DeployOptions::default(), None, true)
+            .submit(
+                &actor,
+                "install redis",
+                DeployOptions::default(),
+                None,
+                true,
+            )
             .await
             .unwrap();
         assert_eq!(intent.status, IntentStatus::AwaitingConfirmation);
@@ -162,7 +172,11 @@ mod tests {
         let settled = orchestrator.intent(&id).await.unwrap();
         assert_eq!(settled.status, IntentStatus::Failed);
         assert!(
-            settled.error.as_deref().unwrap().contains("database is locked"),
+            settled
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("database is locked"),
             "{settled:?}"
         );
 
