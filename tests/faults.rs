@@ -115,3 +115,50 @@ fn the_service_files_are_private_and_the_key_can_come_from_the_environment() {
         common::stderr(&refused)
     );
 }
+
+/// A token named like a built-in identity is recorded as `token:NAME`: it
+/// cannot confirm the real admin's intent, and its own intents say who made
+/// them. Names with ':' are refused.
+#[test]
+fn a_token_named_admin_is_not_the_admin() {
+    let server = Server::start();
+    let impostor = server.token("admin", "deployer");
+    let (code, reply) = server.post(
+        "/api/chat",
+        Some(ADMIN_TOKEN),
+        json!({"message": "install redis"}),
+    );
+    assert_eq!(code, 200, "{reply}");
+    let id = reply["intent"]["id"].as_str().unwrap().to_string();
+    assert_eq!(reply["intent"]["requested_by"], "admin");
+    let (code, refused) = server.post(
+        &format!("/api/orchestration/intents/{id}/confirm"),
+        Some(&impostor),
+        json!({}),
+    );
+    assert_eq!(code, 403, "{refused}");
+
+    let (code, own) = server.post(
+        "/api/orchestration/deploy",
+        Some(&impostor),
+        json!({"command": "install grafana"}),
+    );
+    assert_eq!(code, 202, "{own}");
+    assert_eq!(own["requested_by"], "token:admin");
+
+    let (code, body) = server.post(
+        "/api/tokens",
+        Some(ADMIN_TOKEN),
+        json!({"name": "slack:U123", "role": "admin"}),
+    );
+    assert_eq!(code, 422, "{body}");
+    let output = common::deckhand()
+        .args([
+            "token", "create", "--name", "cli:root", "--role", "admin", "--db",
+        ])
+        .arg(server.db())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(common::stderr(&output).contains("invalid token name"));
+}

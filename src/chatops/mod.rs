@@ -219,7 +219,13 @@ impl Chatops {
 
     /// The deckhand actor for a chat user (`slack:U123`).
     pub fn actor(&self, user: &ChatUser) -> Actor {
-        Actor::new(format!("{}:{}", user.platform, user.id), self.role_of(user))
+        Actor::of(
+            crate::orchestrator::ActorId::Chat {
+                platform: user.platform.to_string(),
+                user: user.id.clone(),
+            },
+            self.role_of(user),
+        )
     }
 
     /// True the first time `key` is seen within `window` (replay protection).

@@ -61,7 +61,7 @@ fn local_actor() -> Actor {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "local".into());
-    Actor::new(format!("cli:{name}"), Role::Admin)
+    Actor::of(crate::orchestrator::ActorId::Cli(name), Role::Admin)
 }
 
 pub fn serve(

@@ -451,12 +451,8 @@ pub async fn create_token(
 ) -> Result<HttpResponse> {
     let actor = caller.require(Role::Admin, "managing tokens")?.clone();
     let body = body.into_inner();
-    if body.name.trim().is_empty() || body.name.len() > 100 {
-        return Err(ApiError::unprocessable(
-            "a token name must be 1 to 100 characters",
-            vec![],
-        ));
-    }
+    crate::store::tokens::check_token_name(body.name.trim())
+        .map_err(|message| ApiError::unprocessable(message, vec![]))?;
     let (record, token) = state
         .orchestrator
         .store()

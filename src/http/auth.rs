@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use super::AppState;
 use super::errors::ApiError;
-use crate::orchestrator::Actor;
+use crate::orchestrator::{Actor, ActorId};
 use crate::store::StoreHandle;
 use crate::store::tokens::{Role, hash_token};
 
@@ -44,7 +44,7 @@ impl Auth {
     pub async fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
         let hash = hash_token(token);
         if self.admin_token_hash.as_deref() == Some(hash.as_str()) {
-            return Ok(Actor::new("admin", Role::Admin));
+            return Ok(Actor::of(ActorId::Admin, Role::Admin));
         }
         if let Some((actor, at)) = self
             .cache
@@ -63,7 +63,7 @@ impl Auth {
             .map_err(ApiError::from)?;
         match found {
             Some((name, role)) => {
-                let actor = Actor::new(name, role);
+                let actor = Actor::of(ActorId::Token(name), role);
                 self.cache
                     .write()
                     .unwrap_or_else(|p| p.into_inner())

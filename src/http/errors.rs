@@ -120,6 +120,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::conflict(detail),
+            StoreError::Invalid(detail) => ApiError::unprocessable(detail, vec![]),
             busy if busy.is_unavailable() => {
                 tracing::warn!(error = %busy, "storage unavailable; answering 503");
                 ApiError::unavailable(

@@ -43,19 +43,52 @@ use crate::store::{
 };
 use locks::ReleaseLocks;
 
+/// Who is asking, as recorded (`requested_by`, `created_by`, events,
+/// logs): typed, so that no name one kind of actor can choose is another
+/// kind's id (a token named `admin` is `token:admin`, never `admin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorId {
+    /// The quick-start admin token (`DECKHAND_API_TOKEN`): `admin`.
+    Admin,
+    /// A stored API token: `token:NAME`.
+    Token(String),
+    /// A chat user: `slack:ID`, `mattermost:ID`.
+    Chat { platform: String, user: String },
+    /// The person at the terminal: `cli:USER`.
+    Cli(String),
+}
+
+impl std::fmt::Display for ActorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorId::Admin => f.write_str("admin"),
+            ActorId::Token(name) => write!(f, "token:{name}"),
+            ActorId::Chat { platform, user } => write!(f, "{platform}:{user}"),
+            ActorId::Cli(user) => write!(f, "cli:{user}"),
+        }
+    }
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
+    /// The typed id as text ([`ActorId`]).
     pub name: String,
     pub role: Role,
 }
 
 impl Actor {
+    /// An actor by its recorded id text (tests, stored records); front ends
+    /// use [`Actor::of`].
     pub fn new(name: impl Into<String>, role: Role) -> Self {
         Self {
             name: name.into(),
             role,
         }
+    }
+    /// An actor with a typed id.
+    pub fn of(id: ActorId, role: Role) -> Self {
+        Self::new(id.to_string(), role)
     }
     /// May act on an intent: its owner, or an admin.
     fn owns(&self, intent: &IntentRecord) -> bool {

@@ -50,6 +50,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("secret key: {0}")]
     Key(String),
+    /// A value the store refuses to record (a token name with a `:`).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl StoreError {
@@ -492,7 +495,7 @@ mod tests {
     /// A database made before sealing (schema 1, plain secrets and
     /// manifests) is sealed by the first open, and reads as before.
     #[test]
-    fn an_old_database_with_plain_secrets_is_sealed_when_opened() {
+    fn an_old_database_is_sealed_and_given_typed_actor_ids_when_opened() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         {
@@ -505,11 +508,21 @@ mod tests {
                  INSERT INTO release_secrets VALUES ('kubernetes', 'default', 'redis', 'password', 'plain-old-password-123', 'then');
                  INSERT INTO releases (platform, namespace, name, blueprint, status, current_revision, created_at, updated_at)
                     VALUES ('kubernetes', 'default', 'redis', 'redis', 'deployed', 1, 'then', 'then');
+                 INSERT INTO api_tokens VALUES ('t1', 'alice', 'deployer', 'hash-a', 'admin', 'then', NULL);
+                 INSERT INTO api_tokens VALUES ('t2', 'admin', 'deployer', 'hash-b', 'admin', 'then', NULL);
+                 INSERT INTO intents (id, command, status, requested_by, created_at, updated_at) VALUES ('i1', 'install redis', 'completed', 'alice', 'then', 'then');
+                 INSERT INTO intents (id, command, status, requested_by, created_at, updated_at) VALUES ('i2', 'install redis', 'completed', 'slack:U1', 'then', 'then');
                  INSERT INTO revisions VALUES (1, 1, NULL, 'install', '8', '{}', '[{\"path\":\"m.yaml\",\"content\":\"password: plain-old-password-123\"}]', '[]', 'x', 'then');",
             )
             .unwrap();
         }
         let store = Store::open(&path).unwrap();
+        // What tokens did is recorded with their typed actor ids.
+        let who = |id: &str| store.intent(id).unwrap().unwrap().requested_by;
+        assert_eq!(
+            (who("i1"), who("i2")),
+            ("token:alice".into(), "slack:U1".into())
+        );
         let spec = crate::catalogue::blueprint::SecretSpec {
             length: 24,
             charset: Default::default(),

@@ -75,6 +75,23 @@ pub fn new_token() -> String {
     format!("dh_{body}")
 }
 
+/// Whether `name` may name a token: 1 to 64 letters, digits, `.`, `_` or
+/// `-` (no `:`, so a token's actor id `token:NAME` is never ambiguous).
+pub fn check_token_name(name: &str) -> Result<(), String> {
+    let fine = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid token name '{name}': use 1 to 64 letters, digits, '.', '_' or '-'"
+        ))
+    }
+}
+
 impl Store {
     /// Makes a token; returns the record and the token (shown once).
     pub fn create_token(
@@ -83,6 +100,7 @@ impl Store {
         role: Role,
         created_by: &str,
     ) -> Result<(TokenRecord, String), StoreError> {
+        check_token_name(name).map_err(StoreError::Invalid)?;
         let token = new_token();
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
