@@ -162,3 +162,92 @@ fn a_token_named_admin_is_not_the_admin() {
     assert!(!output.status.success());
     assert!(common::stderr(&output).contains("invalid token name"));
 }
+
+fn no_redirects() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+/// `/login?next=/\evil.com` (which browsers read as `//evil.com`) leads to
+/// this site's front page, never to another site.
+#[test]
+fn sign_in_never_redirects_to_another_site() {
+    let server = Server::start();
+    let client = no_redirects();
+    let page = client
+        .get(server.url("/login?next=/%5Cevil.com"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!page.contains("evil.com"), "{page}");
+    for next in ["/\\evil.com", "//evil.com", "/\t/evil.com"] {
+        let response = client
+            .post(server.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("token", ADMIN_TOKEN), ("next", next)]))
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 303);
+        assert_eq!(response.headers()["location"], "/", "{next:?}");
+    }
+}
+
+/// The web chat's POST needs the form's CSRF token (from deckhand's own
+/// page) and no foreign Origin; without them nothing is recorded.
+#[test]
+fn the_web_chat_refuses_a_post_from_another_site() {
+    let server = Server::start();
+    let client = no_redirects();
+    let cookie = format!("deckhand_token={ADMIN_TOKEN}");
+    let post = |fields: &[(&str, &str)], origin: Option<&str>| {
+        let mut request = client
+            .post(server.url("/chat"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(fields));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let (code, _) = post(&[("message", "install redis")], None);
+    assert_eq!(code, 403);
+    let (code, _) = post(&[("message", "install redis"), ("csrf", "00ff")], None);
+    assert_eq!(code, 403);
+    let (_, intents) = server.get("/api/orchestration/intents", Some(ADMIN_TOKEN));
+    assert_eq!(intents["total"], 0, "{intents}");
+
+    let page = client
+        .get(server.url("/chat"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let (code, _) = post(
+        &[("message", "install redis"), ("csrf", &csrf)],
+        Some("https://evil.example"),
+    );
+    assert_eq!(code, 403);
+    let (code, answer) = post(
+        &[("message", "install redis"), ("csrf", &csrf)],
+        Some(&server.base),
+    );
+    assert_eq!(code, 200, "{answer}");
+    assert!(answer.contains("Shall I go ahead?"), "{answer}");
+}
