@@ -251,3 +251,47 @@ fn the_web_chat_refuses_a_post_from_another_site() {
     assert_eq!(code, 200, "{answer}");
     assert!(answer.contains("Shall I go ahead?"), "{answer}");
 }
+
+/// Slow request bodies (the head sent, the body never finished) are cut
+/// off after the body timeout with an answer, and meanwhile the service
+/// still answers others. Raw TCP, as a slow client would send.
+#[test]
+fn slow_request_bodies_are_cut_off() {
+    use std::io::{Read, Write};
+    let server = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[("DECKHAND_BODY_TIMEOUT_SECONDS", "1")],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for path in ["/slack/commands", "/api/orchestration/deploy"]
+        .iter()
+        .cycle()
+        .take(20)
+    {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 1000\r\n\r\n{{\"comm"
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(8)))
+            .unwrap();
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    let (code, _) = server.get("/healthz", None);
+    assert_eq!(code, 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    for mut stream in slow {
+        let mut answer = Vec::new();
+        // The server answers and closes; a read that times out means the
+        // connection was held.
+        let read = stream.read_to_end(&mut answer);
+        assert!(read.is_ok(), "the connection was held: {read:?}");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+}

@@ -104,7 +104,12 @@ pub fn serve(
             settings.db.display(),
             settings.data_dir.display()
         );
-        http::serve(state, &settings.bind, settings.body_limit_bytes)
+        let limits = http::Limits {
+            body_bytes: settings.body_limit_bytes,
+            body_timeout: settings.body_timeout,
+            max_connections: settings.max_connections,
+        };
+        http::serve(state, &settings.bind, limits)
             .await
             .map_err(|e| format!("cannot serve on {}: {e}", settings.bind))
     })?;

@@ -10,6 +10,7 @@ pub mod sse;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -159,16 +160,72 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
         .default_service(web::to(not_found));
 }
 
+/// What one client may take of the service.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest JSON body.
+    pub body_bytes: usize,
+    /// How long a request's head may take to arrive, and then its body.
+    pub body_timeout: Duration,
+    /// Connections open at once (shared by the workers).
+    pub max_connections: usize,
+}
+
+/// The request's body stream, cut off with an error once `deadline` has
+/// passed: a client that sends its body slowly (or never) cannot hold a
+/// connection and a handler longer than that.
+fn body_with_deadline(
+    payload: actix_web::dev::Payload,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> actix_web::dev::Payload {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(item)) => Some((item, Some(payload))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(actix_web::error::PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs()
+                    ),
+                ))),
+                None,
+            )),
+        }
+    });
+    let boxed: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(stream);
+    actix_web::dev::Payload::from(boxed)
+}
+
 /// Runs the server until it is stopped (Ctrl-C / SIGTERM). Prints the
-/// address it listens on (useful with port 0) before serving.
-pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::Result<()> {
+/// address it listens on (useful with port 0) before serving. A request's
+/// head must arrive within `limits.body_timeout` (actix's
+/// `client_request_timeout`) and its body within as long again; at most
+/// `limits.max_connections` connections are open at once.
+pub async fn serve(state: AppState, bind: &str, limits: Limits) -> std::io::Result<()> {
     let state = web::Data::new(state);
     let app_state = state.clone();
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let body_limit = limits.body_bytes;
     let server = HttpServer::new(move || {
         let metrics = app_state.orchestrator.metrics.clone();
         App::new()
             .app_data(app_state.clone())
-            .wrap_fn(move |request, service| {
+            .wrap_fn(move |mut request, service| {
+                let payload = actix_web::HttpMessage::take_payload(&mut request);
+                request.set_payload(body_with_deadline(
+                    payload,
+                    tokio::time::Instant::now() + limits.body_timeout,
+                    limits.body_timeout,
+                ));
                 let method = request.method().to_string();
                 let route = request
                     .match_pattern()
@@ -213,6 +270,12 @@ pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::R
             })
             .configure(|c| configure(c, body_limit))
     })
+    .workers(workers)
+    .client_request_timeout(limits.body_timeout)
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .keep_alive(Duration::from_secs(30))
+    .max_connections((limits.max_connections / workers).max(1))
+    .backlog(1024)
     .bind(bind)?;
     let addresses: Vec<SocketAddr> = server.addrs();
     for address in &addresses {
