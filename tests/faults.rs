@@ -295,3 +295,80 @@ fn slow_request_bodies_are_cut_off() {
     }
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+const HOG: &str = r#"name: hog
+description: A blueprint whose template never ends
+category: test
+version: "1"
+env:
+  HOG: "{% for a in 'x' * 100000 %}{% for b in 'y' * 100000 %}z{% endfor %}{% endfor %}"
+components:
+  - name: hog
+    image: busybox
+"#;
+
+const PEEK: &str = r#"name: peek
+description: A blueprint that reads a file of the host
+category: test
+version: "1"
+env:
+  PEEK: "{% include '/etc/passwd' %}"
+components:
+  - name: peek
+    image: busybox
+"#;
+
+/// A template with a runaway loop fails `catalogue lint` (which renders
+/// every blueprint with sample values under the service's limits), and
+/// `/plan` answers it at once with the reason, the service still
+/// answering; a template that includes a file fails lint.
+#[test]
+fn runaway_and_file_reading_templates_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hog.yaml"), HOG).unwrap();
+    let lint = common::deckhand()
+        .args(["catalogue", "lint"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!lint.status.success(), "{}", common::stdout(&lint));
+    assert!(
+        common::stdout(&lint).contains("hog (kubernetes): rendering with sample values failed"),
+        "{}",
+        common::stdout(&lint)
+    );
+
+    let peek = tempfile::tempdir().unwrap();
+    std::fs::write(peek.path().join("peek.yaml"), PEEK).unwrap();
+    let lint = common::deckhand()
+        .args(["catalogue", "lint"])
+        .arg(peek.path())
+        .output()
+        .unwrap();
+    assert!(!lint.status.success());
+    assert!(
+        common::stdout(&lint).contains("cannot read other files"),
+        "{}",
+        common::stdout(&lint)
+    );
+
+    let blueprints = dir.path().to_str().unwrap().to_string();
+    let server = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        &[("DECKHAND_BLUEPRINTS", blueprints.as_str())],
+    );
+    let started = Instant::now();
+    let (code, answer) = server.post(
+        "/api/orchestration/plan",
+        Some(ADMIN_TOKEN),
+        json!({"command": "install hog"}),
+    );
+    assert_eq!(code, 422, "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let (code, _) = server.get("/healthz", None);
+    assert_eq!(code, 200);
+}

@@ -402,6 +402,49 @@ fn parse_command(catalogue: &Catalogue, json: bool, words: &[String]) -> Result<
     }
 }
 
+/// The blueprint names declared by the `*.yaml` files of `dir`.
+fn sources_names(dir: &std::path::Path) -> Vec<String> {
+    crate::catalogue::read_dir_sources(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|source| crate::catalogue::parse_blueprint(&source.text).ok())
+        .map(|blueprint| blueprint.name().to_string())
+        .collect()
+}
+
+/// `catalogue lint` renders each of `names` as an install with its default
+/// parameters, TLS and an ingress, on Kubernetes and on Compose, under the
+/// same template limits as the service ([`crate::template`]); every failure
+/// is a problem, with the blueprint and platform.
+fn render_samples(catalogue: &Catalogue, names: &[String]) -> Vec<String> {
+    use crate::intent::{Action, Intent, Parameters, Source};
+    let planner = crate::plan::Planner::new(catalogue, RenderOptions::default());
+    let mut problems = Vec::new();
+    for name in names {
+        for platform in [Platform::Kubernetes, Platform::Compose] {
+            let intent = Intent {
+                action: Action::Install,
+                applications: vec![name.clone()],
+                platform: Some(platform),
+                namespace: None,
+                parameters: Parameters {
+                    tls: Some(true),
+                    ingress: Some(true),
+                    ..Parameters::default()
+                },
+                source: Source::Rules,
+                model: None,
+            };
+            if let Err(err) = planner.plan_intent(intent, &mut EphemeralSecrets::new()) {
+                problems.push(format!(
+                    "{name} ({platform}): rendering with sample values failed: {err}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// Where `plan --output DIR` keeps the generated secrets for its next run
 /// (JSON, but no `.json` name: `kubectl apply -f DIR` must not read it).
 const KEPT_SECRETS: &str = ".deckhand-secrets";
@@ -504,8 +547,21 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
             // Built-ins first, so requirements on them resolve; the directory overrides.
             let mut all = Catalogue::builtin_sources();
             all.append(&mut sources);
+            let names: Vec<String> = sources_names(&dir);
             match Catalogue::from_sources(all) {
-                Ok(_) => {
+                Ok(catalogue) => {
+                    let problems = render_samples(&catalogue, &names);
+                    for problem in &problems {
+                        println!("{problem}");
+                    }
+                    if !problems.is_empty() {
+                        println!(
+                            "{} problem(s) rendering the blueprints of {} with sample values",
+                            problems.len(),
+                            dir.display()
+                        );
+                        return Ok(ExitCode::from(EXIT_INPUT));
+                    }
                     println!("{count} blueprint(s) in {}: no problems", dir.display());
                     Ok(ExitCode::SUCCESS)
                 }

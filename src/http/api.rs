@@ -137,7 +137,10 @@ pub async fn plan(
     _caller: Caller,
     body: web::Json<DeployRequest>,
 ) -> Result<HttpResponse> {
-    let plan = state.orchestrator.plan_only(&body.command, &body.options)?;
+    let plan = state
+        .orchestrator
+        .plan_only(&body.command, &body.options)
+        .await?;
     let text = plan.to_text();
     Ok(HttpResponse::Ok().json(PlanResponse {
         plan: serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?,

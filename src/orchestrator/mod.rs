@@ -373,16 +373,23 @@ impl Orchestrator {
         planner
     }
 
-    /// A plan for a sentence, with nothing recorded or executed.
-    pub fn plan_only(
-        &self,
+    /// A plan for a sentence, with nothing recorded or executed. Rendering
+    /// runs on the blocking pool, never on a front end's worker thread.
+    pub async fn plan_only(
+        self: &Arc<Self>,
         command: &str,
         options: &DeployOptions,
     ) -> Result<Plan, OrchestratorError> {
         let overrides = options.overrides()?;
-        self.planner()
-            .plan(command, &overrides, &mut EphemeralSecrets::new())
-            .map_err(plan_error)
+        let this = self.clone();
+        let command = command.to_string();
+        tokio::task::spawn_blocking(move || {
+            this.planner()
+                .plan(&command, &overrides, &mut EphemeralSecrets::new())
+                .map_err(plan_error)
+        })
+        .await
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
     async fn record(&self, id: &str, event: NewEvent) -> Result<(), StoreError> {
