@@ -372,3 +372,63 @@ fn runaway_and_file_reading_templates_are_refused() {
     let (code, _) = server.get("/healthz", None);
     assert_eq!(code, 200);
 }
+
+/// A Slack request, signed as Slack signs it, is refused when replayed
+/// after the service restarted (the replay memory is in the database).
+#[test]
+fn a_slack_request_replayed_after_a_restart_is_refused() {
+    use hmac::{Hmac, KeyInit, Mac};
+    const SECRET: &str = "slack-signing-secret-for-tests";
+    let env = [("DECKHAND_SLACK_SIGNING_SECRET", SECRET)];
+    let body = serde_urlencoded::to_string([
+        ("user_id", "U1"),
+        ("user_name", "u1"),
+        ("command", "/deckhand"),
+        ("text", "help"),
+    ])
+    .unwrap();
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+    let send = |server: &Server| {
+        let response = server
+            .client
+            .post(server.url("/slack/commands"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header("x-slack-signature", &signature)
+            .body(body.clone())
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let server = Server::start_with(tempfile::tempdir().unwrap(), &env);
+    assert_eq!(send(&server).0, 200);
+    let dir = server.kill();
+    let server = Server::start_with(dir, &env);
+    let (code, answer) = send(&server);
+    assert_eq!(code, 401, "{answer}");
+    assert!(answer.contains("replayed"), "{answer}");
+}
+
+/// A token revoked by another process (the CLI on the same database) is
+/// refused on the very next request.
+#[test]
+fn a_revoked_token_is_refused_on_the_next_request() {
+    let server = Server::start();
+    let token = server.token("ci", "deployer");
+    let (code, _) = server.get("/api/orchestration/intents", Some(&token));
+    assert_eq!(code, 200);
+    let revoked = common::deckhand()
+        .args(["token", "revoke", "ci", "--db"])
+        .arg(server.db())
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{}", common::stderr(&revoked));
+    let (code, body) = server.get("/api/orchestration/intents", Some(&token));
+    assert_eq!(code, 401, "{body}");
+}

@@ -484,7 +484,6 @@ pub async fn revoke_token(
         .store()
         .call(move |s| s.revoke_token(&owned))
         .await?;
-    state.auth.forget_all();
     if revoked {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -1,11 +1,8 @@
 //! Bearer-token authentication for `/api`: the quick-start admin token from
 //! `DECKHAND_API_TOKEN`, or a stored token (only its SHA-256 is kept).
-//! Lookups are cached for a short while; revoking through the API clears
-//! the cache at once.
-
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+//! Every request looks its token up in the store (one indexed read), so a
+//! revocation, from the API or from `deckhand token revoke` in another
+//! process, takes effect on the next request.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -16,13 +13,10 @@ use crate::orchestrator::{Actor, ActorId};
 use crate::store::StoreHandle;
 use crate::store::tokens::{Role, hash_token};
 
-const CACHE_TTL: Duration = Duration::from_secs(30);
-
 /// Token checking for the service.
 pub struct Auth {
     admin_token_hash: Option<String>,
     store: StoreHandle,
-    cache: RwLock<HashMap<String, (Actor, Instant)>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -36,7 +30,6 @@ impl Auth {
         Self {
             admin_token_hash: admin_token.map(hash_token),
             store,
-            cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -46,39 +39,16 @@ impl Auth {
         if self.admin_token_hash.as_deref() == Some(hash.as_str()) {
             return Ok(Actor::of(ActorId::Admin, Role::Admin));
         }
-        if let Some((actor, at)) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&hash)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(actor.clone());
-        }
-        let lookup = hash.clone();
+        let lookup = hash;
         let found = self
             .store
             .call(move |s| s.token_by_hash(&lookup))
             .await
             .map_err(ApiError::from)?;
         match found {
-            Some((name, role)) => {
-                let actor = Actor::of(ActorId::Token(name), role);
-                self.cache
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(hash, (actor.clone(), Instant::now()));
-                Ok(actor)
-            }
+            Some((name, role)) => Ok(Actor::of(ActorId::Token(name), role)),
             None => Err(ApiError::unauthorized("the bearer token is not valid")),
         }
-    }
-
-    pub fn forget_all(&self) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
     }
 }
 

@@ -1,5 +1,6 @@
 //! API tokens: only a SHA-256 hash of each token is stored; the token itself
-//! is shown once, when it is made.
+//! is shown once, when it is made. Also the replay memory of signed chat
+//! requests ([`Store::first_use`]).
 
 use rand::RngExt;
 use rand::distr::Alphanumeric;
@@ -93,6 +94,21 @@ pub fn check_token_name(name: &str) -> Result<(), String> {
 }
 
 impl Store {
+    /// True the first time `key` (a chat request's signature) is seen
+    /// within `window`; false for a replay. Kept in the database, so a
+    /// restart forgets nothing; entries older than `window` are dropped.
+    pub fn first_use(&self, key: &str, window: std::time::Duration) -> Result<bool, StoreError> {
+        let now = jiff::Timestamp::now().as_second();
+        let oldest = now - window.as_secs() as i64;
+        let connection = self.connection();
+        connection.execute("DELETE FROM chat_replays WHERE seen_at < ?1", [oldest])?;
+        let inserted = connection.execute(
+            "INSERT INTO chat_replays (key, seen_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            params![key, now],
+        )?;
+        Ok(inserted == 1)
+    }
+
     /// Makes a token; returns the record and the token (shown once).
     pub fn create_token(
         &self,
@@ -170,6 +186,27 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_is_fresh_only_once_within_its_window_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let window = std::time::Duration::from_secs(300);
+        let store = Store::open(&path).unwrap();
+        assert!(store.first_use("v0=abc", window).unwrap());
+        assert!(!store.first_use("v0=abc", window).unwrap());
+        assert!(store.first_use("v0=abd", window).unwrap());
+        drop(store);
+        // A restart remembers.
+        let store = Store::open(&path).unwrap();
+        assert!(!store.first_use("v0=abc", window).unwrap());
+        // Past the window it is forgotten.
+        store
+            .connection()
+            .execute("UPDATE chat_replays SET seen_at = seen_at - 600", [])
+            .unwrap();
+        assert!(store.first_use("v0=abc", window).unwrap());
+    }
+
     use super::*;
 
     #[test]
