@@ -432,3 +432,46 @@ fn a_revoked_token_is_refused_on_the_next_request() {
     let (code, body) = server.get("/api/orchestration/intents", Some(&token));
     assert_eq!(code, 401, "{body}");
 }
+
+/// An upgrade or scale that changes nothing applies nothing and records no
+/// revision; it says so.
+#[test]
+fn a_change_that_changes_nothing_records_no_revision() {
+    let server = Server::start();
+    let run = |command: &str| {
+        let (code, intent) = server.post(
+            "/api/orchestration/deploy",
+            Some(ADMIN_TOKEN),
+            json!({"command": command}),
+        );
+        assert_eq!(code, 202, "{intent}");
+        server.wait_for(intent["id"].as_str().unwrap(), &["completed", "failed"])
+    };
+    assert_eq!(run("install redis")["status"], "completed");
+    let same = run("scale redis to 1");
+    assert_eq!(same["status"], "completed", "{}", same["error"]);
+    let last = same["events"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to change"),
+        "{last}"
+    );
+    let (_, release) = server.get(
+        "/api/orchestration/releases/default/redis",
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(
+        release[0]["revisions"].as_array().unwrap().len(),
+        1,
+        "{release}"
+    );
+    let changed = run("upgrade redis to 7.4");
+    assert_eq!(changed["status"], "completed", "{}", changed["error"]);
+    let (_, release) = server.get(
+        "/api/orchestration/releases/default/redis",
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(release[0]["revisions"].as_array().unwrap().len(), 2);
+}

@@ -219,6 +219,15 @@ async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, 
     let mut per_release: HashMap<String, ProgressBar> = HashMap::new();
     let mut events = orchestrator.subscribe();
     let mut last = 0;
+    // Without a terminal (no spinner), a line every so often says what is
+    // still awaited, so a long readiness wait is never silent.
+    let every = std::env::var("DECKHAND_PROGRESS_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(PROGRESS_EVERY, std::time::Duration::from_secs);
+    let began = std::time::Instant::now();
+    let mut said = std::time::Instant::now();
+    let mut waiting_on: HashMap<String, String> = HashMap::new();
     loop {
         let owned = id.to_string();
         let new = orchestrator
@@ -228,6 +237,17 @@ async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, 
             .map_err(|e| e.to_string())?;
         for event in new {
             last = event.id;
+            said = std::time::Instant::now();
+            if let Some(release) = event.step.strip_prefix("release ") {
+                if matches!(
+                    event.status.as_str(),
+                    "ready" | "failed" | "skipped" | "cancelled" | "removed" | "recorded"
+                ) {
+                    waiting_on.remove(release);
+                } else {
+                    waiting_on.insert(release.to_string(), event.status.clone());
+                }
+            }
             if !live {
                 let took = event
                     .duration_ms
@@ -287,9 +307,32 @@ async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, 
                 });
             }
         }
+        if !live && said.elapsed() >= every {
+            let mut pending: Vec<String> = waiting_on
+                .iter()
+                .map(|(release, status)| format!("{release} ({status})"))
+                .collect();
+            pending.sort();
+            let what = if pending.is_empty() {
+                format!("intent {} is {}", record.id, record.status)
+            } else {
+                pending.join(", ")
+            };
+            println!(
+                "  {:<28} {:<22} still waiting for {what}, {} s so far",
+                "progress",
+                "waiting",
+                began.elapsed().as_secs()
+            );
+            said = std::time::Instant::now();
+        }
         let _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
     }
 }
+
+/// How often `follow` says what it still waits for, without a terminal
+/// (`DECKHAND_PROGRESS_SECONDS` changes it).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn print_intent_line(intent: &IntentRecord) {
     println!(

@@ -40,10 +40,65 @@ pub struct AppState {
         api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::blueprint_graph, api::intent_graph, api::list_releases, api::get_release,
         api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
     ),
-    components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus)),
-    modifiers(&BearerAuth)
+    components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus, crate::graph::GraphFormat)),
+    modifiers(&BearerAuth, &ErrorAnswers)
 )]
 pub struct ApiDoc;
+
+/// Documents the error answers every `/api` route can give, with the
+/// `ErrorBody` they carry, where an operation does not list them itself:
+/// 400 (a query, path or JSON body that does not parse), 401 (no or a
+/// wrong token), 422 (a request body whose values are refused) and 503
+/// (the database cannot take the request now; `Retry-After` says when to
+/// try again).
+struct ErrorAnswers;
+
+impl utoipa::Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let answer = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") || path == "/api/openapi.json" {
+                continue;
+            }
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let with_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    answer("The query, path or body does not parse (`bad_request`).")
+                });
+                responses.entry("401".into()).or_insert_with(|| {
+                    answer("No bearer token, or one that is not valid or was revoked (`unauthorized`).")
+                });
+                if with_body {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        answer("The body parses, but a value in it is refused, with the reason and suggestions (`unprocessable`).")
+                    });
+                }
+                responses.entry("503".into()).or_insert_with(|| {
+                    answer("The database is busy, locked or full; try again after the `Retry-After` seconds (`unavailable`).")
+                });
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -285,4 +340,49 @@ pub async fn serve(state: AppState, bind: &str, limits: Limits) -> std::io::Resu
     let _ = std::io::stdout().flush();
     drop(state);
     server.run().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` of the document names a schema it defines, and every
+    /// `/api` operation documents its error answers.
+    #[test]
+    fn the_openapi_document_defines_what_it_references_and_documents_errors() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        let mut stack = vec![&document];
+        let mut references = 0;
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(target) = map.get("$ref").and_then(|r| r.as_str()) {
+                        let name = target.trim_start_matches("#/components/schemas/");
+                        assert!(schemas.contains_key(name), "{target} is not defined");
+                        references += 1;
+                    }
+                    stack.extend(map.values());
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        assert!(references > 10);
+        assert!(schemas.contains_key("GraphFormat"));
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = &operation["responses"];
+                for code in ["400", "401", "503"] {
+                    assert!(responses.get(code).is_some(), "{method} {path}: no {code}");
+                }
+                if operation.get("requestBody").is_some() {
+                    assert!(responses.get("422").is_some(), "{method} {path}: no 422");
+                }
+            }
+        }
+    }
 }

@@ -115,33 +115,18 @@ fn immutable_refusal(release: &str, namespace: &str, refused: &[String]) -> Refu
     ))
 }
 
-/// The last revision of every release not removed, by name.
+/// The last revision of every release not removed in this platform and
+/// namespace, by name (one indexed query: other namespaces cost nothing).
 fn installed(
     store: &Store,
     platform: &str,
     namespace: &str,
 ) -> Result<BTreeMap<String, (RevisionRecord, String, String)>, StoreError> {
-    let mut out = BTreeMap::new();
-    for release in store.releases()? {
-        if release.platform != platform
-            || release.namespace != namespace
-            || release.status == "removed"
-        {
-            continue;
-        }
-        let key = ReleaseKey {
-            platform: platform.into(),
-            namespace: namespace.into(),
-            name: release.name.clone(),
-        };
-        if let Some(last) = store.revisions(&key)?.pop() {
-            out.insert(
-                release.name.clone(),
-                (last, release.blueprint.clone(), release.status.clone()),
-            );
-        }
-    }
-    Ok(out)
+    Ok(store
+        .current_revisions(platform, namespace)?
+        .into_iter()
+        .map(|(release, revision)| (release.name, (revision, release.blueprint, release.status)))
+        .collect())
 }
 
 fn stored_files(revision: &RevisionRecord) -> Vec<ReleaseFile> {
@@ -216,7 +201,14 @@ pub fn prepare(
                             revision.created_at
                         ));
                     }
-                    None => lines.push(format!("  {name}: not installed")),
+                    None => {
+                        lines.push(format!("  {name}: not installed"));
+                        // Asked for by name: what runs is looked at anyway
+                        // (what a failed or interrupted run left behind).
+                        if executor != ExecutorKind::Render && !intent.applications.is_empty() {
+                            releases.push(name.clone());
+                        }
+                    }
                 }
             }
             if lines.len() == 1 {
@@ -462,9 +454,10 @@ pub fn prepare(
                                         "{}: unchanged (revision {})",
                                         release.release, revision.number
                                     ));
-                                    if status == "deployed"
-                                        && plan.intent.action != Action::Install
-                                        && !release.requested
+                                    // An upgrade or scale leaves a deployed
+                                    // release it does not change alone: no
+                                    // apply, no new revision.
+                                    if status == "deployed" && plan.intent.action != Action::Install
                                     {
                                         unchanged.insert(release.release.clone());
                                     }
@@ -483,7 +476,7 @@ pub fn prepare(
                             None => {}
                         }
                     }
-                    // Dependencies an upgrade or scale does not change stay as they are.
+                    // Releases an upgrade or scale does not change stay as they are.
                     plan.releases.retain(|r| !unchanged.contains(&r.release));
                     for wave in &mut plan.waves {
                         wave.retain(|r| !unchanged.contains(r));

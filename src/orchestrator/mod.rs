@@ -579,13 +579,21 @@ impl Orchestrator {
         &self,
         command: &str,
     ) -> Result<Result<Intent, crate::intent::ParseFailure>, StoreError> {
-        let releases: Vec<String> = self
-            .store
-            .call(|s| s.releases())
-            .await?
-            .into_iter()
-            .map(|r| r.name)
+        // Only the words that could be release names are looked up (by
+        // index), never every release.
+        let mut words: Vec<String> = command
+            .to_lowercase()
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| !w.is_empty() && w.len() <= 63)
+            .map(str::to_string)
             .collect();
+        words.sort();
+        words.dedup();
+        words.truncate(200);
+        let releases = self
+            .store
+            .call(move |s| s.release_names_among(&words))
+            .await?;
         Ok(self.parser.parse_with_releases(command, &releases))
     }
 
@@ -896,6 +904,9 @@ impl Orchestrator {
         if options.cascade {
             intent.parameters.cascade = Some(true);
         }
+        if intent.platform.is_none() && options.executor.is_none() {
+            intent.platform = self.installed_platform(&intent).await?;
+        }
         let executor = match self.choose_executor(&mut intent, &options) {
             Ok(kind) => kind,
             Err(message) => return Ok(Err((message, vec![]))),
@@ -914,6 +925,44 @@ impl Orchestrator {
                 )
             })
             .await
+    }
+
+    /// The platform the intent's applications were installed on, when the
+    /// sentence names none: a change to an installed release goes where it
+    /// runs (an upgrade of a release installed "on docker" stays on Docker).
+    /// `None` for an install, when the releases are on the default platform,
+    /// on none or on several (the default decides, as before).
+    async fn installed_platform(&self, intent: &Intent) -> Result<Option<Platform>, StoreError> {
+        if intent.action == Action::Install || intent.applications.is_empty() {
+            return Ok(None);
+        }
+        let namespace = intent
+            .namespace
+            .as_ref()
+            .map_or(self.settings.render.namespace.clone(), |n| n.to_string());
+        let names = intent.applications.clone();
+        let platforms: std::collections::BTreeSet<String> = self
+            .store
+            .call(move |s| {
+                let mut found = Vec::new();
+                for name in &names {
+                    found.extend(s.release(&namespace, name)?.into_iter().map(|r| r.platform));
+                }
+                Ok::<_, StoreError>(found)
+            })
+            .await?
+            .into_iter()
+            .collect();
+        if platforms.len() != 1 {
+            return Ok(None);
+        }
+        // The default platform is what an unsaid one means anyway (and
+        // leaves the default executor in charge).
+        Ok(platforms
+            .iter()
+            .next()
+            .and_then(|p| serde_json::from_value::<Platform>(Json::String(p.clone())).ok())
+            .filter(|p| *p != self.settings.default_platform))
     }
 
     /// Starts an intent that waits for confirmation.
@@ -1333,6 +1382,14 @@ impl Orchestrator {
         started: Instant,
     ) -> Result<(), StoreError> {
         let action = plan.intent.action.to_string();
+        if plan.releases.is_empty() {
+            // Everything is already as asked: nothing applied, no revision.
+            let message = format!(
+                "{action}: nothing to change, every release is already as asked ({})",
+                plan.intent.applications.join(", ")
+            );
+            return self.finish_completed(id, message, started).await;
+        }
         let (outcome, resources) = match self
             .run_releases(
                 id,

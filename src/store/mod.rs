@@ -352,16 +352,34 @@ impl StoreHandle {
         &self.store
     }
 
-    /// Runs `work` on the blocking pool and returns its result.
+    /// Runs `work` on the blocking pool and returns its result. While the
+    /// runtime shuts down (a CLI command ending) the pool cancels work it
+    /// has not started; that work then runs here instead, so a task still
+    /// running gets its answer rather than a panic on the cancellation.
     pub async fn call<T, F>(&self, work: F) -> T
     where
         F: FnOnce(&Store) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || work(&store)).await {
-            Ok(value) => value,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        let slot = Arc::new(Mutex::new(Some(work)));
+        let (store, taken) = (self.store.clone(), slot.clone());
+        let ran = tokio::task::spawn_blocking(move || {
+            let work = taken.lock().unwrap_or_else(|p| p.into_inner()).take();
+            work.map(|work| work(&store))
+        })
+        .await;
+        match ran {
+            Ok(Some(value)) => value,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            // Cancelled before it started: the work is still in the slot.
+            _ => {
+                let work = slot
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .expect("work that never ran is still there");
+                work(&self.store)
+            }
         }
     }
 }
@@ -541,6 +559,42 @@ mod tests {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
             .unwrap();
         assert!(!contains(&raw(&path), "plain-old-password-123"));
+    }
+
+    /// A runtime shutting down (the CLI at exit) cancels blocking work that
+    /// has not started; a task still running then must get its answer,
+    /// never a panic on the cancelled `JoinError`.
+    #[test]
+    fn a_call_during_runtime_shutdown_does_not_panic() {
+        use futures_util::FutureExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let panics = Arc::new(AtomicUsize::new(0));
+        for _ in 0..30 {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .max_blocking_threads(1)
+                .build()
+                .unwrap();
+            let handle = StoreHandle::new(Store::in_memory().unwrap());
+            for _ in 0..4 {
+                let (handle, panics) = (handle.clone(), panics.clone());
+                runtime.spawn(async move {
+                    loop {
+                        let call =
+                            std::panic::AssertUnwindSafe(handle.call(|s| s.schema_versions()))
+                                .catch_unwind()
+                                .await;
+                        if call.is_err() {
+                            panics.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+        }
+        assert_eq!(panics.load(Ordering::SeqCst), 0);
     }
 
     #[test]

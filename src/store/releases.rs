@@ -88,6 +88,12 @@ fn release_from_row(row: &Row) -> rusqlite::Result<ReleaseRecord> {
 /// A revision as stored: a sealed `manifests` is left as a JSON string for
 /// [`Store::revisions`] to open.
 fn revision_from_row(row: &Row) -> rusqlite::Result<RevisionRecord> {
+    revision_from_columns(row, 0)
+}
+
+/// A revision from the columns starting at `at` (number, intent_id, action,
+/// version, parameters, manifests, dependencies, created_by, created_at).
+fn revision_from_columns(row: &Row, at: usize) -> rusqlite::Result<RevisionRecord> {
     let parse = |text: String| {
         if crate::store::crypto::SecretBox::is_sealed(&text) {
             Json::String(text)
@@ -96,15 +102,15 @@ fn revision_from_row(row: &Row) -> rusqlite::Result<RevisionRecord> {
         }
     };
     Ok(RevisionRecord {
-        number: row.get(0)?,
-        intent_id: row.get(1)?,
-        action: row.get(2)?,
-        version: row.get(3)?,
-        parameters: parse(row.get(4)?),
-        manifests: parse(row.get(5)?),
-        dependencies: serde_json::from_str(&row.get::<_, String>(6)?).unwrap_or_default(),
-        created_by: row.get(7)?,
-        created_at: row.get(8)?,
+        number: row.get(at)?,
+        intent_id: row.get(at + 1)?,
+        action: row.get(at + 2)?,
+        version: row.get(at + 3)?,
+        parameters: parse(row.get(at + 4)?),
+        manifests: parse(row.get(at + 5)?),
+        dependencies: serde_json::from_str(&row.get::<_, String>(at + 6)?).unwrap_or_default(),
+        created_by: row.get(at + 7)?,
+        created_at: row.get(at + 8)?,
     })
 }
 
@@ -200,6 +206,56 @@ impl Store {
         ))?;
         let rows = statement.query_map([], release_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Which of `candidates` name a recorded release (anywhere): one indexed
+    /// lookup, whatever the number of releases.
+    pub fn release_names_among(&self, candidates: &[String]) -> Result<Vec<String>, StoreError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare_cached("SELECT 1 FROM releases WHERE name = ?1 LIMIT 1")?;
+        let mut found = Vec::new();
+        for candidate in candidates {
+            if statement.exists([candidate])? {
+                found.push(candidate.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The releases of one platform and namespace that are not removed, each
+    /// with its current revision (files opened): what a plan compares
+    /// against. One query; its cost grows with this namespace only.
+    pub fn current_revisions(
+        &self,
+        platform: &str,
+        namespace: &str,
+    ) -> Result<Vec<(ReleaseRecord, RevisionRecord)>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT releases.platform, releases.namespace, releases.name, releases.blueprint, releases.status, releases.current_revision, releases.created_at, releases.updated_at,
+                    number, intent_id, action, version, parameters_json, manifests_json, dependencies_json, created_by, revisions.created_at
+             FROM releases JOIN revisions ON revisions.release_id = releases.id AND revisions.number = releases.current_revision
+             WHERE releases.platform = ?1 AND releases.namespace = ?2 AND releases.status <> 'removed'
+             ORDER BY releases.name",
+        )?;
+        let rows = statement.query_map(params![platform, namespace], |row| {
+            let release = release_from_row(row)?;
+            let revision = revision_from_columns(row, 8)?;
+            Ok((release, revision))
+        })?;
+        let mut out: Vec<(ReleaseRecord, RevisionRecord)> = rows.collect::<Result<_, _>>()?;
+        for (release, revision) in &mut out {
+            if let Json::String(sealed) = &revision.manifests {
+                let context = manifests_context(platform, namespace, &release.name);
+                let plain = self.secret_box().open(sealed, &context)?;
+                revision.manifests = serde_json::from_str(&plain)?;
+            }
+        }
+        Ok(out)
     }
 
     /// Releases named `name` in `namespace` (one per platform at most).
