@@ -31,5 +31,6 @@ pub mod orchestrator;
 pub mod plan;
 pub mod render;
 pub mod resolve;
+pub mod service;
 pub mod store;
 pub mod template;

@@ -26,8 +26,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Button, ChatUser, Chatops, Follow, Reply, follow, post, reply_within};
-use crate::http::AppState;
-use crate::http::errors::ApiError;
+use crate::service::AppState;
+use crate::service::errors::ApiError;
 
 /// How far a request's timestamp may be from now, and how long signatures are remembered.
 pub const WINDOW: Duration = Duration::from_secs(5 * 60);

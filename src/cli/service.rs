@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::config::{Settings, StoreArgs};
-use crate::http::{self, AppState, auth::Auth};
+use crate::http;
 use crate::orchestrator::{Actor, DeployOptions, EngineSettings, Orchestrator};
+use crate::service::{AppState, Auth};
 use crate::store::tokens::Role;
 use crate::store::{IntentFilter, IntentRecord, IntentStatus, Store, StoreHandle};
 

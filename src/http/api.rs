@@ -541,58 +541,11 @@ pub async fn intent_graph(
         .map(|r| serde_json::from_value::<Vec<Json>>(r).unwrap_or_default())
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|r| release_for_graph(&r))
+        .filter_map(|r| crate::graph::release_from_stored(&r))
         .collect();
     let graph = crate::graph::Graph::of(&releases, &crate::graph::statuses_from_events(&events));
     let format = query.format.unwrap_or(crate::graph::GraphFormat::Svg);
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .body(graph.render(format)))
-}
-
-/// The parts of a stored (masked) release a graph needs.
-pub(crate) fn release_for_graph(value: &Json) -> Option<crate::render::RenderedRelease> {
-    let text = |key: &str| {
-        value
-            .get(key)
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let wiring = value
-        .get("wiring")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Some(crate::render::RenderedRelease {
-        release: value.get("release")?.as_str()?.to_string(),
-        blueprint: text("blueprint"),
-        version: text("version"),
-        namespace: text("namespace"),
-        requested: value
-            .get("requested")
-            .and_then(Json::as_bool)
-            .unwrap_or(false),
-        components: vec![],
-        ingress: None,
-        provides: Default::default(),
-        wiring: wiring
-            .iter()
-            .map(|w| crate::render::Wire {
-                variable: w["variable"].as_str().unwrap_or_default().to_string(),
-                component: w["component"].as_str().map(str::to_string),
-                dependency: w["dependency"].as_str().unwrap_or_default().to_string(),
-                facts: vec![],
-                shown: String::new(),
-            })
-            .collect(),
-        secrets: vec![],
-        dependencies: value
-            .get("dependencies")
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_default(),
-        wave: value.get("wave").and_then(Json::as_u64).unwrap_or(0) as usize,
-        timeout: None,
-        parameters: Default::default(),
-    })
 }

@@ -1,56 +1,17 @@
-//! Bearer-token authentication for `/api`: the quick-start admin token from
-//! `DECKHAND_API_TOKEN`, or a stored token (only its SHA-256 is kept).
-//! Every request looks its token up in the store (one indexed read), so a
-//! revocation, from the API or from `deckhand token revoke` in another
-//! process, takes effect on the next request.
+//! The request side of authentication: the bearer token (or, for reading,
+//! the web pages' sign-in cookie) of a request, checked by the service's
+//! [`crate::service::Auth`], as the `Caller` / `MaybeCaller` extractors.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::AppState;
-use super::errors::ApiError;
-use crate::orchestrator::{Actor, ActorId};
-use crate::store::StoreHandle;
-use crate::store::tokens::{Role, hash_token};
+use crate::orchestrator::Actor;
+use crate::service::AppState;
+use crate::service::errors::ApiError;
+use crate::store::tokens::Role;
 
-/// Token checking for the service.
-pub struct Auth {
-    admin_token_hash: Option<String>,
-    store: StoreHandle,
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Auth")
-    }
-}
-
-impl Auth {
-    pub fn new(admin_token: Option<&str>, store: StoreHandle) -> Self {
-        Self {
-            admin_token_hash: admin_token.map(hash_token),
-            store,
-        }
-    }
-
-    /// The actor a bearer token belongs to.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
-        let hash = hash_token(token);
-        if self.admin_token_hash.as_deref() == Some(hash.as_str()) {
-            return Ok(Actor::of(ActorId::Admin, Role::Admin));
-        }
-        let lookup = hash;
-        let found = self
-            .store
-            .call(move |s| s.token_by_hash(&lookup))
-            .await
-            .map_err(ApiError::from)?;
-        match found {
-            Some((name, role)) => Ok(Actor::of(ActorId::Token(name), role)),
-            None => Err(ApiError::unauthorized("the bearer token is not valid")),
-        }
-    }
-}
+/// The cookie of the web pages that holds the API token.
+pub const COOKIE: &str = "deckhand_token";
 
 /// The bearer token of a request, or a 401 saying what is missing.
 pub fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
@@ -83,7 +44,7 @@ fn cookie_for_reading(request: &HttpRequest) -> Option<String> {
         return None;
     }
     request
-        .cookie(super::pages::COOKIE)
+        .cookie(COOKIE)
         .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty())
 }

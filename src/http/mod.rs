@@ -4,12 +4,12 @@
 
 pub mod api;
 pub mod auth;
-pub mod errors;
 pub mod pages;
 pub mod sse;
 
+pub use crate::service::{AppState, errors};
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Service;
@@ -18,19 +18,7 @@ use futures_util::FutureExt;
 use utoipa::OpenApi;
 
 use crate::metrics::HttpLabels;
-use crate::orchestrator::Orchestrator;
-use auth::Auth;
 use errors::ApiError;
-
-/// Shared by every request.
-pub struct AppState {
-    pub orchestrator: Arc<Orchestrator>,
-    pub auth: Auth,
-    /// The catalogue can be read without a token.
-    pub public_catalogue: bool,
-    /// Slack and Mattermost (settings, replay memory, outgoing HTTP).
-    pub chatops: Arc<crate::chatops::Chatops>,
-}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -22,8 +22,7 @@ use crate::orchestrator::Actor;
 use crate::store::IntentFilter;
 use crate::store::tokens::Role;
 
-/// The cookie that holds the API token.
-pub const COOKIE: &str = "deckhand_token";
+pub use super::auth::COOKIE;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -196,7 +195,7 @@ pub async fn intent(
         .and_then(|r| serde_json::from_value::<Vec<serde_json::Value>>(r).ok())
         .unwrap_or_default()
         .iter()
-        .filter_map(super::api::release_for_graph)
+        .filter_map(crate::graph::release_from_stored)
         .collect();
     let graph = if releases.is_empty() {
         String::new()
