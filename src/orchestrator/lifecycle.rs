@@ -141,10 +141,12 @@ fn parameters_of(revision: &RevisionRecord) -> BTreeMap<String, Json> {
         .unwrap_or_default()
 }
 
-/// Prepares `intent` (platform already decided) for `executor`.
+/// Prepares `intent` (platform already decided) for `executor`, with the
+/// catalogue's rule parser.
 pub fn prepare(
     store: &Store,
     catalogue: &Catalogue,
+    parser: &std::sync::Arc<crate::intent::RuleParser>,
     render: &RenderOptions,
     intent: Intent,
     executor: ExecutorKind,
@@ -156,7 +158,9 @@ pub fn prepare(
         .as_ref()
         .map_or(render.namespace.clone(), |n| n.to_string());
     let installed = installed(store, platform.as_str(), &namespace)?;
-    let mut planner = Planner::new(catalogue, render.clone());
+    // The orchestrator's parser, built once: building one per plan cost
+    // milliseconds, twice per deploy.
+    let mut planner = Planner::with_parser(catalogue, render.clone(), parser.clone());
     planner.default_platform = default_platform;
     planner.recorded = installed
         .iter()

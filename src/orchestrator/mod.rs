@@ -913,11 +913,13 @@ impl Orchestrator {
         };
         let catalogue = self.catalogue.clone();
         let settings = self.settings.clone();
+        let parser = self.parser.clone();
         self.store
             .call(move |store| {
                 lifecycle::prepare(
                     store,
                     &catalogue,
+                    &parser,
                     &settings.render,
                     intent,
                     executor,
