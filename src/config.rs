@@ -29,6 +29,10 @@ pub struct FileSettings {
     pub platform: Option<Platform>,
     pub blueprints: Option<Vec<PathBuf>>,
     pub body_limit_bytes: Option<usize>,
+    /// Seconds a request's head and body may take to arrive.
+    pub body_timeout_seconds: Option<u64>,
+    /// Open connections the service keeps at most.
+    pub max_connections: Option<usize>,
     pub public_catalogue: Option<bool>,
     pub executor: Option<ExecutorKind>,
     pub kubeconfig: Option<PathBuf>,
@@ -93,6 +97,12 @@ pub struct Settings {
     pub default_platform: Platform,
     pub blueprint_dirs: Vec<PathBuf>,
     pub body_limit_bytes: usize,
+    /// How long a request's head, and then its body, may take to arrive
+    /// (`DECKHAND_BODY_TIMEOUT_SECONDS`, default 10 s): a slow sender is cut off.
+    pub body_timeout: std::time::Duration,
+    /// Connections open at once, at most (`DECKHAND_MAX_CONNECTIONS`,
+    /// default 1024); more wait in the listen backlog.
+    pub max_connections: usize,
     /// Catalogue pages and API readable without a token.
     pub public_catalogue: bool,
     pub default_executor: Option<ExecutorKind>,
@@ -175,6 +185,18 @@ impl Settings {
                 .and_then(|v| v.parse().ok())
                 .or(file.body_limit_bytes)
                 .unwrap_or(64 * 1024),
+            body_timeout: std::time::Duration::from_secs(
+                env("DECKHAND_BODY_TIMEOUT_SECONDS")
+                    .and_then(|v| v.parse().ok())
+                    .or(file.body_timeout_seconds)
+                    .unwrap_or(10)
+                    .max(1),
+            ),
+            max_connections: env("DECKHAND_MAX_CONNECTIONS")
+                .and_then(|v| v.parse().ok())
+                .or(file.max_connections)
+                .unwrap_or(1024)
+                .max(2),
             public_catalogue: env("DECKHAND_PUBLIC_CATALOGUE")
                 .map(|v| v == "1" || v == "true")
                 .or(file.public_catalogue)

@@ -334,6 +334,56 @@ pub fn statuses_from_events(events: &[crate::store::EventRecord]) -> BTreeMap<St
     out
 }
 
+/// The parts of a stored (masked) release a graph needs.
+pub fn release_from_stored(value: &serde_json::Value) -> Option<crate::render::RenderedRelease> {
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let wiring = value
+        .get("wiring")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Some(crate::render::RenderedRelease {
+        release: value.get("release")?.as_str()?.to_string(),
+        blueprint: text("blueprint"),
+        version: text("version"),
+        namespace: text("namespace"),
+        requested: value
+            .get("requested")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        components: vec![],
+        ingress: None,
+        provides: Default::default(),
+        wiring: wiring
+            .iter()
+            .map(|w| crate::render::Wire {
+                variable: w["variable"].as_str().unwrap_or_default().to_string(),
+                component: w["component"].as_str().map(str::to_string),
+                dependency: w["dependency"].as_str().unwrap_or_default().to_string(),
+                facts: vec![],
+                shown: String::new(),
+            })
+            .collect(),
+        secrets: vec![],
+        dependencies: value
+            .get("dependencies")
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default(),
+        wave: value
+            .get("wave")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as usize,
+        timeout: None,
+        parameters: Default::default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

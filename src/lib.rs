@@ -15,6 +15,7 @@
 //! - [`template`]: the blueprint template language, shared by loading and rendering;
 //! - [`cli`]: the command-line front end.
 
+pub mod atomic;
 pub mod catalogue;
 pub mod chatops;
 pub mod cli;
@@ -24,10 +25,12 @@ pub mod execute;
 pub mod graph;
 pub mod http;
 pub mod intent;
+pub mod logging;
 pub mod metrics;
 pub mod orchestrator;
 pub mod plan;
 pub mod render;
 pub mod resolve;
+pub mod service;
 pub mod store;
 pub mod template;

@@ -652,18 +652,10 @@ pub struct ManifestFile {
     pub secret: bool,
 }
 
-/// Writes a file; secret ones are created with mode 0600 on Unix.
+/// Writes a file whole or not at all ([`crate::atomic::write`]); secret
+/// ones get mode 0600.
 pub fn write_file(path: &Path, content: &str, secret: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(content.as_bytes())
+    crate::atomic::write(path, content.as_bytes(), if secret { 0o600 } else { 0o644 })
 }
 
 #[cfg(test)]

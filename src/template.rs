@@ -6,6 +6,15 @@
 //! Both the catalogue (to check every template at load time) and the renderer
 //! (to fill them in) go through here, so the two can never disagree on what a
 //! template means.
+//!
+//! Blueprints come from directories anyone with write access may fill, so a
+//! template is bounded: every render has [`TEMPLATE_FUEL`] (minijinja's
+//! fuel: instructions and memory, about 64 bytes a unit), a recursion limit
+//! of [`TEMPLATE_RECURSION`], and an output of at most [`MAX_OUTPUT`]
+//! bytes. A blueprint template cannot read files: the environment has no
+//! loader, and `include`, `import`, `from` and `extends` are refused when the
+//! blueprint is loaded (a blueprint's templates are its own YAML strings,
+//! nothing outside them).
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -16,11 +25,39 @@ use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value};
 /// Names the environment defines itself; templates may call them freely.
 pub const HELPER_FUNCTIONS: &[&str] = &["version_below", "version_at_least"];
 
+/// Fuel of one render or condition: ample for any real blueprint (they use
+/// a few hundred units), and a runaway loop stops within milliseconds.
+pub const TEMPLATE_FUEL: u64 = 100_000;
+/// Nesting depth of one render (loops, conditions, macros).
+pub const TEMPLATE_RECURSION: usize = 64;
+/// The largest text one template may produce.
+pub const MAX_OUTPUT: usize = 1024 * 1024;
+
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(build_environment);
+
+static FILE_STATEMENT: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"\{%[-+]?\s*(include|import|from|extends)\b").expect("valid pattern")
+});
+
+/// Refuses statements that would read another template (a file).
+fn refuse_file_statements(source: &str) -> Result<(), minijinja::Error> {
+    match FILE_STATEMENT.captures(source) {
+        Some(found) => Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "'{}' is not allowed in blueprint templates: a template cannot read other files",
+                &found[1]
+            ),
+        )),
+        None => Ok(()),
+    }
+}
 
 fn build_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_recursion_limit(TEMPLATE_RECURSION);
     env.add_function("version_below", |state: &State, bound: String| {
         current_version(state).map(|v| compare_versions(&v, &bound) == Ordering::Less)
     });
@@ -55,7 +92,18 @@ pub fn render(source: &str, context: &Value) -> Result<String, minijinja::Error>
     if !is_template(source) {
         return Ok(source.to_string());
     }
-    environment().render_str(source, context)
+    refuse_file_statements(source)?;
+    let text = environment().render_str(source, context)?;
+    if text.len() > MAX_OUTPUT {
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the template produced {} bytes, more than the {MAX_OUTPUT} allowed",
+                text.len()
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// Evaluates a `when:` expression to a boolean.
@@ -70,6 +118,7 @@ pub fn referenced_variables(source: &str) -> Result<BTreeSet<String>, minijinja:
     if !is_template(source) {
         return Ok(BTreeSet::new());
     }
+    refuse_file_statements(source)?;
     let template = environment().template_from_str(source)?;
     Ok(without_helpers(template.undeclared_variables(true)))
 }
@@ -165,6 +214,38 @@ mod tests {
         let ctx = context! { params => context! { a => 1 } };
         assert!(render("{{ params.b }}", &ctx).is_err());
         assert_eq!(render("{{ params.a }}", &ctx).unwrap(), "1");
+    }
+
+    #[test]
+    fn runaway_templates_stop_and_files_cannot_be_read() {
+        let ctx = context! { params => context! { a => 1 } };
+        let started = std::time::Instant::now();
+        for source in [
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "{{ 'x' * 100000000 }}",
+            "{% for a in range(100000) %}{{ 'y' * 1000 }}{% endfor %}",
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+        ] {
+            assert!(render(source, &ctx).is_err(), "{source}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        for source in [
+            "{% include '/etc/passwd' %}",
+            "{%- import 'x.j2' as x %}",
+            "{% from '/etc/passwd' import a %}",
+            "{% extends '../base' %}",
+        ] {
+            let err = referenced_variables(source).unwrap_err().to_string();
+            assert!(err.contains("cannot read other files"), "{source}: {err}");
+            assert!(render(source, &ctx).is_err());
+        }
+        // Real templates stay well inside the limits.
+        assert_eq!(
+            render("{% for i in range(50) %}{{ params.a }}{% endfor %}", &ctx)
+                .unwrap()
+                .len(),
+            50
+        );
     }
 
     #[test]

@@ -408,3 +408,70 @@ fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
         "something of slow-start is left"
     );
 }
+
+/// The CLI on the real engine: an upgrade or scale without "on docker"
+/// goes where the release was installed, and one that changes nothing
+/// records no revision; a long readiness wait prints what it waits for;
+/// status looks at what runs even when nothing was recorded; and no run
+/// panics at exit (it did, now and then, on a cancelled store call).
+#[test]
+fn the_cli_on_docker_remembers_the_platform_reports_waits_and_exits_cleanly() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["hardening_redis", "hardening_never-ready"]);
+    let dir = tempfile::tempdir().unwrap();
+    let blueprints = common::root().join("tests/blueprints");
+    let apply = |sentence: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .args(["apply", sentence, "--db"])
+            .arg(dir.path().join("deckhand.db"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("DECKHAND_BLUEPRINTS", &blueprints)
+            .env("DECKHAND_PROGRESS_SECONDS", "2")
+            .env_remove("DECKHAND_EXECUTOR")
+            .env_remove("DECKHAND_PLATFORM")
+            .env_remove("DECKHAND_CONFIG")
+            .output()
+            .expect("deckhand runs");
+        let (out, err) = (common::stdout(&output), common::stderr(&output));
+        assert!(!err.contains("panicked"), "{sentence}: {err}");
+        (output.status.code(), out, err)
+    };
+    let (code, out, err) = apply("install redis in namespace hardening on docker");
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    let (code, out, err) = apply("scale redis to 1 in namespace hardening");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Executor: compose"), "{out}");
+    assert!(out.contains("nothing to change"), "{out}");
+    let store = deckhand::store::Store::open(&dir.path().join("deckhand.db")).unwrap();
+    let key = deckhand::store::releases::ReleaseKey {
+        platform: "compose".into(),
+        namespace: "hardening".into(),
+        name: "redis".into(),
+    };
+    assert_eq!(store.revisions(&key).unwrap().len(), 1);
+    drop(store);
+
+    let (code, out, _) = apply("install never-ready in namespace hardening on docker");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("still waiting for never-ready"), "{out}");
+
+    let (code, out, err) = apply("status never-ready in namespace hardening on docker");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("never-ready: not installed"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("never-ready/") && l.contains("0/1 ready")),
+        "{out}"
+    );
+
+    for _ in 0..10 {
+        let (code, out, err) = apply("status redis in namespace hardening");
+        assert_eq!(code, Some(0), "{out}{err}");
+        assert!(out.contains("redis/redis: 1/1 ready"), "{out}");
+    }
+    clean(&["hardening_redis", "hardening_never-ready"]);
+}

@@ -471,7 +471,7 @@ fn cancel_and_retry_rules() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i["requested_by"] == "alice")
+            .any(|i| i["requested_by"] == "token:alice")
     );
 
     // Retry: only failed or interrupted, only the owner or an admin.
@@ -818,7 +818,7 @@ fn a_protected_namespace_waits_for_an_admin_whatever_the_front_end() {
     let failed = record_intent(
         &server.db(),
         "install mariadb in namespace production",
-        "ci-bot",
+        "token:ci-bot",
         deckhand::store::NewEvent::new("finish", "failed", "the engine said no"),
         deckhand::store::IntentStatus::Failed,
     );

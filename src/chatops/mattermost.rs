@@ -24,8 +24,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Button, ChatUser, Chatops, Follow, Reply, follow, reply_within};
-use crate::http::AppState;
-use crate::http::errors::ApiError;
+use crate::service::AppState;
+use crate::service::errors::ApiError;
 
 /// Registers `/mattermost/commands` and `/mattermost/actions`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -31,8 +31,8 @@ pub mod mattermost;
 pub mod notify;
 pub mod slack;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -162,12 +162,11 @@ pub struct Pressed {
     pub done: bool,
 }
 
-/// The shared chat-ops state: settings, the HTTP client for
-/// `response_url`s and webhooks, and recently seen Slack signatures.
+/// The shared chat-ops state: settings and the HTTP client for
+/// `response_url`s and webhooks (the replay memory is in the store).
 pub struct Chatops {
     pub settings: ChatSettings,
     pub http: reqwest::Client,
-    seen: Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Chatops {
@@ -200,11 +199,7 @@ impl Chatops {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self {
-            settings,
-            http,
-            seen: Mutex::new(HashMap::new()),
-        }
+        Self { settings, http }
     }
 
     /// The role a chat user has, by what the user cannot choose: the most
@@ -225,18 +220,13 @@ impl Chatops {
 
     /// The deckhand actor for a chat user (`slack:U123`).
     pub fn actor(&self, user: &ChatUser) -> Actor {
-        Actor::new(format!("{}:{}", user.platform, user.id), self.role_of(user))
-    }
-
-    /// True the first time `key` is seen within `window` (replay protection).
-    pub fn first_use(&self, key: &str, window: Duration) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, at| at.elapsed() < window);
-        if seen.contains_key(key) {
-            return false;
-        }
-        seen.insert(key.to_string(), Instant::now());
-        true
+        Actor::of(
+            crate::orchestrator::ActorId::Chat {
+                platform: user.platform.to_string(),
+                user: user.id.clone(),
+            },
+            self.role_of(user),
+        )
     }
 
     /// Answers one command text.
@@ -817,15 +807,5 @@ mod tests {
         assert_eq!(chat.role_of(&carol), Role::Deployer);
         assert_eq!(chat.role_of(&user("U9", Some("eve"))), Role::Viewer);
         assert_eq!(chat.actor(&user("U1", None)).name, "slack:U1");
-    }
-
-    #[test]
-    fn a_key_is_fresh_only_once_within_its_window() {
-        let chat = Chatops::new(ChatSettings::default());
-        assert!(chat.first_use("v0=abc", Duration::from_secs(300)));
-        assert!(!chat.first_use("v0=abc", Duration::from_secs(300)));
-        assert!(chat.first_use("v0=abd", Duration::from_secs(300)));
-        assert!(chat.first_use("v0=old", Duration::ZERO));
-        assert!(chat.first_use("v0=old", Duration::ZERO));
     }
 }

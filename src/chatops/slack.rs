@@ -26,8 +26,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Button, ChatUser, Chatops, Follow, Reply, follow, post, reply_within};
-use crate::http::AppState;
-use crate::http::errors::ApiError;
+use crate::service::AppState;
+use crate::service::errors::ApiError;
 
 /// How far a request's timestamp may be from now, and how long signatures are remembered.
 pub const WINDOW: Duration = Duration::from_secs(5 * 60);
@@ -109,8 +109,14 @@ fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Verifies the request (401 with the reason) and remembers its signature.
-fn verify(chat: &Chatops, request: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+/// Verifies the request (401 with the reason) and remembers its signature
+/// in the database (a replay is refused, after a restart too).
+async fn verify(
+    chat: &Chatops,
+    state: &AppState,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<(), ApiError> {
     let secret = chat
         .settings
         .slack_signing_secret
@@ -126,7 +132,13 @@ fn verify(chat: &Chatops, request: &HttpRequest, body: &[u8]) -> Result<(), ApiE
         now_unix(),
     )
     .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    if !chat.first_use(&format!("slack {signature}"), WINDOW) {
+    let key = format!("slack {signature}");
+    let first = state
+        .orchestrator
+        .store()
+        .call(move |s| s.first_use(&key, WINDOW))
+        .await?;
+    if !first {
         return Err(ApiError::unauthorized(
             SignatureError::Replayed(signature).to_string(),
         ));
@@ -210,7 +222,7 @@ async fn commands(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let chat = state.chatops.clone();
-    verify(&chat, &request, &body)?;
+    verify(&chat, &state, &request, &body).await?;
     let form: SlashCommand = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid Slack slash command form: {e}")))?;
     let user = ChatUser {
@@ -244,7 +256,7 @@ async fn interactions(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let chat = state.chatops.clone();
-    verify(&chat, &request, &body)?;
+    verify(&chat, &state, &request, &body).await?;
     let form: InteractionForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid Slack interaction form: {e}")))?;
     let payload: Json = serde_json::from_str(&form.payload)

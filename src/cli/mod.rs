@@ -267,6 +267,11 @@ enum CatalogueCommand {
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    crate::logging::init(if matches!(cli.command, Command::Serve { .. }) {
+        crate::logging::LogTarget::Service
+    } else {
+        crate::logging::LogTarget::Command
+    });
     match execute(cli) {
         Ok(code) => code,
         Err(message) => {
@@ -357,6 +362,50 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
             store,
         }) => service::show_secrets(&store, &release, &namespace, platform, json),
     }
+}
+
+/// The blueprint names declared by the `*.yaml` files of `dir`.
+fn sources_names(dir: &std::path::Path) -> Vec<String> {
+    crate::catalogue::read_dir_sources(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|source| crate::catalogue::parse_blueprint(&source.text).ok())
+        .map(|blueprint| blueprint.name().to_string())
+        .collect()
+}
+
+/// `catalogue lint` renders each of `names` as an install with its default
+/// parameters, TLS and an ingress, on Kubernetes and on Compose, under the
+/// same template limits as the service ([`crate::template`]); every failure
+/// is a problem, with the blueprint and platform.
+fn render_samples(catalogue: &Catalogue, names: &[String]) -> Vec<String> {
+    use crate::intent::{Action, Intent, Parameters, Source};
+    let planner = crate::plan::Planner::new(catalogue, RenderOptions::default());
+    let mut problems = Vec::new();
+    for name in names {
+        for platform in [Platform::Kubernetes, Platform::Compose] {
+            let intent = Intent {
+                action: Action::Install,
+                applications: vec![name.clone()],
+                platform: Some(platform),
+                namespace: None,
+                parameters: Parameters {
+                    tls: Some(true),
+                    ingress: Some(true),
+                    ..Parameters::default()
+                },
+                source: Source::Rules,
+                model: None,
+                ignored: Vec::new(),
+            };
+            if let Err(err) = planner.plan_intent(intent, &mut EphemeralSecrets::new()) {
+                problems.push(format!(
+                    "{name} ({platform}): rendering with sample values failed: {err}"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// Where `plan --output DIR` keeps the generated secrets for its next run
@@ -465,8 +514,21 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
             // Built-ins first, so requirements on them resolve; the directory overrides.
             let mut all = Catalogue::builtin_sources();
             all.append(&mut sources);
+            let names: Vec<String> = sources_names(&dir);
             match Catalogue::from_sources(all) {
-                Ok(_) => {
+                Ok(catalogue) => {
+                    let problems = render_samples(&catalogue, &names);
+                    for problem in &problems {
+                        println!("{problem}");
+                    }
+                    if !problems.is_empty() {
+                        println!(
+                            "{} problem(s) rendering the blueprints of {} with sample values",
+                            problems.len(),
+                            dir.display()
+                        );
+                        return Ok(ExitCode::from(EXIT_INPUT));
+                    }
                     println!("{count} blueprint(s) in {}: no problems", dir.display());
                     Ok(ExitCode::SUCCESS)
                 }
@@ -508,8 +570,12 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
             }
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            std::fs::write(&path, crate::catalogue::starter_blueprint(&name))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            crate::atomic::create_new(
+                &path,
+                crate::catalogue::starter_blueprint(&name).as_bytes(),
+                0o644,
+            )
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             println!(
                 "wrote {}; check it with: deckhand catalogue lint {}",
                 path.display(),

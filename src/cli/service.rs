@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::config::{Settings, StoreArgs};
-use crate::http::{self, AppState, auth::Auth};
+use crate::http;
 use crate::orchestrator::{Actor, DeployOptions, EngineSettings, Orchestrator};
+use crate::service::{AppState, Auth};
 use crate::store::tokens::Role;
 use crate::store::{IntentFilter, IntentRecord, IntentStatus, Store, StoreHandle};
 
@@ -23,11 +24,16 @@ fn open_store(settings: &Settings) -> Result<StoreHandle, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The orchestrator of the commands that deploy (`serve`, `chat`,
+/// `apply`). Its data directory (rendered manifests, with secrets) is made
+/// private, 0700, before anything is written into it.
 fn orchestrator(
     extra: &[PathBuf],
     settings: &Settings,
     store: StoreHandle,
 ) -> Result<Arc<Orchestrator>, String> {
+    crate::atomic::private_dir(&settings.data_dir)
+        .map_err(|e| format!("cannot prepare {}: {e}", settings.data_dir.display()))?;
     let mut dirs = settings.blueprint_dirs.clone();
     dirs.extend(extra.iter().cloned());
     let catalogue = super::load_catalogue(&dirs)?;
@@ -56,7 +62,7 @@ fn local_actor() -> Actor {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "local".into());
-    Actor::new(format!("cli:{name}"), Role::Admin)
+    Actor::of(crate::orchestrator::ActorId::Cli(name), Role::Admin)
 }
 
 pub fn serve(
@@ -99,7 +105,12 @@ pub fn serve(
             settings.db.display(),
             settings.data_dir.display()
         );
-        http::serve(state, &settings.bind, settings.body_limit_bytes)
+        let limits = http::Limits {
+            body_bytes: settings.body_limit_bytes,
+            body_timeout: settings.body_timeout,
+            max_connections: settings.max_connections,
+        };
+        http::serve(state, &settings.bind, limits)
             .await
             .map_err(|e| format!("cannot serve on {}: {e}", settings.bind))
     })?;
@@ -240,6 +251,15 @@ async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, 
     let mut per_release: HashMap<String, ProgressBar> = HashMap::new();
     let mut events = orchestrator.subscribe();
     let mut last = 0;
+    // Without a terminal (no spinner), a line every so often says what is
+    // still awaited, so a long readiness wait is never silent.
+    let every = std::env::var("DECKHAND_PROGRESS_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(PROGRESS_EVERY, std::time::Duration::from_secs);
+    let began = std::time::Instant::now();
+    let mut said = std::time::Instant::now();
+    let mut waiting_on: HashMap<String, String> = HashMap::new();
     loop {
         let owned = id.to_string();
         let new = orchestrator
@@ -249,6 +269,17 @@ async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, 
             .map_err(|e| e.to_string())?;
         for event in new {
             last = event.id;
+            said = std::time::Instant::now();
+            if let Some(release) = event.step.strip_prefix("release ") {
+                if matches!(
+                    event.status.as_str(),
+                    "ready" | "failed" | "skipped" | "cancelled" | "removed" | "recorded"
+                ) {
+                    waiting_on.remove(release);
+                } else {
+                    waiting_on.insert(release.to_string(), event.status.clone());
+                }
+            }
             if !live {
                 let took = event
                     .duration_ms
@@ -308,9 +339,32 @@ async fn follow(orchestrator: &Arc<Orchestrator>, id: &str) -> Result<ExitCode, 
                 });
             }
         }
+        if !live && said.elapsed() >= every {
+            let mut pending: Vec<String> = waiting_on
+                .iter()
+                .map(|(release, status)| format!("{release} ({status})"))
+                .collect();
+            pending.sort();
+            let what = if pending.is_empty() {
+                format!("intent {} is {}", record.id, record.status)
+            } else {
+                pending.join(", ")
+            };
+            println!(
+                "  {:<28} {:<22} still waiting for {what}, {} s so far",
+                "progress",
+                "waiting",
+                began.elapsed().as_secs()
+            );
+            said = std::time::Instant::now();
+        }
         let _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
     }
 }
+
+/// How often `follow` says what it still waits for, without a terminal
+/// (`DECKHAND_PROGRESS_SECONDS` changes it).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn print_intent_line(intent: &IntentRecord) {
     println!(

@@ -125,9 +125,7 @@ pub async fn deploy(
         );
         error.body.intent_id = Some(intent.id.clone());
         if let Some(failure) = state.orchestrator.parse_failure_of(&intent) {
-            error.body.at = failure.at;
-            error.body.question = failure.question().map(str::to_string);
-            error.body.choices = failure.choices().to_vec();
+            error.body.sentence = crate::service::errors::SentenceProblem::of(&failure);
         }
         return Err(error);
     }
@@ -459,12 +457,8 @@ pub async fn create_token(
 ) -> Result<HttpResponse> {
     let actor = caller.require(Role::Admin, "managing tokens")?.clone();
     let body = body.into_inner();
-    if body.name.trim().is_empty() || body.name.len() > 100 {
-        return Err(ApiError::unprocessable(
-            "a token name must be 1 to 100 characters",
-            vec![],
-        ));
-    }
+    crate::store::tokens::check_token_name(body.name.trim())
+        .map_err(|message| ApiError::unprocessable(message, vec![]))?;
     let (record, token) = state
         .orchestrator
         .store()
@@ -493,7 +487,6 @@ pub async fn revoke_token(
         .store()
         .call(move |s| s.revoke_token(&owned))
         .await?;
-    state.auth.forget_all();
     if revoked {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -551,58 +544,11 @@ pub async fn intent_graph(
         .map(|r| serde_json::from_value::<Vec<Json>>(r).unwrap_or_default())
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|r| release_for_graph(&r))
+        .filter_map(|r| crate::graph::release_from_stored(&r))
         .collect();
     let graph = crate::graph::Graph::of(&releases, &crate::graph::statuses_from_events(&events));
     let format = query.format.unwrap_or(crate::graph::GraphFormat::Svg);
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .body(graph.render(format)))
-}
-
-/// The parts of a stored (masked) release a graph needs.
-pub(crate) fn release_for_graph(value: &Json) -> Option<crate::render::RenderedRelease> {
-    let text = |key: &str| {
-        value
-            .get(key)
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let wiring = value
-        .get("wiring")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Some(crate::render::RenderedRelease {
-        release: value.get("release")?.as_str()?.to_string(),
-        blueprint: text("blueprint"),
-        version: text("version"),
-        namespace: text("namespace"),
-        requested: value
-            .get("requested")
-            .and_then(Json::as_bool)
-            .unwrap_or(false),
-        components: vec![],
-        ingress: None,
-        provides: Default::default(),
-        wiring: wiring
-            .iter()
-            .map(|w| crate::render::Wire {
-                variable: w["variable"].as_str().unwrap_or_default().to_string(),
-                component: w["component"].as_str().map(str::to_string),
-                dependency: w["dependency"].as_str().unwrap_or_default().to_string(),
-                facts: vec![],
-                shown: String::new(),
-            })
-            .collect(),
-        secrets: vec![],
-        dependencies: value
-            .get("dependencies")
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_default(),
-        wave: value.get("wave").and_then(Json::as_u64).unwrap_or(0) as usize,
-        timeout: None,
-        parameters: Default::default(),
-    })
 }

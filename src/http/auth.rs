@@ -1,86 +1,17 @@
-//! Bearer-token authentication for `/api`: the quick-start admin token from
-//! `DECKHAND_API_TOKEN`, or a stored token (only its SHA-256 is kept).
-//! Lookups are cached for a short while; revoking through the API clears
-//! the cache at once.
-
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+//! The request side of authentication: the bearer token (or, for reading,
+//! the web pages' sign-in cookie) of a request, checked by the service's
+//! [`crate::service::Auth`], as the `Caller` / `MaybeCaller` extractors.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::AppState;
-use super::errors::ApiError;
 use crate::orchestrator::Actor;
-use crate::store::StoreHandle;
-use crate::store::tokens::{Role, hash_token};
+use crate::service::AppState;
+use crate::service::errors::ApiError;
+use crate::store::tokens::Role;
 
-const CACHE_TTL: Duration = Duration::from_secs(30);
-
-/// Token checking for the service.
-pub struct Auth {
-    admin_token_hash: Option<String>,
-    store: StoreHandle,
-    cache: RwLock<HashMap<String, (Actor, Instant)>>,
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Auth")
-    }
-}
-
-impl Auth {
-    pub fn new(admin_token: Option<&str>, store: StoreHandle) -> Self {
-        Self {
-            admin_token_hash: admin_token.map(hash_token),
-            store,
-            cache: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// The actor a bearer token belongs to.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
-        let hash = hash_token(token);
-        if self.admin_token_hash.as_deref() == Some(hash.as_str()) {
-            return Ok(Actor::new("admin", Role::Admin));
-        }
-        if let Some((actor, at)) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&hash)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(actor.clone());
-        }
-        let lookup = hash.clone();
-        let found = self
-            .store
-            .call(move |s| s.token_by_hash(&lookup))
-            .await
-            .map_err(ApiError::from)?;
-        match found {
-            Some((name, role)) => {
-                let actor = Actor::new(name, role);
-                self.cache
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(hash, (actor.clone(), Instant::now()));
-                Ok(actor)
-            }
-            None => Err(ApiError::unauthorized("the bearer token is not valid")),
-        }
-    }
-
-    pub fn forget_all(&self) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-}
+/// The cookie of the web pages that holds the API token.
+pub const COOKIE: &str = "deckhand_token";
 
 /// The bearer token of a request, or a 401 saying what is missing.
 pub fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
@@ -113,9 +44,21 @@ fn cookie_for_reading(request: &HttpRequest) -> Option<String> {
         return None;
     }
     request
-        .cookie(super::pages::COOKIE)
+        .cookie(COOKIE)
         .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// Who made a request, for its log line (see [`crate::logging`]).
+#[derive(Debug, Clone)]
+pub struct RequestActor(pub String);
+
+/// Remembers the authenticated actor on the request, for its log line.
+pub fn note_actor(request: &HttpRequest, actor: &Actor) {
+    use actix_web::HttpMessage;
+    request
+        .extensions_mut()
+        .insert(RequestActor(actor.name.clone()));
 }
 
 /// An authenticated caller (any role).
@@ -145,10 +88,13 @@ impl FromRequest for Caller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(request).or_else(|missing| cookie_for_reading(request).ok_or(missing));
+        let request = request.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token?;
-            Ok(Caller(state.auth.authenticate(&token).await?))
+            let actor = state.auth.authenticate(&token).await?;
+            note_actor(&request, &actor);
+            Ok(Caller(actor))
         })
     }
 }
@@ -164,10 +110,15 @@ impl FromRequest for MaybeCaller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(request);
+        let request = request.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             match token {
-                Ok(token) => Ok(MaybeCaller(Some(state.auth.authenticate(&token).await?))),
+                Ok(token) => {
+                    let actor = state.auth.authenticate(&token).await?;
+                    note_actor(&request, &actor);
+                    Ok(MaybeCaller(Some(actor)))
+                }
                 Err(_) if state.public_catalogue => Ok(MaybeCaller(None)),
                 Err(missing) => Err(missing),
             }

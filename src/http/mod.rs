@@ -4,12 +4,13 @@
 
 pub mod api;
 pub mod auth;
-pub mod errors;
 pub mod pages;
 pub mod sse;
 
+pub use crate::service::{AppState, errors};
+
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -17,19 +18,7 @@ use futures_util::FutureExt;
 use utoipa::OpenApi;
 
 use crate::metrics::HttpLabels;
-use crate::orchestrator::Orchestrator;
-use auth::Auth;
 use errors::ApiError;
-
-/// Shared by every request.
-pub struct AppState {
-    pub orchestrator: Arc<Orchestrator>,
-    pub auth: Auth,
-    /// The catalogue can be read without a token.
-    pub public_catalogue: bool,
-    /// Slack and Mattermost (settings, replay memory, outgoing HTTP).
-    pub chatops: Arc<crate::chatops::Chatops>,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,10 +28,65 @@ pub struct AppState {
         api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::blueprint_graph, api::intent_graph, api::list_releases, api::get_release,
         api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
     ),
-    components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus)),
-    modifiers(&BearerAuth)
+    components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus, crate::graph::GraphFormat)),
+    modifiers(&BearerAuth, &ErrorAnswers)
 )]
 pub struct ApiDoc;
+
+/// Documents the error answers every `/api` route can give, with the
+/// `ErrorBody` they carry, where an operation does not list them itself:
+/// 400 (a query, path or JSON body that does not parse), 401 (no or a
+/// wrong token), 422 (a request body whose values are refused) and 503
+/// (the database cannot take the request now; `Retry-After` says when to
+/// try again).
+struct ErrorAnswers;
+
+impl utoipa::Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let answer = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") || path == "/api/openapi.json" {
+                continue;
+            }
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let with_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    answer("The query, path or body does not parse (`bad_request`).")
+                });
+                responses.entry("401".into()).or_insert_with(|| {
+                    answer("No bearer token, or one that is not valid or was revoked (`unauthorized`).")
+                });
+                if with_body {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        answer("The body parses, but a value in it is refused, with the reason and suggestions (`unprocessable`).")
+                    });
+                }
+                responses.entry("503".into()).or_insert_with(|| {
+                    answer("The database is busy, locked or full; try again after the `Retry-After` seconds (`unavailable`).")
+                });
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -159,26 +203,103 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
         .default_service(web::to(not_found));
 }
 
+/// What one client may take of the service.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest JSON body.
+    pub body_bytes: usize,
+    /// How long a request's head may take to arrive, and then its body.
+    pub body_timeout: Duration,
+    /// Connections open at once (shared by the workers).
+    pub max_connections: usize,
+}
+
+/// The request's body stream, cut off with an error once `deadline` has
+/// passed: a client that sends its body slowly (or never) cannot hold a
+/// connection and a handler longer than that.
+fn body_with_deadline(
+    payload: actix_web::dev::Payload,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> actix_web::dev::Payload {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(item)) => Some((item, Some(payload))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(actix_web::error::PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs()
+                    ),
+                ))),
+                None,
+            )),
+        }
+    });
+    let boxed: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(stream);
+    actix_web::dev::Payload::from(boxed)
+}
+
 /// Runs the server until it is stopped (Ctrl-C / SIGTERM). Prints the
-/// address it listens on (useful with port 0) before serving.
-pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::Result<()> {
+/// address it listens on (useful with port 0) before serving. A request's
+/// head must arrive within `limits.body_timeout` (actix's
+/// `client_request_timeout`) and its body within as long again; at most
+/// `limits.max_connections` connections are open at once.
+pub async fn serve(state: AppState, bind: &str, limits: Limits) -> std::io::Result<()> {
     let state = web::Data::new(state);
     let app_state = state.clone();
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let body_limit = limits.body_bytes;
     let server = HttpServer::new(move || {
         let metrics = app_state.orchestrator.metrics.clone();
         App::new()
             .app_data(app_state.clone())
-            .wrap_fn(move |request, service| {
+            .wrap_fn(move |mut request, service| {
+                let payload = actix_web::HttpMessage::take_payload(&mut request);
+                request.set_payload(body_with_deadline(
+                    payload,
+                    tokio::time::Instant::now() + limits.body_timeout,
+                    limits.body_timeout,
+                ));
                 let method = request.method().to_string();
                 let route = request
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".into());
+                // The path only: a query string may carry anything.
+                let path = request.path().to_string();
+                let started = std::time::Instant::now();
                 let metrics = metrics.clone();
                 service.call(request).map(move |result| {
                     let status = match &result {
                         Ok(response) => response.status().as_u16(),
                         Err(err) => err.as_response_error().status_code().as_u16(),
                     };
+                    let actor = result.as_ref().ok().and_then(|response| {
+                        use actix_web::HttpMessage;
+                        response
+                            .request()
+                            .extensions()
+                            .get::<auth::RequestActor>()
+                            .map(|a| a.0.clone())
+                    });
+                    tracing::info!(
+                        target: "deckhand::http",
+                        method = method.as_str(),
+                        path = path.as_str(),
+                        route = route.as_str(),
+                        status,
+                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        actor = actor.as_deref().unwrap_or("-"),
+                        "request"
+                    );
                     metrics
                         .http_requests
                         .get_or_create(&HttpLabels {
@@ -192,6 +313,12 @@ pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::R
             })
             .configure(|c| configure(c, body_limit))
     })
+    .workers(workers)
+    .client_request_timeout(limits.body_timeout)
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .keep_alive(Duration::from_secs(30))
+    .max_connections((limits.max_connections / workers).max(1))
+    .backlog(1024)
     .bind(bind)?;
     let addresses: Vec<SocketAddr> = server.addrs();
     for address in &addresses {
@@ -201,4 +328,49 @@ pub async fn serve(state: AppState, bind: &str, body_limit: usize) -> std::io::R
     let _ = std::io::stdout().flush();
     drop(state);
     server.run().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` of the document names a schema it defines, and every
+    /// `/api` operation documents its error answers.
+    #[test]
+    fn the_openapi_document_defines_what_it_references_and_documents_errors() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        let mut stack = vec![&document];
+        let mut references = 0;
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(target) = map.get("$ref").and_then(|r| r.as_str()) {
+                        let name = target.trim_start_matches("#/components/schemas/");
+                        assert!(schemas.contains_key(name), "{target} is not defined");
+                        references += 1;
+                    }
+                    stack.extend(map.values());
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        assert!(references > 10);
+        assert!(schemas.contains_key("GraphFormat"));
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = &operation["responses"];
+                for code in ["400", "401", "503"] {
+                    assert!(responses.get(code).is_some(), "{method} {path}: no {code}");
+                }
+                if operation.get("requestBody").is_some() {
+                    assert!(responses.get("422").is_some(), "{method} {path}: no 422");
+                }
+            }
+        }
+    }
 }

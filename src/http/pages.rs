@@ -4,8 +4,10 @@
 //! Pages: the catalogue with search and category filter, a page per
 //! blueprint with its graph, the intents and their live progress, and a chat
 //! page on the same conversation core as `POST /api/chat`. Sign-in keeps the
-//! API token in an HttpOnly, SameSite=Strict cookie; the catalogue pages are
-//! public when the config says so.
+//! API token in an HttpOnly, SameSite=Strict cookie; the chat form also
+//! carries a CSRF token (an HMAC of the sign-in) and a foreign `Origin` is
+//! refused; after sign-in only this site's paths are followed. The catalogue
+//! pages are public when the config says so.
 
 use std::sync::LazyLock;
 
@@ -20,8 +22,7 @@ use crate::orchestrator::Actor;
 use crate::store::IntentFilter;
 use crate::store::tokens::Role;
 
-/// The cookie that holds the API token.
-pub const COOKIE: &str = "deckhand_token";
+pub use super::auth::COOKIE;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -66,7 +67,9 @@ fn redirect(to: &str) -> HttpResponse {
 /// The signed-in actor, from the cookie.
 async fn signed_in(request: &HttpRequest, state: &AppState) -> Option<Actor> {
     let token = request.cookie(COOKIE)?.value().to_string();
-    state.auth.authenticate(&token).await.ok()
+    let actor = state.auth.authenticate(&token).await.ok()?;
+    super::auth::note_actor(request, &actor);
+    Some(actor)
 }
 
 fn to_login(request: &HttpRequest) -> HttpResponse {
@@ -192,7 +195,7 @@ pub async fn intent(
         .and_then(|r| serde_json::from_value::<Vec<serde_json::Value>>(r).ok())
         .unwrap_or_default()
         .iter()
-        .filter_map(super::api::release_for_graph)
+        .filter_map(crate::graph::release_from_stored)
         .collect();
     let graph = if releases.is_empty() {
         String::new()
@@ -215,6 +218,8 @@ pub struct ChatQuery {
 pub struct ChatForm {
     message: String,
     conversation_id: Option<String>,
+    /// The form's CSRF token ([`csrf_token`]).
+    csrf: Option<String>,
 }
 
 pub async fn chat_page(
@@ -225,9 +230,13 @@ pub async fn chat_page(
     let Some(actor) = signed_in(&request, &state).await else {
         return to_login(&request);
     };
+    let csrf = request
+        .cookie(COOKIE)
+        .map(|c| csrf_token(c.value()))
+        .unwrap_or_default();
     page(
         "chat.html",
-        context! { messages => Vec::<Value>::new(), prefill => query.message.clone(), signed_in => true, who => actor.name },
+        context! { messages => Vec::<Value>::new(), prefill => query.message.clone(), csrf => csrf, signed_in => true, who => actor.name },
     )
 }
 
@@ -240,6 +249,12 @@ pub async fn chat_post(
         return to_login(&request);
     };
     let form = form.into_inner();
+    if !same_site_form(&request, form.csrf.as_deref()) {
+        return HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("This form was not sent from deckhand's own chat page (its CSRF check failed), so nothing was done: open /chat and send it again.");
+    }
+    let csrf = form.csrf.clone().unwrap_or_default();
     let conversation = form.conversation_id.filter(|c| !c.is_empty());
     let reply = if actor.role < Role::Deployer {
         Err(format!(
@@ -284,7 +299,7 @@ pub async fn chat_post(
     };
     page(
         "chat.html",
-        context! { messages => Value::from(minijinja::value::Serde(&messages)), conversation_id => conversation_id, error => error, awaiting => awaiting, started => started, choices => choices, signed_in => true, who => actor.name },
+        context! { messages => Value::from(minijinja::value::Serde(&messages)), conversation_id => conversation_id, error => error, awaiting => awaiting, started => started, choices => choices, csrf => csrf, signed_in => true, who => actor.name },
     )
 }
 
@@ -299,10 +314,60 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in.
+/// Only paths of this site are followed after sign-in: one leading `/`
+/// not followed by another `/` or a `\`, and no backslash, space or
+/// control character anywhere (browsers read `/\evil.com` and
+/// `/\t/evil.com` as `//evil.com`, another site).
 fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or_else(|| "/".into())
+    next.filter(|n| {
+        let mut chars = n.chars();
+        chars.next() == Some('/')
+            && !matches!(chars.next(), Some('/' | '\\'))
+            && !n
+                .chars()
+                .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    })
+    .unwrap_or_else(|| "/".into())
+}
+
+/// The key of this process's CSRF tokens (forms of an earlier process are
+/// refused, and say so).
+static CSRF_KEY: LazyLock<[u8; 32]> = LazyLock::new(rand::random);
+
+/// The CSRF token of the chat form for a sign-in (the session cookie's
+/// value): an HMAC, so a page of another site, which cannot read the page or
+/// the cookie, cannot make one.
+fn csrf_token(session: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&*CSRF_KEY)
+        .expect("HMAC takes any key length");
+    mac.update(b"deckhand chat form\0");
+    mac.update(session.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether a POST came from deckhand's own form: its CSRF token matches the
+/// sign-in, and an `Origin` header, when the browser sends one, is this
+/// site's own.
+fn same_site_form(request: &HttpRequest, sent: Option<&str>) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(session) = request.cookie(COOKIE) else {
+        return false;
+    };
+    let expected = csrf_token(session.value());
+    let token_ok = sent.is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(expected.as_bytes())));
+    let origin_ok = match request.headers().get(header::ORIGIN) {
+        None => true,
+        Some(origin) => {
+            let host = request.connection_info().host().to_string();
+            origin.to_str().ok().is_some_and(|o| {
+                o.strip_prefix("http://")
+                    .or_else(|| o.strip_prefix("https://"))
+                    .is_some_and(|rest| rest == host)
+            })
+        }
+    };
+    token_ok && origin_ok
 }
 
 pub async fn login_page(query: web::Query<LoginQuery>) -> HttpResponse {
@@ -362,4 +427,27 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login_page))
         .route("/login", web::post().to(login))
         .route("/logout", web::get().to(logout));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_sign_in() {
+        for (next, expected) in [
+            ("/intents/1?x=2", "/intents/1?x=2"),
+            ("/", "/"),
+            ("//evil.com", "/"),
+            ("/\\evil.com", "/"),
+            ("/\t/evil.com", "/"),
+            ("/\n/evil.com", "/"),
+            ("/a\\b", "/"),
+            ("https://evil.com", "/"),
+            ("evil.com", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(safe_next(Some(next.into())), expected, "{next:?}");
+        }
+    }
 }

@@ -115,33 +115,18 @@ fn immutable_refusal(release: &str, namespace: &str, refused: &[String]) -> Refu
     ))
 }
 
-/// The last revision of every release not removed, by name.
+/// The last revision of every release not removed in this platform and
+/// namespace, by name (one indexed query: other namespaces cost nothing).
 fn installed(
     store: &Store,
     platform: &str,
     namespace: &str,
 ) -> Result<BTreeMap<String, (RevisionRecord, String, String)>, StoreError> {
-    let mut out = BTreeMap::new();
-    for release in store.releases()? {
-        if release.platform != platform
-            || release.namespace != namespace
-            || release.status == "removed"
-        {
-            continue;
-        }
-        let key = ReleaseKey {
-            platform: platform.into(),
-            namespace: namespace.into(),
-            name: release.name.clone(),
-        };
-        if let Some(last) = store.revisions(&key)?.pop() {
-            out.insert(
-                release.name.clone(),
-                (last, release.blueprint.clone(), release.status.clone()),
-            );
-        }
-    }
-    Ok(out)
+    Ok(store
+        .current_revisions(platform, namespace)?
+        .into_iter()
+        .map(|(release, revision)| (release.name, (revision, release.blueprint, release.status)))
+        .collect())
 }
 
 fn stored_files(revision: &RevisionRecord) -> Vec<ReleaseFile> {
@@ -156,10 +141,12 @@ fn parameters_of(revision: &RevisionRecord) -> BTreeMap<String, Json> {
         .unwrap_or_default()
 }
 
-/// Prepares `intent` (platform already decided) for `executor`.
+/// Prepares `intent` (platform already decided) for `executor`, with the
+/// catalogue's rule parser.
 pub fn prepare(
     store: &Store,
     catalogue: &Catalogue,
+    parser: &std::sync::Arc<crate::intent::RuleParser>,
     render: &RenderOptions,
     intent: Intent,
     executor: ExecutorKind,
@@ -171,7 +158,9 @@ pub fn prepare(
         .as_ref()
         .map_or(render.namespace.clone(), |n| n.to_string());
     let installed = installed(store, platform.as_str(), &namespace)?;
-    let mut planner = Planner::new(catalogue, render.clone());
+    // The orchestrator's parser, built once: building one per plan cost
+    // milliseconds, twice per deploy.
+    let mut planner = Planner::with_parser(catalogue, render.clone(), parser.clone());
     planner.default_platform = default_platform;
     planner.recorded = installed
         .iter()
@@ -216,7 +205,14 @@ pub fn prepare(
                             revision.created_at
                         ));
                     }
-                    None => lines.push(format!("  {name}: not installed")),
+                    None => {
+                        lines.push(format!("  {name}: not installed"));
+                        // Asked for by name: what runs is looked at anyway
+                        // (what a failed or interrupted run left behind).
+                        if executor != ExecutorKind::Render && !intent.applications.is_empty() {
+                            releases.push(name.clone());
+                        }
+                    }
                 }
             }
             if lines.len() == 1 {
@@ -462,9 +458,10 @@ pub fn prepare(
                                         "{}: unchanged (revision {})",
                                         release.release, revision.number
                                     ));
-                                    if status == "deployed"
-                                        && plan.intent.action != Action::Install
-                                        && !release.requested
+                                    // An upgrade or scale leaves a deployed
+                                    // release it does not change alone: no
+                                    // apply, no new revision.
+                                    if status == "deployed" && plan.intent.action != Action::Install
                                     {
                                         unchanged.insert(release.release.clone());
                                     }
@@ -483,7 +480,7 @@ pub fn prepare(
                             None => {}
                         }
                     }
-                    // Dependencies an upgrade or scale does not change stay as they are.
+                    // Releases an upgrade or scale does not change stay as they are.
                     plan.releases.retain(|r| !unchanged.contains(&r.release));
                     for wave in &mut plan.waves {
                         wave.retain(|r| !unchanged.contains(r));

@@ -13,6 +13,7 @@ pub mod chat;
 pub mod fallback;
 pub mod lifecycle;
 pub mod locks;
+mod recovery;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -42,19 +43,52 @@ use crate::store::{
 };
 use locks::ReleaseLocks;
 
+/// Who is asking, as recorded (`requested_by`, `created_by`, events,
+/// logs): typed, so that no name one kind of actor can choose is another
+/// kind's id (a token named `admin` is `token:admin`, never `admin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorId {
+    /// The quick-start admin token (`DECKHAND_API_TOKEN`): `admin`.
+    Admin,
+    /// A stored API token: `token:NAME`.
+    Token(String),
+    /// A chat user: `slack:ID`, `mattermost:ID`.
+    Chat { platform: String, user: String },
+    /// The person at the terminal: `cli:USER`.
+    Cli(String),
+}
+
+impl std::fmt::Display for ActorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorId::Admin => f.write_str("admin"),
+            ActorId::Token(name) => write!(f, "token:{name}"),
+            ActorId::Chat { platform, user } => write!(f, "{platform}:{user}"),
+            ActorId::Cli(user) => write!(f, "cli:{user}"),
+        }
+    }
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
+    /// The typed id as text ([`ActorId`]).
     pub name: String,
     pub role: Role,
 }
 
 impl Actor {
+    /// An actor by its recorded id text (tests, stored records); front ends
+    /// use [`Actor::of`].
     pub fn new(name: impl Into<String>, role: Role) -> Self {
         Self {
             name: name.into(),
             role,
         }
+    }
+    /// An actor with a typed id.
+    pub fn of(id: ActorId, role: Role) -> Self {
+        Self::new(id.to_string(), role)
     }
     /// May act on an intent: its owner, or an admin.
     fn owns(&self, intent: &IntentRecord) -> bool {
@@ -343,12 +377,6 @@ impl Orchestrator {
         planner
     }
 
-    /// Marks intents left mid-flight by a previous process `interrupted`.
-    pub async fn recover(&self) -> Result<Vec<String>, StoreError> {
-        self.store.call(|s| s.mark_interrupted()).await
-    }
-
-    /// A plan for a sentence, with nothing recorded or executed.
     /// The question back for a request whose sentence did not become an
     /// intent (two readings, an unknown name, a relative count), with the
     /// commands that answer it. The rules are deterministic, so reading the
@@ -372,9 +400,10 @@ impl Orchestrator {
     /// What a sentence would do, nothing recorded or executed: the rules,
     /// then the language model when one is configured and the rules did not
     /// understand (what it understood is shown as the plan's intent, with
-    /// `source: llm`).
+    /// `source: llm`). Rendering runs on the blocking pool, never on a front
+    /// end's worker thread.
     pub async fn plan_only(
-        &self,
+        self: &Arc<Self>,
         command: &str,
         options: &DeployOptions,
     ) -> Result<Plan, OrchestratorError> {
@@ -389,9 +418,14 @@ impl Orchestrator {
         )
         .await
         .map_err(OrchestratorError::Parse)?;
-        self.planner()
-            .plan_parsed(intent, &overrides, &mut EphemeralSecrets::new())
-            .map_err(plan_error)
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            this.planner()
+                .plan_parsed(intent, &overrides, &mut EphemeralSecrets::new())
+                .map_err(plan_error)
+        })
+        .await
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
     async fn record(&self, id: &str, event: NewEvent) -> Result<(), StoreError> {
@@ -409,19 +443,25 @@ impl Orchestrator {
         event: NewEvent,
     ) -> Result<(), StoreError> {
         let owned = id.to_string();
-        let stored = self
+        let (stored, intent) = self
             .store
-            .call(move |s| s.transition(&owned, from, to, event))
+            .call(move |s| {
+                let stored = s.transition(&owned, from, to, event)?;
+                Ok::<_, StoreError>((stored, s.intent(&owned).ok().flatten()))
+            })
             .await?;
+        tracing::info!(
+            target: "deckhand::intent",
+            intent = id,
+            actor = intent.as_ref().map_or("-", |i| i.requested_by.as_str()),
+            status = to.as_str(),
+            step = stored.step.as_str(),
+            "{}",
+            stored.message
+        );
         let _ = self.events.send(stored);
         if to.is_terminal() {
-            let id = id.to_string();
-            let action = self
-                .store
-                .call(move |s| s.intent(&id))
-                .await
-                .ok()
-                .flatten()
+            let action = intent
                 .and_then(|i| i.action)
                 .unwrap_or_else(|| "unknown".into());
             self.metrics.intent_finished(&action, to.as_str());
@@ -488,8 +528,40 @@ impl Orchestrator {
         let (record, first) = self.store.call(move |s| s.create_intent(new)).await?;
         let _ = self.events.send(first);
         let id = record.id.clone();
-        let Some(parsed) = self.parse_step(&id, &overrides).await? else {
-            return self.intent(&id).await;
+        match self
+            .understand_and_plan(actor, &id, &overrides, &options, confirm_first)
+            .await
+        {
+            Ok(Some(())) => {}
+            Ok(None) => return self.intent(&id).await,
+            Err(err) => {
+                // The intent exists: it must end failed (retryable), never
+                // stay where the error stopped it; the caller hears at once.
+                self.settle_in_background(&id, &err);
+                return Err(err.into());
+            }
+        }
+        let this = self.clone();
+        let background = id.clone();
+        let asking = actor.clone();
+        tokio::spawn(async move { this.plan_and_deploy(&background, overrides, &asking).await });
+        self.intent(&id).await
+    }
+
+    /// The synchronous part of [`Orchestrator::submit`]: parses and, when
+    /// the answer must carry the plan, plans (and starts or holds) too.
+    /// `Some(())` when planning and deploying are left to the background.
+    async fn understand_and_plan(
+        self: &Arc<Self>,
+        actor: &Actor,
+        id: &str,
+        overrides: &Overrides,
+        options: &DeployOptions,
+        confirm_first: bool,
+    ) -> Result<Option<()>, StoreError> {
+        let id = id.to_string();
+        let Some(parsed) = self.parse_step(&id, overrides).await? else {
+            return Ok(None);
         };
         // An intent that may wait for a person (an admin's approval, or a
         // confirmation of what a language model understood) is answered
@@ -498,7 +570,7 @@ impl Orchestrator {
             || (actor.role != Role::Admin && !self.settings.protected_namespaces.is_empty());
         if options.dry_run || confirm_first || may_wait {
             // Planned now, so the answer carries the plan.
-            let planned = self.plan_step(&id, &overrides).await?;
+            let planned = self.plan_step(&id, overrides).await?;
             if planned && options.dry_run {
                 self.transition(
                     &id,
@@ -511,21 +583,20 @@ impl Orchestrator {
                     ),
                 )
                 .await?;
-            } else if planned
-                && !self.waits_for_a_person(&id, actor, !confirm_first).await?
-                && !confirm_first
-            {
-                let this = self.clone();
-                let background = id.clone();
-                tokio::spawn(async move { this.start_confirmed(&background).await });
+            } else if planned && !self.waits_for_a_person(&id, actor, !confirm_first).await? {
+                if confirm_first {
+                    // The front end shows the plan and asks its person.
+                    let owned = id.clone();
+                    self.store.call(move |s| s.hold_for_person(&owned)).await?;
+                } else {
+                    let this = self.clone();
+                    let background = id.clone();
+                    tokio::spawn(async move { this.start_confirmed(&background).await });
+                }
             }
-            return self.intent(&id).await;
+            return Ok(None);
         }
-        let this = self.clone();
-        let background = id.clone();
-        let asking = actor.clone();
-        tokio::spawn(async move { this.plan_and_deploy(&background, overrides, &asking).await });
-        self.intent(&id).await
+        Ok(Some(()))
     }
 
     /// Whether the rules read `command` as a status request, which changes
@@ -544,13 +615,21 @@ impl Orchestrator {
         &self,
         command: &str,
     ) -> Result<Result<Intent, crate::intent::ParseFailure>, StoreError> {
-        let releases: Vec<String> = self
-            .store
-            .call(|s| s.releases())
-            .await?
-            .into_iter()
-            .map(|r| r.name)
+        // Only the words that could be release names are looked up (by
+        // index), never every release.
+        let mut words: Vec<String> = command
+            .to_lowercase()
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| !w.is_empty() && w.len() <= 63)
+            .map(str::to_string)
             .collect();
+        words.sort();
+        words.dedup();
+        words.truncate(200);
+        let releases = self
+            .store
+            .call(move |s| s.release_names_among(&words))
+            .await?;
         Ok(self.parser.parse_with_releases(command, &releases))
     }
 
@@ -581,11 +660,16 @@ impl Orchestrator {
             return Ok(false);
         };
         let namespace = record.namespace.as_deref();
+        let hold = |id: &str| {
+            let owned = id.to_string();
+            self.store.call(move |s| s.hold_for_person(&owned))
+        };
         if self.needs_admin(namespace, actor) {
             let message = format!(
                 "namespace {} is protected: an admin must approve this intent (POST /api/orchestration/intents/{id}/confirm, or Approve in chat)",
                 namespace.unwrap_or_default()
             );
+            hold(id).await?;
             self.record(id, NewEvent::new("approval", "required", message))
                 .await?;
             return Ok(true);
@@ -602,6 +686,7 @@ impl Orchestrator {
             let message = format!(
                 "understood by the language model {model}, so it waits for a person: check the plan, then confirm it (POST /api/orchestration/intents/{id}/confirm)"
             );
+            hold(id).await?;
             self.record(
                 id,
                 NewEvent::new("confirm", "awaiting_confirmation", message),
@@ -628,7 +713,7 @@ impl Orchestrator {
         }
         .await;
         if let Err(err) = result {
-            tracing::error!(intent = id, "intent stopped on a storage error: {err}");
+            self.settle_after_storage_error(id, &err.to_string()).await;
         }
     }
 
@@ -646,7 +731,7 @@ impl Orchestrator {
         }
         .await;
         if let Err(err) = result {
-            tracing::error!(intent = id, "intent stopped on a storage error: {err}");
+            self.settle_after_storage_error(id, &err.to_string()).await;
         }
     }
 
@@ -855,17 +940,22 @@ impl Orchestrator {
         if options.cascade {
             intent.parameters.cascade = Some(true);
         }
+        if intent.platform.is_none() && options.executor.is_none() {
+            intent.platform = self.installed_platform(&intent).await?;
+        }
         let executor = match self.choose_executor(&mut intent, &options) {
             Ok(kind) => kind,
             Err(message) => return Ok(Err((message, vec![]))),
         };
         let catalogue = self.catalogue.clone();
         let settings = self.settings.clone();
+        let parser = self.parser.clone();
         self.store
             .call(move |store| {
                 lifecycle::prepare(
                     store,
                     &catalogue,
+                    &parser,
                     &settings.render,
                     intent,
                     executor,
@@ -873,6 +963,44 @@ impl Orchestrator {
                 )
             })
             .await
+    }
+
+    /// The platform the intent's applications were installed on, when the
+    /// sentence names none: a change to an installed release goes where it
+    /// runs (an upgrade of a release installed "on docker" stays on Docker).
+    /// `None` for an install, when the releases are on the default platform,
+    /// on none or on several (the default decides, as before).
+    async fn installed_platform(&self, intent: &Intent) -> Result<Option<Platform>, StoreError> {
+        if intent.action == Action::Install || intent.applications.is_empty() {
+            return Ok(None);
+        }
+        let namespace = intent
+            .namespace
+            .as_ref()
+            .map_or(self.settings.render.namespace.clone(), |n| n.to_string());
+        let names = intent.applications.clone();
+        let platforms: std::collections::BTreeSet<String> = self
+            .store
+            .call(move |s| {
+                let mut found = Vec::new();
+                for name in &names {
+                    found.extend(s.release(&namespace, name)?.into_iter().map(|r| r.platform));
+                }
+                Ok::<_, StoreError>(found)
+            })
+            .await?
+            .into_iter()
+            .collect();
+        if platforms.len() != 1 {
+            return Ok(None);
+        }
+        // The default platform is what an unsaid one means anyway (and
+        // leaves the default executor in charge).
+        Ok(platforms
+            .iter()
+            .next()
+            .and_then(|p| serde_json::from_value::<Platform>(Json::String(p.clone())).ok())
+            .filter(|p| *p != self.settings.default_platform))
     }
 
     /// Starts an intent that waits for confirmation.
@@ -921,10 +1049,8 @@ impl Orchestrator {
         let background = id.to_string();
         tokio::spawn(async move {
             if let Err(err) = this.deploy(&background).await {
-                tracing::error!(
-                    intent = background,
-                    "deploy stopped on a storage error: {err}"
-                );
+                this.settle_after_storage_error(&background, &err.to_string())
+                    .await;
             }
         });
         self.intent(id).await
@@ -1026,7 +1152,14 @@ impl Orchestrator {
         )
         .await
         .map_err(conflict_from_store)?;
-        if self.parse_step(id, &overrides).await?.is_some() {
+        let parsed = match self.parse_step(id, &overrides).await {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                self.settle_in_background(id, &err);
+                return Err(err.into());
+            }
+        };
+        if parsed.is_some() {
             let this = self.clone();
             let background = id.to_string();
             let asking = actor.clone();
@@ -1287,6 +1420,14 @@ impl Orchestrator {
         started: Instant,
     ) -> Result<(), StoreError> {
         let action = plan.intent.action.to_string();
+        if plan.releases.is_empty() {
+            // Everything is already as asked: nothing applied, no revision.
+            let message = format!(
+                "{action}: nothing to change, every release is already as asked ({})",
+                plan.intent.applications.join(", ")
+            );
+            return self.finish_completed(id, message, started).await;
+        }
         let (outcome, resources) = match self
             .run_releases(
                 id,

@@ -481,13 +481,28 @@ impl Store {
         Ok((rows.collect::<Result<_, _>>()?, total))
     }
 
+    /// Records that an intent waiting for confirmation waits for a person
+    /// (who was asked), so a restart leaves it waiting.
+    pub fn hold_for_person(&self, id: &str) -> Result<(), StoreError> {
+        let connection = self.connection();
+        connection.execute(
+            "UPDATE intents SET waits_for_person = 1, updated_at = ?2 WHERE id = ?1",
+            params![id, now()],
+        )?;
+        Ok(())
+    }
+
     /// At start-up: every intent that was mid-flight when the last process
-    /// stopped becomes `interrupted`, with an event saying so. Returns their ids.
+    /// stopped becomes `interrupted`, with an event saying so: what was
+    /// pending, parsing, planning or deploying, and what waited for
+    /// confirmation with no person asked (its own request had confirmed it,
+    /// and the process stopped before it could start). Returns their ids.
     pub fn mark_interrupted(&self) -> Result<Vec<String>, StoreError> {
         let ids: Vec<String> = {
             let connection = self.connection();
             let mut statement = connection.prepare(
-                "SELECT id FROM intents WHERE status IN ('pending', 'parsing', 'planning', 'deploying') ORDER BY created_at",
+                "SELECT id FROM intents WHERE status IN ('pending', 'parsing', 'planning', 'deploying')
+                    OR (status = 'awaiting_confirmation' AND waits_for_person = 0) ORDER BY created_at",
             )?;
             let rows = statement.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
@@ -497,12 +512,22 @@ impl Store {
                 .intent(id)?
                 .map(|i| i.status.to_string())
                 .unwrap_or_default();
-            self.transition(
+            // Only from where it was: a process that shares the database
+            // may have moved it on meanwhile.
+            let from = IntentStatus::ALL
+                .into_iter()
+                .filter(|s| s.as_str() == current)
+                .collect::<Vec<_>>();
+            let moved = self.transition(
                 id,
-                None,
+                Some(&from),
                 IntentStatus::Interrupted,
                 NewEvent::new("restart", "interrupted", format!("deckhand stopped while this intent was {current}; retry it to finish the work")),
-            )?;
+            );
+            match moved {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(err) => return Err(err),
+            }
         }
         Ok(ids)
     }
@@ -633,7 +658,44 @@ mod tests {
                 NewEvent::new("done", "completed", "ok"),
             )
             .unwrap();
-        assert_eq!(store.mark_interrupted().unwrap(), vec![a.id.clone()]);
+        // Planned, and its own request confirmed it: nobody waits on it.
+        let (c, _) = store.create_intent(new("install redis", "x")).unwrap();
+        store
+            .transition(
+                &c.id,
+                None,
+                IntentStatus::AwaitingConfirmation,
+                NewEvent::new("confirm", "awaiting_confirmation", "the plan is ready"),
+            )
+            .unwrap();
+        // Planned and shown to a person, who was asked to confirm.
+        let (d, _) = store.create_intent(new("install redis", "x")).unwrap();
+        store
+            .transition(
+                &d.id,
+                None,
+                IntentStatus::AwaitingConfirmation,
+                NewEvent::new("confirm", "awaiting_confirmation", "the plan is ready"),
+            )
+            .unwrap();
+        store.hold_for_person(&d.id).unwrap();
+        assert_eq!(
+            store.mark_interrupted().unwrap(),
+            vec![a.id.clone(), c.id.clone()]
+        );
+        assert_eq!(
+            store.intent(&d.id).unwrap().unwrap().status,
+            IntentStatus::AwaitingConfirmation
+        );
+        assert!(
+            store
+                .events(&c.id, None)
+                .unwrap()
+                .last()
+                .unwrap()
+                .message
+                .contains("was awaiting_confirmation")
+        );
         let a = store.intent(&a.id).unwrap().unwrap();
         assert_eq!(a.status, IntentStatus::Interrupted);
         assert!(

@@ -85,19 +85,43 @@ fn release_from_row(row: &Row) -> rusqlite::Result<ReleaseRecord> {
     })
 }
 
+/// A revision as stored: a sealed `manifests` is left as a JSON string for
+/// [`Store::revisions`] to open.
 fn revision_from_row(row: &Row) -> rusqlite::Result<RevisionRecord> {
-    let parse = |text: String| serde_json::from_str(&text).unwrap_or(Json::Null);
+    revision_from_columns(row, 0)
+}
+
+/// A revision from the columns starting at `at` (number, intent_id, action,
+/// version, parameters, manifests, dependencies, created_by, created_at).
+fn revision_from_columns(row: &Row, at: usize) -> rusqlite::Result<RevisionRecord> {
+    let parse = |text: String| {
+        if crate::store::crypto::SecretBox::is_sealed(&text) {
+            Json::String(text)
+        } else {
+            serde_json::from_str(&text).unwrap_or(Json::Null)
+        }
+    };
     Ok(RevisionRecord {
-        number: row.get(0)?,
-        intent_id: row.get(1)?,
-        action: row.get(2)?,
-        version: row.get(3)?,
-        parameters: parse(row.get(4)?),
-        manifests: parse(row.get(5)?),
-        dependencies: serde_json::from_str(&row.get::<_, String>(6)?).unwrap_or_default(),
-        created_by: row.get(7)?,
-        created_at: row.get(8)?,
+        number: row.get(at)?,
+        intent_id: row.get(at + 1)?,
+        action: row.get(at + 2)?,
+        version: row.get(at + 3)?,
+        parameters: parse(row.get(at + 4)?),
+        manifests: parse(row.get(at + 5)?),
+        dependencies: serde_json::from_str(&row.get::<_, String>(at + 6)?).unwrap_or_default(),
+        created_by: row.get(at + 7)?,
+        created_at: row.get(at + 8)?,
     })
+}
+
+/// What a release secret's sealed value is bound to.
+pub(crate) fn secret_context(platform: &str, namespace: &str, release: &str, name: &str) -> String {
+    format!("secret {platform}/{namespace}/{release}/{name}")
+}
+
+/// What a revision's sealed files are bound to.
+pub(crate) fn manifests_context(platform: &str, namespace: &str, release: &str) -> String {
+    format!("manifests {platform}/{namespace}/{release}")
 }
 
 const RELEASE_COLUMNS: &str =
@@ -148,7 +172,10 @@ impl Store {
                 revision.action,
                 revision.version,
                 revision.parameters.to_string(),
-                revision.manifests.to_string(),
+                self.secret_box().seal(
+                    &revision.manifests.to_string(),
+                    &manifests_context(&key.platform, &key.namespace, &key.name)
+                ),
                 serde_json::to_string(&revision.dependencies)?,
                 revision.created_by,
                 at
@@ -181,6 +208,56 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Which of `candidates` name a recorded release (anywhere): one indexed
+    /// lookup, whatever the number of releases.
+    pub fn release_names_among(&self, candidates: &[String]) -> Result<Vec<String>, StoreError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare_cached("SELECT 1 FROM releases WHERE name = ?1 LIMIT 1")?;
+        let mut found = Vec::new();
+        for candidate in candidates {
+            if statement.exists([candidate])? {
+                found.push(candidate.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The releases of one platform and namespace that are not removed, each
+    /// with its current revision (files opened): what a plan compares
+    /// against. One query; its cost grows with this namespace only.
+    pub fn current_revisions(
+        &self,
+        platform: &str,
+        namespace: &str,
+    ) -> Result<Vec<(ReleaseRecord, RevisionRecord)>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT releases.platform, releases.namespace, releases.name, releases.blueprint, releases.status, releases.current_revision, releases.created_at, releases.updated_at,
+                    number, intent_id, action, version, parameters_json, manifests_json, dependencies_json, created_by, revisions.created_at
+             FROM releases JOIN revisions ON revisions.release_id = releases.id AND revisions.number = releases.current_revision
+             WHERE releases.platform = ?1 AND releases.namespace = ?2 AND releases.status <> 'removed'
+             ORDER BY releases.name",
+        )?;
+        let rows = statement.query_map(params![platform, namespace], |row| {
+            let release = release_from_row(row)?;
+            let revision = revision_from_columns(row, 8)?;
+            Ok((release, revision))
+        })?;
+        let mut out: Vec<(ReleaseRecord, RevisionRecord)> = rows.collect::<Result<_, _>>()?;
+        for (release, revision) in &mut out {
+            if let Json::String(sealed) = &revision.manifests {
+                let context = manifests_context(platform, namespace, &release.name);
+                let plain = self.secret_box().open(sealed, &context)?;
+                revision.manifests = serde_json::from_str(&plain)?;
+            }
+        }
+        Ok(out)
+    }
+
     /// Releases named `name` in `namespace` (one per platform at most).
     pub fn release(&self, namespace: &str, name: &str) -> Result<Vec<ReleaseRecord>, StoreError> {
         let connection = self.connection();
@@ -201,49 +278,83 @@ impl Store {
             params![key.platform, key.namespace, key.name],
             revision_from_row,
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let context = manifests_context(&key.platform, &key.namespace, &key.name);
+        let mut revisions: Vec<RevisionRecord> = rows.collect::<Result<_, _>>()?;
+        for revision in &mut revisions {
+            if let Json::String(sealed) = &revision.manifests {
+                let plain = self.secret_box().open(sealed, &context)?;
+                revision.manifests = serde_json::from_str(&plain)?;
+            }
+        }
+        Ok(revisions)
     }
 
-    /// The stored value of a release's secret, created (and stored) when new.
+    /// The stored value of a release's secret, created (and stored, sealed)
+    /// when new.
     pub fn secret(
         &self,
         key: &ReleaseKey,
         name: &str,
         spec: &SecretSpec,
     ) -> Result<String, StoreError> {
+        let context = secret_context(&key.platform, &key.namespace, &key.name, name);
         let connection = self.connection();
-        let select = "SELECT value FROM release_secrets WHERE platform = ?1 AND namespace = ?2 AND release = ?3 AND name = ?4";
-        let existing: Option<String> = connection
-            .query_row(
-                select,
-                params![key.platform, key.namespace, key.name, name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(value) = existing {
+        let select = "SELECT value, encrypted FROM release_secrets WHERE platform = ?1 AND namespace = ?2 AND release = ?3 AND name = ?4";
+        let read = |connection: &rusqlite::Connection| -> Result<Option<String>, StoreError> {
+            let found: Option<(String, bool)> = connection
+                .query_row(
+                    select,
+                    params![key.platform, key.namespace, key.name, name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            found
+                .map(|(value, sealed)| {
+                    if sealed {
+                        self.secret_box().open(&value, &context)
+                    } else {
+                        Ok(value)
+                    }
+                })
+                .transpose()
+        };
+        if let Some(value) = read(&connection)? {
             return Ok(value);
         }
+        let sealed = self.secret_box().seal(&generate(spec), &context);
         connection.execute(
-            "INSERT INTO release_secrets (platform, namespace, release, name, value, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            params![key.platform, key.namespace, key.name, name, generate(spec), now()],
+            "INSERT INTO release_secrets (platform, namespace, release, name, value, created_at, encrypted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1) ON CONFLICT DO NOTHING",
+            params![key.platform, key.namespace, key.name, name, sealed, now()],
         )?;
-        Ok(connection.query_row(
-            select,
-            params![key.platform, key.namespace, key.name, name],
-            |r| r.get(0),
-        )?)
+        read(&connection)?.ok_or_else(|| StoreError::NotFound(format!("secret {name}")))
     }
 
-    /// Names (and, for an admin who asks, values) of a release's secrets.
+    /// Names and values of a release's secrets (the values are for an admin
+    /// who asks).
     pub fn release_secrets(&self, key: &ReleaseKey) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.connection();
         let mut statement = connection.prepare(
-            "SELECT name, value FROM release_secrets WHERE platform = ?1 AND namespace = ?2 AND release = ?3 ORDER BY name",
+            "SELECT name, value, encrypted FROM release_secrets WHERE platform = ?1 AND namespace = ?2 AND release = ?3 ORDER BY name",
         )?;
         let rows = statement.query_map(params![key.platform, key.namespace, key.name], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, value, sealed) = row?;
+            let value = if sealed {
+                let context = secret_context(&key.platform, &key.namespace, &key.name, &name);
+                self.secret_box().open(&value, &context)?
+            } else {
+                value
+            };
+            out.push((name, value));
+        }
+        Ok(out)
     }
 }
 

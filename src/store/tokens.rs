@@ -1,5 +1,6 @@
 //! API tokens: only a SHA-256 hash of each token is stored; the token itself
-//! is shown once, when it is made.
+//! is shown once, when it is made. Also the replay memory of signed chat
+//! requests ([`Store::first_use`]).
 
 use rand::RngExt;
 use rand::distr::Alphanumeric;
@@ -75,7 +76,39 @@ pub fn new_token() -> String {
     format!("dh_{body}")
 }
 
+/// Whether `name` may name a token: 1 to 64 letters, digits, `.`, `_` or
+/// `-` (no `:`, so a token's actor id `token:NAME` is never ambiguous).
+pub fn check_token_name(name: &str) -> Result<(), String> {
+    let fine = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid token name '{name}': use 1 to 64 letters, digits, '.', '_' or '-'"
+        ))
+    }
+}
+
 impl Store {
+    /// True the first time `key` (a chat request's signature) is seen
+    /// within `window`; false for a replay. Kept in the database, so a
+    /// restart forgets nothing; entries older than `window` are dropped.
+    pub fn first_use(&self, key: &str, window: std::time::Duration) -> Result<bool, StoreError> {
+        let now = jiff::Timestamp::now().as_second();
+        let oldest = now - window.as_secs() as i64;
+        let connection = self.connection();
+        connection.execute("DELETE FROM chat_replays WHERE seen_at < ?1", [oldest])?;
+        let inserted = connection.execute(
+            "INSERT INTO chat_replays (key, seen_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            params![key, now],
+        )?;
+        Ok(inserted == 1)
+    }
+
     /// Makes a token; returns the record and the token (shown once).
     pub fn create_token(
         &self,
@@ -83,6 +116,7 @@ impl Store {
         role: Role,
         created_by: &str,
     ) -> Result<(TokenRecord, String), StoreError> {
+        check_token_name(name).map_err(StoreError::Invalid)?;
         let token = new_token();
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
@@ -152,6 +186,27 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_is_fresh_only_once_within_its_window_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let window = std::time::Duration::from_secs(300);
+        let store = Store::open(&path).unwrap();
+        assert!(store.first_use("v0=abc", window).unwrap());
+        assert!(!store.first_use("v0=abc", window).unwrap());
+        assert!(store.first_use("v0=abd", window).unwrap());
+        drop(store);
+        // A restart remembers.
+        let store = Store::open(&path).unwrap();
+        assert!(!store.first_use("v0=abc", window).unwrap());
+        // Past the window it is forgotten.
+        store
+            .connection()
+            .execute("UPDATE chat_replays SET seen_at = seen_at - 600", [])
+            .unwrap();
+        assert!(store.first_use("v0=abc", window).unwrap());
+    }
+
     use super::*;
 
     #[test]

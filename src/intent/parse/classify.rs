@@ -333,15 +333,16 @@ fn phrase_matches(tokens: &[Token], at: usize, phrase: &[&str]) -> bool {
 }
 
 fn lexicon_phrase(tokens: &[Token], at: usize) -> Option<(usize, Lex)> {
+    /// A phrase and what it means.
+    type Phrase = (&'static [&'static str], Lex);
     /// The phrases by their first word.
-    static BY_FIRST: LazyLock<HashMap<&'static str, Vec<(&'static [&'static str], Lex)>>> =
-        LazyLock::new(|| {
-            let mut index: HashMap<&str, Vec<_>> = HashMap::new();
-            for (phrase, lex) in super::phrases::PHRASES {
-                index.entry(phrase[0]).or_default().push((*phrase, *lex));
-            }
-            index
-        });
+    static BY_FIRST: LazyLock<HashMap<&'static str, Vec<Phrase>>> = LazyLock::new(|| {
+        let mut index: HashMap<&str, Vec<_>> = HashMap::new();
+        for (phrase, lex) in super::phrases::PHRASES {
+            index.entry(phrase[0]).or_default().push((*phrase, *lex));
+        }
+        index
+    });
     BY_FIRST
         .get(tokens[at].lower.as_str())?
         .iter()

@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::orchestrator::OrchestratorError;
 use crate::store::StoreError;
 
+/// What a 503 for a busy, locked or full database tells the client to wait.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Short name of the problem (`not_found`, `invalid_request`, …).
@@ -19,7 +22,16 @@ pub struct ErrorBody {
     /// The intent that recorded the failed request, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent_id: Option<String>,
-    /// For a sentence: `[start, end]` character offsets of the word to blame.
+    /// For a sentence: where the word to blame is, and the question back.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub sentence: Option<Box<SentenceProblem>>,
+}
+
+/// What is wrong with a sentence, beyond the message: the word to blame and
+/// the question back with its choices (the intent contract's error shape).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SentenceProblem {
+    /// `[start, end]` character offsets of the word to blame.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<[usize; 2]>,
     /// For a sentence with two readings: what to ask the person.
@@ -30,10 +42,24 @@ pub struct ErrorBody {
     pub choices: Vec<String>,
 }
 
+impl SentenceProblem {
+    pub fn of(failure: &crate::intent::ParseFailure) -> Option<Box<Self>> {
+        (failure.at.is_some() || failure.question().is_some()).then(|| {
+            Box::new(Self {
+                at: failure.at,
+                question: failure.question().map(str::to_string),
+                choices: failure.choices().to_vec(),
+            })
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds after which the same request may succeed (`Retry-After`).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -45,10 +71,9 @@ impl ApiError {
                 detail: detail.into(),
                 suggestions: vec![],
                 intent_id: None,
-                at: None,
-                question: None,
-                choices: vec![],
+                sentence: None,
             },
+            retry_after: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -71,6 +96,13 @@ impl ApiError {
         error.body.suggestions = suggestions;
         error
     }
+    /// 503: the database cannot take the request now; try again after
+    /// `retry_after` seconds.
+    pub fn unavailable(detail: impl Into<String>, retry_after: u32) -> Self {
+        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
+        error.retry_after = Some(retry_after);
+        error
+    }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
     }
@@ -91,7 +123,11 @@ impl ResponseError for ApiError {
         self.status
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(&self.body)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(&self.body)
     }
 }
 
@@ -108,9 +144,7 @@ impl From<OrchestratorError> for ApiError {
             OrchestratorError::Parse(failure) => {
                 let mut error =
                     ApiError::unprocessable(failure.error.clone(), failure.suggestions.clone());
-                error.body.at = failure.at;
-                error.body.question = failure.question().map(str::to_string);
-                error.body.choices = failure.choices().to_vec();
+                error.body.sentence = SentenceProblem::of(&failure);
                 error
             }
             OrchestratorError::Store(store) => store.into(),
@@ -123,6 +157,16 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(detail) => ApiError::conflict(detail),
+            StoreError::Invalid(detail) => ApiError::unprocessable(detail, vec![]),
+            busy if busy.is_unavailable() => {
+                tracing::warn!(error = %busy, "storage unavailable; answering 503");
+                ApiError::unavailable(
+                    format!(
+                        "the database cannot take this request now ({busy}); try again shortly"
+                    ),
+                    RETRY_AFTER_SECONDS,
+                )
+            }
             other => {
                 tracing::error!("storage error: {other}");
                 ApiError::internal(other.to_string())
