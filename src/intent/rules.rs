@@ -1178,7 +1178,7 @@ mod tests {
     #[test]
     fn unknown_applications_get_the_entries_they_are_a_keyword_of() {
         for (word, expected) in [
-            ("kuma", vec!["uptime-kuma"]),
+            ("ldap", vec!["authentik"]),
             ("mysql", vec!["mariadb"]),
             ("sso", vec!["authentik", "keycloak"]),
             ("s3", vec!["minio"]),
@@ -1261,6 +1261,7 @@ mod tests {
         assert_eq!(intent.parameters.version.unwrap().as_str(), "2025.8.4");
         assert_eq!(intent.platform, Some(Platform::Compose));
         assert_eq!(ok("install uptime kuma").applications, ["uptime-kuma"]);
+        assert_eq!(ok("install kuma").applications, ["uptime-kuma"]);
     }
 
     #[test]
