@@ -8,6 +8,7 @@
 //! fuzzy suggestions, and search.
 
 pub mod blueprint;
+pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -216,6 +217,20 @@ impl Catalogue {
                     Some((dependency, _)) => {
                         dependency_facts
                             .insert(req.alias(), provided[req.blueprint.as_str()].clone());
+                        if let Some(version) = &req.version
+                            && !dependency.versions.is_empty()
+                            && !dependency.versions.contains(version)
+                        {
+                            diagnostics.push(Diagnostic {
+                                file: origin.clone(),
+                                line,
+                                message: format!(
+                                    "version '{version}' of '{}' is not one it lists (versions: {})",
+                                    req.blueprint,
+                                    dependency.versions.join(", ")
+                                ),
+                            });
+                        }
                         for (param, value) in &req.with_parameters {
                             match dependency.parameters.get(param) {
                                 Some(spec) => {

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::{RenderedComponent, RenderedRelease};
 use crate::catalogue::blueprint::Check;
+use crate::catalogue::workload::{cpu_millis, docker_bytes, docker_cpus, memory_bytes};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComposeFile {
@@ -50,14 +51,54 @@ pub struct ComposeService {
     pub networks: Vec<String>,
     pub restart: String,
     pub labels: BTreeMap<String, String>,
+    /// `uid:gid` when the blueprint names a non-root user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    /// Docker's spelling (`512m`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Deploy {
-    pub replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<DeployResources>,
 }
+
+/// `deploy.resources`: limits and reservations, in Docker's units.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct DeployResources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceAmounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservations: Option<ResourceAmounts>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ResourceAmounts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// Label of the one-shot services (init containers, volume ownership): the
+/// executor expects them to exit 0 and does not count them as workloads.
+pub const INIT_LABEL: &str = "io.deckhand.init";
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComposeHealthcheck {
@@ -143,7 +184,16 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
             }
         }
         for component in &release.components {
-            let (service, env_file) = service(release, component, &by_name, scope);
+            let (mut service, env_file) = service(release, component, &by_name, scope);
+            for (name, one_shot) in one_shot_services(component, &service) {
+                service.depends_on.insert(
+                    name.clone(),
+                    DependsOn {
+                        condition: "service_completed_successfully".into(),
+                    },
+                );
+                file.services.insert(name, one_shot);
+            }
             for volume in &component.volumes {
                 let name = volume_name(release, component, &volume.name);
                 file.volumes
@@ -182,6 +232,80 @@ pub fn volume_name(
         docker_name(&release.namespace, &release.release),
         component.name
     )
+}
+
+/// The one-shot services that run before a component, in order: a volume
+/// owner change when it runs as a non-root user (Compose has no `fsGroup`,
+/// and a named volume belongs to whoever the image says, often root), then
+/// its init containers. Each waits for the one before.
+fn one_shot_services(
+    component: &RenderedComponent,
+    main: &ComposeService,
+) -> Vec<(String, ComposeService)> {
+    let mut out: Vec<(String, ComposeService)> = Vec::new();
+    let base = |image: &str| {
+        let mut one = main.clone();
+        one.image = image.to_string();
+        one.restart = "no".into();
+        one.healthcheck = None;
+        one.ports = vec![];
+        one.expose = vec![];
+        one.depends_on = BTreeMap::new();
+        one.deploy = None;
+        one.labels.insert(INIT_LABEL.into(), "true".into());
+        one
+    };
+    let security = component.security.clone().unwrap_or_default();
+    if security.non_root() && !component.volumes.is_empty() {
+        let owner = format!(
+            "{}:{}",
+            security.user.unwrap_or_default(),
+            security.volume_group().unwrap_or_default()
+        );
+        let mut chown = base(&component.image);
+        chown.user = Some("0:0".into());
+        chown.read_only = false;
+        chown.tmpfs = vec![];
+        // Root, with only what changing owners needs.
+        chown.cap_drop = vec!["ALL".into()];
+        chown.cap_add = vec!["CHOWN".into(), "DAC_OVERRIDE".into(), "FOWNER".into()];
+        chown.entrypoint = Some(vec![
+            "sh".into(),
+            "-c".into(),
+            literal(&format!(
+                "for d in \"$@\"; do [ \"$(stat -c %u:%g \"$d\")\" = {owner} ] || chown -R {owner} \"$d\" || exit 1; done"
+            )),
+            "volume-owner".into(),
+        ]);
+        chown.command = Some(component.volumes.iter().map(|v| literal(&v.path)).collect());
+        chown.environment = BTreeMap::new();
+        chown.env_file = vec![];
+        chown.labels.insert(
+            "io.deckhand.component".into(),
+            format!("{}-volumes", component.name),
+        );
+        out.push((format!("{}-volumes", component.service), chown));
+    }
+    for init in &component.init {
+        let mut one = base(&init.image);
+        one.entrypoint = (!init.command.is_empty()).then(|| literals(&init.command));
+        one.command = (!init.args.is_empty()).then(|| literals(&init.args));
+        one.labels.insert(
+            "io.deckhand.component".into(),
+            format!("{}-{}", component.name, init.name),
+        );
+        out.push((format!("{}-{}", component.service, init.name), one));
+    }
+    for i in 1..out.len() {
+        let before = out[i - 1].0.clone();
+        out[i].1.depends_on.insert(
+            before,
+            DependsOn {
+                condition: "service_completed_successfully".into(),
+            },
+        );
+    }
+    out
 }
 
 fn service(
@@ -236,6 +360,7 @@ fn service(
     } else {
         Vec::new()
     };
+    let security = component.security.clone().unwrap_or_default();
     let labels = BTreeMap::from([
         ("io.deckhand.release".to_string(), release.release.clone()),
         (
@@ -280,11 +405,59 @@ fn service(
         networks,
         restart: "unless-stopped".into(),
         labels,
-        deploy: (component.replicas != 1).then_some(Deploy {
-            replicas: component.replicas,
+        user: security.non_root().then(|| {
+            format!(
+                "{}:{}",
+                security.user.unwrap_or_default(),
+                security.run_group().unwrap_or_default()
+            )
         }),
+        cap_drop: if security.non_root() || security.capabilities.is_some() {
+            vec!["ALL".into()]
+        } else {
+            vec![]
+        },
+        cap_add: security.capabilities.clone().unwrap_or_default(),
+        security_opt: vec!["no-new-privileges:true".into()],
+        read_only: security.read_only_root,
+        tmpfs: security.writable.clone(),
+        shm_size: component
+            .shm
+            .as_deref()
+            .and_then(memory_bytes)
+            .map(docker_bytes),
+        deploy: deploy(component),
     };
     (service, (!secret_lines.is_empty()).then_some(secret_lines))
+}
+
+/// `deploy:` for replicas other than one and for resource limits and reservations.
+fn deploy(component: &RenderedComponent) -> Option<Deploy> {
+    let amounts = |cpu: Option<&str>, memory: Option<&str>| {
+        let amounts = ResourceAmounts {
+            cpus: cpu.and_then(cpu_millis).map(docker_cpus),
+            memory: memory.and_then(memory_bytes).map(docker_bytes),
+        };
+        (amounts != ResourceAmounts::default()).then_some(amounts)
+    };
+    let limits = amounts(
+        component.cpu_limit.as_deref(),
+        component.memory_limit.as_deref(),
+    );
+    // Reservations only where the blueprint also limits: a reservation the
+    // host cannot give keeps the container from starting.
+    let reservations = limits
+        .as_ref()
+        .and_then(|_| amounts(None, Some(component.memory.as_str())));
+    let resources = (limits.is_some() || reservations.is_some()).then_some(DeployResources {
+        limits,
+        reservations,
+    });
+    let replicas = (component.replicas != 1).then_some(component.replicas);
+    (replicas.is_some() || resources.is_some()).then_some(Deploy {
+        replicas,
+        resources,
+    })
 }
 
 /// Compose interpolates `$VAR` in the file itself (from the host's

@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction, HTTPGetAction,
-    Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec,
-    TCPSocketAction, VolumeMount, VolumeResourceRequirements,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar as KubeEnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, Secret, SecretKeySelector, SecurityContext, Service,
+    ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -317,14 +318,32 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
     let ns = &release.namespace;
     let name = format!("{}-{}", release.release, component.name);
     let pod_labels = labels(release, Some(&component.name));
-    let container = container(release, component);
+    let main = container(release, component);
+    let init: Vec<Container> = component
+        .init
+        .iter()
+        .map(|init| Container {
+            name: init.name.clone(),
+            image: Some(init.image.clone()),
+            command: (!init.command.is_empty()).then(|| init.command.clone()),
+            args: (!init.args.is_empty()).then(|| init.args.clone()),
+            env: main.env.clone(),
+            volume_mounts: main.volume_mounts.clone(),
+            security_context: main.security_context.clone(),
+            resources: main.resources.clone(),
+            ..Default::default()
+        })
+        .collect();
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(pod_labels.clone()),
             ..Default::default()
         }),
         spec: Some(PodSpec {
-            containers: vec![container],
+            containers: vec![main],
+            init_containers: (!init.is_empty()).then_some(init),
+            security_context: Some(pod_security(component)),
+            volumes: pod_volumes(component),
             ..Default::default()
         }),
     };
@@ -388,6 +407,98 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
     }
 }
 
+/// The pod's security context: the user and group the blueprint names
+/// (then `runAsNonRoot`), the volumes' group (`fsGroup`, changed only when
+/// the volume's root does not match already), and the runtime's default
+/// seccomp profile for every pod.
+fn pod_security(component: &RenderedComponent) -> PodSecurityContext {
+    let security = component.security.clone().unwrap_or_default();
+    let non_root = security.non_root();
+    let fs_group = (!component.volumes.is_empty())
+        .then(|| security.volume_group())
+        .flatten();
+    PodSecurityContext {
+        run_as_user: security.user.filter(|_| non_root).map(i64::from),
+        run_as_group: security.run_group().filter(|_| non_root).map(i64::from),
+        run_as_non_root: non_root.then_some(true),
+        fs_group: fs_group.map(i64::from),
+        fs_group_change_policy: fs_group.map(|_| "OnRootMismatch".to_string()),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The container's security context: never a privilege escalation; a
+/// non-root component drops every capability (keeping NET_BIND_SERVICE at
+/// most), a root one drops them all only when the blueprint lists the ones
+/// it keeps; a read-only root filesystem when the blueprint says it can.
+fn container_security(component: &RenderedComponent) -> SecurityContext {
+    let security = component.security.clone().unwrap_or_default();
+    let capabilities = if security.non_root() || security.capabilities.is_some() {
+        let keep = security.capabilities.clone().unwrap_or_default();
+        Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: (!keep.is_empty()).then_some(keep),
+        })
+    } else {
+        None
+    };
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities,
+        read_only_root_filesystem: security.read_only_root.then_some(true),
+        ..Default::default()
+    }
+}
+
+/// The name of the volume of a writable path (`/tmp` → `writable-tmp`).
+fn writable_volume_name(path: &str) -> String {
+    let slug: String = path
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = format!("writable-{slug}");
+    name.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+/// Pod volumes besides the claims: `/dev/shm` in memory and the writable paths.
+fn pod_volumes(component: &RenderedComponent) -> Option<Vec<Volume>> {
+    let mut volumes = Vec::new();
+    if let Some(size) = &component.shm {
+        volumes.push(Volume {
+            name: "shm".into(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: Some("Memory".into()),
+                size_limit: Some(Quantity(size.clone())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    for path in component.security.iter().flat_map(|s| &s.writable) {
+        volumes.push(Volume {
+            name: writable_volume_name(path),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        });
+    }
+    (!volumes.is_empty()).then_some(volumes)
+}
+
 fn container(release: &RenderedRelease, component: &RenderedComponent) -> Container {
     let env: Vec<KubeEnvVar> = component
         .env
@@ -418,7 +529,7 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
     let startup = component.start_period.map(|seconds| {
         let mut probe = probe(
             component
-                .readiness
+                .startup
                 .as_ref()
                 .expect("start_period comes with a health check"),
         );
@@ -465,10 +576,20 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
                 ("cpu".to_string(), Quantity(component.cpu.clone())),
                 ("memory".to_string(), Quantity(component.memory.clone())),
             ])),
+            limits: {
+                let limits: BTreeMap<String, Quantity> = [
+                    ("cpu", &component.cpu_limit),
+                    ("memory", &component.memory_limit),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), Quantity(v))))
+                .collect();
+                (!limits.is_empty()).then_some(limits)
+            },
             ..Default::default()
         }),
-        volume_mounts: (!component.volumes.is_empty()).then(|| {
-            component
+        volume_mounts: {
+            let mut mounts: Vec<VolumeMount> = component
                 .volumes
                 .iter()
                 .map(|v| VolumeMount {
@@ -476,8 +597,24 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
                     mount_path: v.path.clone(),
                     ..Default::default()
                 })
-                .collect()
-        }),
+                .collect();
+            if component.shm.is_some() {
+                mounts.push(VolumeMount {
+                    name: "shm".into(),
+                    mount_path: "/dev/shm".into(),
+                    ..Default::default()
+                });
+            }
+            for path in component.security.iter().flat_map(|s| &s.writable) {
+                mounts.push(VolumeMount {
+                    name: writable_volume_name(path),
+                    mount_path: path.clone(),
+                    ..Default::default()
+                });
+            }
+            (!mounts.is_empty()).then_some(mounts)
+        },
+        security_context: Some(container_security(component)),
         ..Default::default()
     }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::catalogue::Catalogue;
-use crate::catalogue::blueprint::{Check, short_error};
+use crate::catalogue::blueprint::{Check, Security, short_error};
 use crate::resolve::ReleaseGraph;
 use crate::template;
 pub use secrets::{EphemeralSecrets, SecretSource};
@@ -132,8 +132,28 @@ pub struct RenderedComponent {
     pub start_period: Option<u32>,
     pub volumes: Vec<VolumeMount>,
     pub env: Vec<EnvVar>,
+    /// CPU and memory requests.
     pub cpu: String,
     pub memory: String,
+    pub cpu_limit: Option<String>,
+    pub memory_limit: Option<String>,
+    /// The startup check (given `start_period` seconds), when there is one.
+    pub startup: Option<Check>,
+    /// Who it runs as; `None` when the blueprint does not say (the image decides).
+    pub security: Option<Security>,
+    /// Size of `/dev/shm` (a Kubernetes quantity), when the blueprint sets one.
+    pub shm: Option<String>,
+    /// Containers that run to completion before it, in order.
+    pub init: Vec<RenderedInit>,
+}
+
+/// An init container with its image decided.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RenderedInit {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
 }
 
 /// The public entry point of a release.
@@ -505,10 +525,10 @@ fn render_one(
             });
         }
         let health = c.health.as_ref();
+        let resources = c.resources.clone().unwrap_or_default();
         components.push(RenderedComponent {
             name: c.name.clone(),
             service: service_name(&release, i, &c.name),
-            image,
             command: c.command.clone(),
             args: c.args.clone(),
             ports: c.ports.clone(),
@@ -522,18 +542,28 @@ fn render_one(
             readiness: health.map(|h| h.readiness()),
             liveness: health.map(|h| h.liveness()),
             start_period: health.and_then(|h| h.start_period),
+            startup: health
+                .filter(|h| h.start_period.is_some())
+                .map(|h| h.startup()),
             volumes,
             env,
-            cpu: c
-                .resources
-                .as_ref()
-                .and_then(|r| r.cpu.clone())
-                .unwrap_or_else(|| "50m".into()),
-            memory: c
-                .resources
-                .as_ref()
-                .and_then(|r| r.memory.clone())
-                .unwrap_or_else(|| "64Mi".into()),
+            cpu: resources.cpu.clone().unwrap_or_else(|| "50m".into()),
+            memory: resources.memory.clone().unwrap_or_else(|| "64Mi".into()),
+            cpu_limit: resources.cpu_limit.clone(),
+            memory_limit: resources.memory_limit.clone(),
+            security: c.security.clone(),
+            shm: c.shm.clone(),
+            init: c
+                .init
+                .iter()
+                .map(|i| RenderedInit {
+                    name: i.name.clone(),
+                    image: i.image.clone().unwrap_or_else(|| image.clone()),
+                    command: i.command.clone(),
+                    args: i.args.clone(),
+                })
+                .collect(),
+            image,
         });
     }
 
