@@ -693,6 +693,41 @@ mod tests {
         assert!(text.contains("undefined variable 'cache.host'"), "{text}");
     }
 
+    /// Issue 13: every built-in component says which user it runs as, or
+    /// why it starts as root.
+    #[test]
+    fn every_builtin_component_says_which_user_it_runs_as() {
+        let catalogue = Catalogue::builtin().unwrap();
+        for name in catalogue.names() {
+            let bp = &catalogue.entry(name).unwrap().blueprint;
+            for c in &bp.components {
+                let security = c.value.security.as_ref();
+                assert!(
+                    security.is_some_and(|s| s.non_root() || s.root.is_some()),
+                    "{name}/{} does not say which user it runs as",
+                    c.value.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn requirement_versions_must_be_ones_the_dependency_lists() {
+        let mut sources = builtin_sources();
+        sources.push(source(
+            "x/hello.yaml",
+            &MINIMAL.replace(
+                "requires: []",
+                "requires: [{blueprint: postgresql, version: \"9\"}]",
+            ),
+        ));
+        let err = Catalogue::from_sources(sources).unwrap_err().to_string();
+        assert!(
+            err.contains("version '9' of 'postgresql' is not one it lists"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn search_ranks_names_before_descriptions() {
         let catalogue = Catalogue::builtin().unwrap();

@@ -594,7 +594,56 @@ mod tests {
             project.file.networks["authentik-postgresql"].external,
             Some(true)
         );
-        assert!(project.file.services["authentik"].depends_on.is_empty());
+        // Only its own one-shot service (the volume owner change): the
+        // dependencies' readiness is the runner's job.
+        assert_eq!(
+            project.file.services["authentik"]
+                .depends_on
+                .keys()
+                .collect::<Vec<_>>(),
+            ["authentik-volumes"]
+        );
+    }
+
+    #[test]
+    fn security_shared_memory_and_limits_reach_the_compose_file() {
+        let releases = render_app("authentik", None, &[]);
+        let project = project(&releases, Scope::Together);
+        let server = &project.file.services["authentik"];
+        assert_eq!(server.user.as_deref(), Some("1000:1000"));
+        assert_eq!(server.cap_drop, ["ALL"]);
+        assert_eq!(server.security_opt, ["no-new-privileges:true"]);
+        assert_eq!(server.shm_size.as_deref(), Some("512m"));
+        let limits = server
+            .deploy
+            .as_ref()
+            .and_then(|d| d.resources.as_ref())
+            .and_then(|r| r.limits.as_ref())
+            .unwrap();
+        assert_eq!(limits.memory.as_deref(), Some("2g"));
+        // The data volume is given to 1000:1000 first, by a one-shot service
+        // that the server waits for.
+        assert_eq!(
+            server.depends_on["authentik-volumes"].condition,
+            "service_completed_successfully"
+        );
+        let owner = &project.file.services["authentik-volumes"];
+        assert_eq!(owner.user.as_deref(), Some("0:0"));
+        assert_eq!(owner.restart, "no");
+        assert_eq!(owner.labels[INIT_LABEL], "true");
+        assert!(owner.entrypoint.as_ref().unwrap()[2].contains("chown -R 1000:1000"));
+        assert_eq!(owner.command.as_ref().unwrap(), &["/data"]);
+        assert!(owner.healthcheck.is_none() && owner.ports.is_empty());
+        // A root component keeps the runtime's capabilities, never escalates.
+        let gitea = project_of(&render_app("gitea", None, &[]));
+        let gitea = &gitea.file.services["gitea"];
+        assert!(gitea.user.is_none() && gitea.cap_drop.is_empty());
+        assert_eq!(gitea.security_opt, ["no-new-privileges:true"]);
+        // Read-only root with tmpfs for the writable paths.
+        let traefik = project_of(&render_app("traefik", None, &[]));
+        let traefik = &traefik.file.services["traefik"];
+        assert!(traefik.read_only);
+        assert_eq!(traefik.tmpfs, ["/tmp"]);
     }
 
     #[test]
@@ -630,6 +679,42 @@ mod tests {
         );
         assert_eq!(docker_name("default", "redis"), "redis");
         assert_ne!(docker_name("a", "b-c"), docker_name("a-b", "c"));
+    }
+
+    #[test]
+    fn init_containers_are_one_shot_services_in_order() {
+        let releases =
+            crate::render::tests::render_with(crate::render::tests::WITH_INIT, "migrator");
+        let project = project(&releases, Scope::PerRelease);
+        let services = &project.file.services;
+        let app = &services["migrator"];
+        for one_shot in ["migrator-volumes", "migrator-migrate", "migrator-check"] {
+            assert_eq!(
+                app.depends_on[one_shot].condition, "service_completed_successfully",
+                "{one_shot}"
+            );
+            assert_eq!(services[one_shot].restart, "no");
+        }
+        // Each waits for the one before: owner change, then migrate, then check.
+        assert!(
+            services["migrator-migrate"]
+                .depends_on
+                .contains_key("migrator-volumes")
+        );
+        assert!(
+            services["migrator-check"]
+                .depends_on
+                .contains_key("migrator-migrate")
+        );
+        assert_eq!(
+            services["migrator-migrate"].user.as_deref(),
+            Some("1000:1000")
+        );
+        assert_eq!(services["migrator-check"].image, "busybox:1.37");
+        assert_eq!(
+            services["migrator-migrate"].volumes,
+            ["migrator-app-data:/data"]
+        );
     }
 
     #[test]

@@ -747,6 +747,124 @@ mod tests {
         assert_eq!(json(&again), json(&objects));
     }
 
+    fn pod_of(app: &str, component: &str) -> Json {
+        let releases = render_app(app, None, &[]);
+        let release = releases.last().unwrap();
+        let workload = release_objects(release, &RenderOptions::default())
+            .into_iter()
+            .map(|o| o.to_json())
+            .find(|o| {
+                o["metadata"]["name"] == format!("{}-{component}", release.release)
+                    && o["kind"] != "Service"
+            })
+            .unwrap();
+        workload["spec"]["template"]["spec"].clone()
+    }
+
+    #[test]
+    fn a_non_root_component_gets_its_user_volume_group_and_no_privileges() {
+        let pod = pod_of("prometheus", "prometheus");
+        let security = &pod["securityContext"];
+        assert_eq!(security["runAsUser"], 65534);
+        assert_eq!(security["runAsGroup"], 65534);
+        assert_eq!(security["runAsNonRoot"], true);
+        assert_eq!(security["fsGroup"], 65534);
+        assert_eq!(security["fsGroupChangePolicy"], "OnRootMismatch");
+        assert_eq!(security["seccompProfile"]["type"], "RuntimeDefault");
+        let container = &pod["containers"][0]["securityContext"];
+        assert_eq!(container["allowPrivilegeEscalation"], false);
+        assert_eq!(container["capabilities"]["drop"][0], "ALL");
+        assert_eq!(container["readOnlyRootFilesystem"], true);
+        let resources = &pod["containers"][0]["resources"];
+        assert_eq!(resources["limits"]["memory"], "2Gi");
+        assert_eq!(resources["requests"]["memory"], "512Mi");
+    }
+
+    #[test]
+    fn authentik_gets_shared_memory_and_a_startup_budget() {
+        let pod = pod_of("authentik", "server");
+        let shm = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "shm")
+            .unwrap();
+        assert_eq!(shm["emptyDir"]["medium"], "Memory");
+        assert_eq!(shm["emptyDir"]["sizeLimit"], "512Mi");
+        let container = &pod["containers"][0];
+        assert!(
+            container["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "shm" && m["mountPath"] == "/dev/shm")
+        );
+        let startup = &container["startupProbe"];
+        assert_eq!(startup["httpGet"]["path"], "/-/health/live/");
+        assert_eq!(startup["failureThreshold"], 60);
+        assert_eq!(startup["periodSeconds"], 5);
+        assert_eq!(
+            container["readinessProbe"]["httpGet"]["path"],
+            "/-/health/ready/"
+        );
+    }
+
+    #[test]
+    fn a_root_component_says_so_and_still_never_escalates() {
+        let pod = pod_of("gitea", "gitea");
+        assert!(pod["securityContext"].get("runAsNonRoot").is_none());
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        let container = &pod["containers"][0]["securityContext"];
+        assert_eq!(container["allowPrivilegeEscalation"], false);
+        assert!(container.get("capabilities").is_none());
+    }
+
+    #[test]
+    fn writable_paths_of_a_read_only_root_get_empty_directories() {
+        let pod = pod_of("traefik", "traefik");
+        assert!(
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "writable-tmp" && v.get("emptyDir").is_some())
+        );
+        assert!(
+            pod["containers"][0]["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "writable-tmp" && m["mountPath"] == "/tmp")
+        );
+    }
+
+    #[test]
+    fn init_containers_run_first_with_the_same_user_env_and_volumes() {
+        let releases =
+            crate::render::tests::render_with(crate::render::tests::WITH_INIT, "migrator");
+        let objects = release_objects(&releases[0], &RenderOptions::default());
+        let pod = objects
+            .iter()
+            .map(|o| o.to_json())
+            .find(|o| o["kind"] == "StatefulSet")
+            .unwrap()["spec"]["template"]["spec"]
+            .clone();
+        let init = pod["initContainers"].as_array().unwrap();
+        assert_eq!(init.len(), 2);
+        assert_eq!(init[0]["name"], "migrate");
+        assert_eq!(init[0]["image"], "busybox:1.36");
+        assert_eq!(init[0]["volumeMounts"][0]["mountPath"], "/data");
+        assert_eq!(
+            init[0]["securityContext"]["allowPrivilegeEscalation"],
+            false
+        );
+        assert_eq!(init[1]["command"][0], "test");
+        assert_eq!(pod["securityContext"]["fsGroup"], 1000);
+    }
+
     #[test]
     fn yaml_is_multi_document() {
         let releases = render_app("redis", None, &[]);

@@ -632,6 +632,39 @@ pub(crate) mod tests {
         .unwrap()
     }
 
+    /// Renders `name` from the built-in catalogue plus one more blueprint file.
+    pub(crate) fn render_with(extra: &str, name: &str) -> Vec<RenderedRelease> {
+        let mut sources = Catalogue::builtin_sources();
+        sources.push(crate::catalogue::BlueprintSource {
+            origin: "test/extra.yaml".into(),
+            text: extra.into(),
+        });
+        let catalogue = Catalogue::from_sources(sources).unwrap_or_else(|e| panic!("{e}"));
+        let request = Request {
+            blueprint: name.into(),
+            ..Default::default()
+        };
+        let graph = resolve(&catalogue, &[request]).unwrap();
+        render_releases(
+            &catalogue,
+            &graph,
+            &RenderOptions::default(),
+            &mut EphemeralSecrets::new(),
+        )
+        .unwrap()
+    }
+
+    /// A blueprint with two init containers, one on another image.
+    pub(crate) const WITH_INIT: &str = "name: migrator\ndescription: runs migrations first\ncategory: test\nversion: \"1.36\"\ncomponents:\n  - name: app\n    image: busybox\n    args: [httpd, -f, -p, \"8080\"]\n    security: {user: 1000, group: 1000, fs_group: 1000}\n    ports: [{name: http, port: 8080}]\n    volumes: [{name: data, path: /data, size: 1Gi}]\n    init:\n      - {name: migrate, args: [sh, -c, \"echo migrated > /data/done\"]}\n      - {name: check, image: \"busybox:1.37\", command: [test, -f, /data/done]}\n";
+
+    #[test]
+    fn init_containers_take_the_component_image_unless_they_name_one() {
+        let releases = render_with(WITH_INIT, "migrator");
+        let init = &releases[0].components[0].init;
+        assert_eq!(init[0].image, "busybox:1.36");
+        assert_eq!(init[1].image, "busybox:1.37");
+    }
+
     fn env<'a>(release: &'a RenderedRelease, component: &str, name: &str) -> Option<&'a EnvVar> {
         release
             .components
@@ -682,7 +715,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             ak.components[0].image,
-            "ghcr.io/goauthentik/server:2026.2.2"
+            "ghcr.io/goauthentik/server:2026.8.7"
         );
         assert_eq!(ak.components[0].volumes[0].path, "/data");
     }
