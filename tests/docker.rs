@@ -408,3 +408,113 @@ fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
         "something of slow-start is left"
     );
 }
+
+/// The user a project's (only running) container runs as, as the engine says.
+fn container_user(project: &str) -> String {
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=io.deckhand.component=postgres",
+    ]);
+    docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.User}}",
+        id.lines().next().unwrap(),
+    ])
+}
+
+/// Issue 13: `upgrade postgresql to 18` on a release created with 17 is
+/// refused at plan time, on the real engine, with the reason and what to do;
+/// the data and the running container are untouched. (The sandbox's
+/// postgres image is PostgreSQL 15 whatever its tag; the refusal comes from
+/// the tags, before anything runs, which is the point.)
+#[test]
+fn an_upgrade_to_another_postgresql_major_is_refused_and_the_data_stays() {
+    if !docker_ready() {
+        return;
+    }
+    let project = "dh-major_postgresql";
+    clean(&[project]);
+    let server = server();
+    let install = deploy(
+        &server,
+        "install postgresql 17 on docker in namespace dh-major",
+        json!({}),
+    );
+    let done = server.wait_for_within(&install, &["completed", "failed"], Duration::from_secs(150));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    // It runs as postgres (999), not root.
+    assert_eq!(container_user(project), "999:999");
+    let password = secret_in(&server, "dh-major", "postgresql", "password");
+    let url = format!(
+        "postgresql://app:{password}@{}:5432/app",
+        container_ip(project)
+    );
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([url.as_str(), "-tAc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    psql("create table kept (v text); insert into kept values ('written by 17')");
+    let container_before = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+
+    let upgrade = deploy(
+        &server,
+        "upgrade postgresql to 18 on docker in namespace dh-major",
+        json!({}),
+    );
+    let refused =
+        server.wait_for_within(&upgrade, &["completed", "failed"], Duration::from_secs(60));
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.contains("postgresql 17 to 18"), "{error}");
+    assert!(error.contains("another major version"), "{error}");
+    assert!(error.contains("pg_dumpall"), "what to do is said: {error}");
+    assert!(
+        !refused["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["step"] == "release postgresql"),
+        "nothing was applied: {refused}"
+    );
+    // The same container, the same data, still revision 1.
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}")
+        ]),
+        container_before
+    );
+    assert_eq!(psql("select v from kept"), "written by 17");
+    let (_, releases) = server.get(
+        "/api/orchestration/releases/dh-major/postgresql",
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(
+        releases[0]["revisions"].as_array().map(Vec::len),
+        Some(1),
+        "a revision was recorded: {releases}"
+    );
+
+    remove(&server, "remove postgresql on docker in namespace dh-major");
+    assert_eq!(project_left(project).0, "", "{project} containers left");
+}
