@@ -202,7 +202,16 @@ fn lifecycle_refusals_are_clear() {
                 .contains("kubectl -n default get pvc -l app.kubernetes.io/instance=postgresql"),
         "{detail}"
     );
+    // Another major version cannot read the data directory: refused, with
+    // what to do (issue 13). A new version within the major can.
     let (code, body) = dry_run(&server, "upgrade postgresql to 17");
+    assert_eq!(code, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("from postgresql 18 to 17") && detail.contains("pg_dumpall"),
+        "{detail}"
+    );
+    let (code, body) = dry_run(&server, "upgrade postgresql to 18.1");
     assert_eq!(code, 202, "{body}");
     // "and its dependencies" can also be the request's `cascade` option.
     assert_eq!(
