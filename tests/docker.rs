@@ -518,3 +518,115 @@ fn an_upgrade_to_another_postgresql_major_is_refused_and_the_data_stays() {
     remove(&server, "remove postgresql on docker in namespace dh-major");
     assert_eq!(project_left(project).0, "", "{project} containers left");
 }
+
+/// The host ports a project's containers publish, as the engine reports them.
+fn published_ports(project: &str) -> Vec<u16> {
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=io.deckhand.component=web",
+    ]);
+    let ports = docker(&["port", id.lines().next().expect("a running container")]);
+    ports
+        .lines()
+        .filter_map(|l| l.rsplit(':').next()?.trim().parse().ok())
+        .collect()
+}
+
+/// What `GET /` on 127.0.0.1:`port` answers (the body), or the error.
+fn http_get(port: u16) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+        .map_err(|e| format!("connect {port}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+/// Issue 13: two releases that want the same host port both run on one
+/// Docker host: the second is given the next free port at plan time, the
+/// plan says so, status shows it, an upgrade keeps it, and removal frees it.
+#[test]
+fn two_releases_that_want_the_same_host_port_both_run() {
+    if !docker_ready() {
+        return;
+    }
+    let (one, two) = ("dh-porta_published", "dh-portb_published");
+    clean(&[one, two]);
+    let server = server();
+    let first = deploy(
+        &server,
+        "install published on docker in namespace dh-porta",
+        json!({}),
+    );
+    let done = server.wait_for_within(&first, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let second = deploy(
+        &server,
+        "install published on docker in namespace dh-portb",
+        json!({}),
+    );
+    let done = server.wait_for_within(&second, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let plan_text = done["plan_text"].as_str().unwrap_or_default().to_string();
+    assert!(
+        plan_text.contains("host port 18080 is taken by"),
+        "the plan says why the port moved: {plan_text}"
+    );
+
+    let (port_one, port_two) = (published_ports(one), published_ports(two));
+    assert_eq!(port_one.len(), 1, "{port_one:?}");
+    assert_eq!(port_two.len(), 1, "{port_two:?}");
+    assert_ne!(port_one, port_two, "both publish the same host port");
+    for port in [port_one[0], port_two[0]] {
+        let answer = http_get(port).unwrap();
+        assert!(
+            answer.contains("200 OK") && answer.ends_with("ok\n"),
+            "{answer}"
+        );
+    }
+    // The plan said where the second one is; status says it too.
+    assert!(
+        plan_text.contains(&format!("published on 127.0.0.1:{}", port_two[0])),
+        "{plan_text}"
+    );
+    let status = deploy(
+        &server,
+        "status of published on docker in namespace dh-portb",
+        json!({}),
+    );
+    let status = server.wait_for_within(&status, &["completed", "failed"], Duration::from_secs(30));
+    let report = status["plan_text"].as_str().unwrap_or_default();
+    assert!(
+        report.contains(&format!("published on http://127.0.0.1:{}", port_two[0])),
+        "{status}"
+    );
+
+    // An upgrade keeps the port (the first release's is still taken, and
+    // the second's own is recorded).
+    let upgrade = deploy(
+        &server,
+        "upgrade published to 1.35 on docker in namespace dh-portb",
+        json!({}),
+    );
+    let done = server.wait_for_within(&upgrade, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    assert_eq!(published_ports(two), port_two);
+
+    remove(&server, "remove published on docker in namespace dh-porta");
+    remove(&server, "remove published on docker in namespace dh-portb");
+    for project in [one, two] {
+        assert_eq!(project_left(project).0, "", "{project} containers left");
+    }
+}

@@ -596,5 +596,6 @@ pub(crate) fn release_for_graph(value: &Json) -> Option<crate::render::RenderedR
         wave: value.get("wave").and_then(Json::as_u64).unwrap_or(0) as usize,
         timeout: None,
         parameters: Default::default(),
+        published: None,
     })
 }

@@ -350,16 +350,12 @@ fn service(
             .iter()
             .map(|dependency| docker_name(&release.namespace, dependency)),
     );
-    let published: Vec<String> = if release.requested {
-        component
-            .ports
-            .iter()
-            .filter(|p| component.expose.as_deref() == Some(p.name.as_str()))
-            .map(|p| format!("127.0.0.1:{0}:{0}", p.port))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let published: Vec<String> = release
+        .published
+        .iter()
+        .filter(|p| component.expose.as_deref() == Some(p.port_name.as_str()))
+        .map(|p| format!("127.0.0.1:{}:{}", p.host_port, p.container_port))
+        .collect();
     let security = component.security.clone().unwrap_or_default();
     let labels = BTreeMap::from([
         ("io.deckhand.release".to_string(), release.release.clone()),

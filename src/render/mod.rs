@@ -37,6 +37,9 @@ pub struct RenderOptions {
     pub cluster_issuer: String,
     /// Ingress class, when the cluster needs one named.
     pub ingress_class: Option<String>,
+    /// Publish the exposed port of each requested release on the host
+    /// (Compose), on a port the [`SecretSource`] chooses.
+    pub publish_host_ports: bool,
 }
 
 impl Default for RenderOptions {
@@ -46,6 +49,7 @@ impl Default for RenderOptions {
             base_domain: "example.com".into(),
             cluster_issuer: "letsencrypt".into(),
             ingress_class: None,
+            publish_host_ports: false,
         }
     }
 }
@@ -70,6 +74,19 @@ pub enum RenderError {
     },
     #[error("{release}: volume size '{size}' is not a Kubernetes quantity")]
     VolumeSize { release: String, size: String },
+    #[error("{release} cannot be published on the host: {reason}")]
+    HostPort { release: String, reason: String },
+}
+
+/// Where a Compose release's exposed port is published on the host
+/// (`127.0.0.1:<host_port>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub port_name: String,
+    pub container_port: u16,
+    pub host_port: u16,
+    /// Who holds the container port on the host, when the release was moved.
+    pub taken_by: Option<String>,
 }
 
 /// One environment variable of a component. Serialized (plans, API, logs)
@@ -202,6 +219,8 @@ pub struct RenderedRelease {
     /// Readiness timeout in seconds, when the blueprint sets one.
     pub timeout: Option<u64>,
     pub parameters: BTreeMap<String, Json>,
+    /// The host port of its exposed port (Compose, requested releases).
+    pub published: Option<Published>,
 }
 
 impl RenderedRelease {
@@ -213,6 +232,12 @@ impl RenderedRelease {
                 "{}://{}",
                 if ingress.tls { "https" } else { "http" },
                 ingress.host
+            ));
+        }
+        if let Some(published) = &self.published {
+            out.push(format!(
+                "http://127.0.0.1:{} (published {})",
+                published.host_port, published.port_name
             ));
         }
         for c in &self.components {
@@ -351,7 +376,30 @@ fn render_one(
         _ => None,
     };
     let domain = ingress.as_ref().map(|i| i.host.clone()).unwrap_or_default();
+    // A person reaches a Compose release through its published port.
+    let asked_replicas = node
+        .parameters
+        .get("replicas")
+        .and_then(Json::as_u64)
+        .unwrap_or(1) as u32;
+    let published = match &exposed {
+        Some((_, port)) if options.publish_host_ports && node.requested && asked_replicas <= 1 => {
+            Some(
+                secret_source
+                    .host_port(&release, &port.name, port.port)
+                    .map_err(|reason| RenderError::HostPort {
+                        release: release.clone(),
+                        reason,
+                    })?,
+            )
+        }
+        _ => None,
+    };
     let url = match (&ingress, &exposed, first) {
+        (None, _, _) if published.is_some() => format!(
+            "http://127.0.0.1:{}",
+            published.as_ref().map_or(0, |p| p.host_port)
+        ),
         (Some(i), _, _) => format!("{}://{}", if i.tls { "https" } else { "http" }, i.host),
         (None, Some((service, port)), _) => format!("http://{service}:{}", port.port),
         (None, None, Some(c)) => match c.ports.first() {
@@ -413,11 +461,6 @@ fn render_one(
     }
 
     // Replicas.
-    let asked_replicas = node
-        .parameters
-        .get("replicas")
-        .and_then(Json::as_u64)
-        .unwrap_or(1) as u32;
     let any_scalable = bp.components.iter().any(|c| c.value.scalable);
     if asked_replicas > 1 && !any_scalable {
         return Err(RenderError::SingleInstance {
@@ -585,6 +628,7 @@ fn render_one(
         wave,
         timeout: bp.timeout,
         parameters: node.parameters.clone(),
+        published,
     })
 }
 

@@ -10,6 +10,7 @@
 
 pub mod conversations;
 pub mod intents;
+pub mod ports;
 pub mod releases;
 pub mod tokens;
 
