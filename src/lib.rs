@@ -31,3 +31,4 @@ pub mod render;
 pub mod resolve;
 pub mod store;
 pub mod template;
+pub mod upgrade_guard;

@@ -338,7 +338,7 @@ fn pod_security_violations(pod: &Value) -> (Vec<String>, Vec<String>) {
     let mut restricted = Vec::new();
     for key in ["hostNetwork", "hostPID", "hostIPC"] {
         if pod[key] == true {
-            baseline.push(format!("{key}"));
+            baseline.push(key.to_string());
         }
     }
     for volume in pod["volumes"].as_array().into_iter().flatten() {
@@ -478,8 +478,16 @@ fn every_pod_is_baseline_and_restricted_wherever_the_app_runs_as_a_user() {
 #[test]
 fn the_apps_the_audit_named_carry_the_security_context_they_need() {
     let catalogue = Catalogue::builtin().unwrap();
-    // (sentence, release, component, user, fsGroup, /dev/shm)
-    let cases: &[(&str, &str, &str, Option<i64>, Option<i64>, Option<&str>)] = &[
+    /// (sentence, release, component, user, fsGroup, /dev/shm)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<i64>,
+        Option<i64>,
+        Option<&'a str>,
+    );
+    let cases: &[Case] = &[
         ("install n8n", "n8n", "n8n", Some(1000), Some(1000), None),
         (
             "install prometheus",

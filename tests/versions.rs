@@ -66,7 +66,10 @@ fn the_check_catches_a_default_older_than_the_oldest_supported() {
     assert_eq!(order("3.5.0", "3.13"), Ordering::Less);
     assert_eq!(order("2026.2.2", "2026.5"), Ordering::Less);
     assert_eq!(
-        order("RELEASE.2025-09-07T16-13-09Z", "RELEASE.2025-10-15T17-29-55Z"),
+        order(
+            "RELEASE.2025-09-07T16-13-09Z",
+            "RELEASE.2025-10-15T17-29-55Z"
+        ),
         Ordering::Less
     );
 }

@@ -12,6 +12,7 @@
 
 pub mod compose;
 pub mod kubernetes;
+mod pod_security;
 pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
