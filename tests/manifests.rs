@@ -633,3 +633,61 @@ fn traefik_has_a_provider_and_minio_exposes_its_s3_api() {
         "the S3 port is not published:\n{file}"
     );
 }
+
+/// The same rule as above, judged by the Pod Security Admission's own code:
+/// `psa-check` (tests/tools/psa-check, built by `.ci/run` from the Go module
+/// k8s.io/pod-security-admission) evaluates every rendered pod template at
+/// `baseline` and `restricted`, policy version `latest`.
+#[test]
+fn the_pod_security_admission_itself_agrees() {
+    let catalogue = Catalogue::builtin().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut expected: BTreeMap<String, bool> = BTreeMap::new();
+    for (label, sentence) in sentences(&catalogue) {
+        let plan = plan(&catalogue, &sentence, Platform::Kubernetes);
+        files.extend(
+            plan.write_manifests(&dir.path().join(&label))
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "yaml")),
+        );
+        for release in &plan.releases {
+            for c in &release.components {
+                let non_root = c.security.as_ref().is_some_and(|s| s.non_root());
+                expected.insert(format!("{}-{}", release.release, c.name), non_root);
+            }
+        }
+    }
+    let Some(checker) = common::require_tool(
+        "psa-check",
+        "the Pod Security Admission check (cd tests/tools/psa-check && go build -o /usr/local/bin/psa-check .)",
+    ) else {
+        return;
+    };
+    let output = Command::new(checker)
+        .args(&files)
+        .output()
+        .expect("psa-check runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut judged = 0;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let result: Value = serde_json::from_str(line).unwrap();
+        let name = result["name"].as_str().unwrap();
+        let non_root = expected[name];
+        let baseline = result["baseline"].as_array().unwrap();
+        let restricted = result["restricted"].as_array().unwrap();
+        assert!(baseline.is_empty(), "{name} is not baseline: {baseline:?}");
+        assert_eq!(
+            restricted.is_empty(),
+            non_root,
+            "{name}: restricted says {restricted:?}"
+        );
+        judged += 1;
+    }
+    assert!(judged > 40, "only {judged} workloads judged");
+}
