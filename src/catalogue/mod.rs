@@ -778,6 +778,8 @@ pub struct ComponentDetail {
     pub scalable: bool,
     pub health: Option<blueprint::Health>,
     pub volumes: Vec<String>,
+    /// Who it runs as, for a person ("uid 1000, gid 1000" or "root: why").
+    pub runs_as: String,
 }
 
 impl Catalogue {
@@ -806,6 +808,20 @@ impl Catalogue {
                         scalable: c.scalable,
                         health: c.health.clone(),
                         volumes: c.volumes.iter().map(|v| v.path.value.clone()).collect(),
+                        runs_as: match &c.security {
+                            Some(s) if s.non_root() => format!(
+                                "uid {}, gid {}{} (restricted)",
+                                s.user.unwrap_or_default(),
+                                s.run_group().unwrap_or_default(),
+                                s.volume_group()
+                                    .filter(|_| !c.volumes.is_empty())
+                                    .map_or(String::new(), |g| format!(", volumes group {g}"))
+                            ),
+                            Some(s) if s.root.is_some() => {
+                                format!("root: {}", s.root.clone().unwrap_or_default())
+                            }
+                            _ => "the image's default user (the blueprint does not say)".into(),
+                        },
                     }
                 })
                 .collect(),
