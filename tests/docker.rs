@@ -630,3 +630,59 @@ fn two_releases_that_want_the_same_host_port_both_run() {
         assert_eq!(project_left(project).0, "", "{project} containers left");
     }
 }
+
+/// Issue 13: a component that runs as a non-root user on a volume the engine
+/// creates for root, with an init container: the one-shot owner change gives
+/// the volume to 1000:1000 first, the init container runs as 1000 and
+/// finishes, the component writes to its volume and becomes healthy, and
+/// /dev/shm has the size the blueprint asked for.
+#[test]
+fn a_non_root_component_owns_its_fresh_volume_and_its_init_container_runs_first() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["owned"]);
+    let server = server();
+    let id = deploy(&server, "install owned on docker", json!({}));
+    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let app = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=com.docker.compose.project=owned",
+        "--filter",
+        "label=io.deckhand.component=app",
+    ]);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.User}}", &app]),
+        "1000:1000"
+    );
+    assert_eq!(
+        docker(&["exec", &app, "stat", "-c", "%u:%g", "/data"]),
+        "1000:1000"
+    );
+    assert_eq!(docker(&["exec", &app, "cat", "/data/init-ran-as"]), "1000");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.HostConfig.ShmSize}}", &app]),
+        (128u64 << 20).to_string()
+    );
+    // The one-shot services finished and are not counted as workloads.
+    let one_shots = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=com.docker.compose.project=owned",
+        "--filter",
+        "label=io.deckhand.init=true",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert_eq!(one_shots.lines().count(), 2, "{one_shots}");
+    assert!(
+        one_shots.lines().all(|s| s.starts_with("Exited (0)")),
+        "{one_shots}"
+    );
+    remove(&server, "remove owned on docker");
+    assert_eq!(project_left("owned").0, "", "owned containers left");
+}
