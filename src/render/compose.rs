@@ -100,6 +100,9 @@ pub struct ResourceAmounts {
 /// executor expects them to exit 0 and does not count them as workloads.
 pub const INIT_LABEL: &str = "io.deckhand.init";
 
+/// The image of the one-shot service that gives a non-root component its volumes.
+pub const VOLUME_OWNER_IMAGE: &str = "busybox:1.36";
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComposeHealthcheck {
     pub test: Vec<String>,
@@ -262,7 +265,9 @@ fn one_shot_services(
             security.user.unwrap_or_default(),
             security.volume_group().unwrap_or_default()
         );
-        let mut chown = base(&component.image);
+        // busybox, not the component's image: it surely has sh, stat and
+        // chown, whatever the application's image (distroless, micro) has.
+        let mut chown = base(VOLUME_OWNER_IMAGE);
         chown.user = Some("0:0".into());
         chown.read_only = false;
         chown.tmpfs = vec![];
@@ -625,6 +630,7 @@ mod tests {
         );
         let owner = &project.file.services["authentik-volumes"];
         assert_eq!(owner.user.as_deref(), Some("0:0"));
+        assert_eq!(owner.image, VOLUME_OWNER_IMAGE);
         assert_eq!(owner.restart, "no");
         assert_eq!(owner.labels[INIT_LABEL], "true");
         assert!(owner.entrypoint.as_ref().unwrap()[2].contains("chown -R 1000:1000"));
