@@ -174,6 +174,7 @@ impl Settings {
                     .or(file.cluster_issuer)
                     .unwrap_or(defaults.cluster_issuer),
                 ingress_class: env("DECKHAND_INGRESS_CLASS").or(file.ingress_class),
+                publish_host_ports: false,
             },
             default_platform: match env("DECKHAND_PLATFORM").as_deref() {
                 Some("compose") => Platform::Compose,

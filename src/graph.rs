@@ -381,6 +381,7 @@ pub fn release_from_stored(value: &serde_json::Value) -> Option<crate::render::R
             .unwrap_or(0) as usize,
         timeout: None,
         parameters: Default::default(),
+        published: None,
     })
 }
 

@@ -34,3 +34,4 @@ pub mod resolve;
 pub mod service;
 pub mod store;
 pub mod template;
+pub mod upgrade_guard;

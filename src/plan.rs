@@ -43,6 +43,8 @@ pub enum PlanError {
     },
     #[error("{0}")]
     Refused(String),
+    #[error("{0}")]
+    DataFormat(Box<crate::upgrade_guard::DataFormatRefusal>),
     #[error("cannot write manifests to '{path}': {source}")]
     Write {
         path: String,
@@ -216,6 +218,7 @@ impl<'a> Planner<'a> {
             .map_or(self.options.namespace.clone(), |n| n.to_string());
         let mut options = self.options.clone();
         options.namespace = namespace.clone();
+        options.publish_host_ports = platform == Platform::Compose;
 
         let mut parameters: BTreeMap<String, Json> = BTreeMap::new();
         let p = &intent.parameters;
@@ -302,6 +305,24 @@ impl<'a> Planner<'a> {
                 node.parameters = installed.parameters.clone();
             }
         }
+        let mut notes = Vec::new();
+        // Data written by one major version that another cannot read is
+        // refused before anything is rendered, let alone applied.
+        for index in graph.graph.node_indices() {
+            let node = &graph.graph[index];
+            let Some(installed) = self
+                .recorded
+                .get(&node.release)
+                .filter(|r| r.blueprint == node.blueprint)
+            else {
+                continue;
+            };
+            if let Some(note) =
+                crate::upgrade_guard::check(self.catalogue, node, &installed.version)?
+            {
+                notes.push(note);
+            }
+        }
         let releases = render::render_releases(self.catalogue, &graph, &options, secrets)?;
         let waves = graph
             .waves
@@ -309,8 +330,15 @@ impl<'a> Planner<'a> {
             .map(|w| w.iter().map(|i| graph.node(*i).release.clone()).collect())
             .collect();
 
-        let mut notes = Vec::new();
         for release in &releases {
+            if let Some(published) = &release.published
+                && let Some(holder) = &published.taken_by
+            {
+                notes.push(format!(
+                    "{}: host port {} is taken by {holder}; it is published on 127.0.0.1:{} instead (kept for this release from now on)",
+                    release.release, published.container_port, published.host_port
+                ));
+            }
             if let Some(ingress) = release.ingress.as_ref().filter(|i| i.default_host) {
                 notes.push(format!(
                     "no domain given: {} is reached at {}; say \"on domain app.example.org\" or set DECKHAND_BASE_DOMAIN",
@@ -447,10 +475,17 @@ impl Plan {
                 let mut out = Vec::new();
                 for c in &release.components {
                     let ports: Vec<String> = c.ports.iter().map(|p| p.port.to_string()).collect();
+                    let published = release
+                        .published
+                        .as_ref()
+                        .filter(|p| c.expose.as_deref() == Some(p.port_name.as_str()))
+                        .map_or(String::new(), |p| {
+                            format!(" (published on 127.0.0.1:{})", p.host_port)
+                        });
                     out.push(if ports.is_empty() {
                         format!("service {}", c.service)
                     } else {
-                        format!("service {}:{}", c.service, ports.join(","))
+                        format!("service {}:{}{published}", c.service, ports.join(","))
                     });
                     for v in &c.volumes {
                         out.push(format!(
@@ -725,6 +760,49 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(err, PlanError::NeedsHistory { .. }));
+    }
+
+    #[test]
+    fn on_compose_the_urls_a_person_uses_are_the_published_ones() {
+        let env = |text: &str, release: &str, name: &str| {
+            let plan = plan(text);
+            let release = plan.releases.iter().find(|r| r.release == release).unwrap();
+            release.components[0]
+                .env
+                .iter()
+                .find(|e| e.name == name)
+                .map(|e| e.value.clone())
+        };
+        assert_eq!(
+            env(
+                "install gitea on docker",
+                "gitea",
+                "GITEA__server__ROOT_URL"
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        assert_eq!(
+            env("install n8n on docker", "n8n", "WEBHOOK_URL").as_deref(),
+            Some("http://127.0.0.1:5678")
+        );
+        // On Kubernetes without an ingress it stays the in-cluster address,
+        // and a domain wins everywhere.
+        assert_eq!(
+            env("install gitea", "gitea", "GITEA__server__ROOT_URL").as_deref(),
+            Some("http://gitea:3000")
+        );
+        assert_eq!(
+            env(
+                "install n8n on docker on domain n8n.example.org",
+                "n8n",
+                "WEBHOOK_URL"
+            )
+            .as_deref(),
+            Some("http://n8n.example.org")
+        );
+        let text = plan("install gitea on docker").to_text();
+        assert!(text.contains("published on 127.0.0.1:3000"), "{text}");
     }
 
     #[test]

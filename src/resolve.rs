@@ -220,6 +220,15 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
                         // Shared within the tree: what this requirement asks
                         // for must agree with what the release already has.
                         let have = &graph[existing].parameters;
+                        if let Some(want) = &req.version
+                            && *want != graph[existing].version
+                        {
+                            return Err(ResolveError::ConflictingParameters {
+                                release: graph[existing].release.clone(),
+                                first: format!("version {}", graph[existing].version),
+                                second: format!("version {want} (asked by {blueprint_name})"),
+                            });
+                        }
                         if let Some((key, want)) = req
                             .with_parameters
                             .iter()
@@ -247,7 +256,9 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
                             ReleaseNode {
                                 release: format!("{root_blueprint}-{dep_name}"),
                                 blueprint: dep_name.to_string(),
-                                version: dep_entry.blueprint.default_version().to_string(),
+                                version: req.version.clone().unwrap_or_else(|| {
+                                    dep_entry.blueprint.default_version().to_string()
+                                }),
                                 parameters: dep_parameters,
                                 requested: false,
                             },

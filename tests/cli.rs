@@ -522,3 +522,32 @@ fn chat_asks_back_and_runs_the_pick() {
     assert_eq!(none.status.code(), Some(2), "{}", common::stdout(&none));
     assert!(common::stdout(&none).contains("Nothing picked"));
 }
+
+/// Issue 13: lint checks the security, shared memory, resources, init
+/// containers and data compatibility of a blueprint, with file and line.
+#[test]
+fn lint_checks_security_shm_resources_init_and_data_compatibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = HELLO.replace(
+        "    image: busybox\n",
+        "    image: busybox\n    security: {user: 0, capabilities: [SYS_ADMIN]}\n    shm: 512MB\n    resources: {cpu: lots, memory: 1Gi, memory_limit: 512Mi}\n    init: [{name: web}]\n",
+    ) + "data_compatibility: major\nversion: latest\n";
+    std::fs::write(dir.path().join("hello.yaml"), broken).unwrap();
+    let output = common::run(&["catalogue", "lint", dir.path().to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(1));
+    let text = common::stdout(&output);
+    let file = dir.path().join("hello.yaml").display().to_string();
+    for expected in [
+        "security.user 0 is root",
+        "capability 'SYS_ADMIN' is not one a pod may add",
+        "shm '512MB' must be a binary memory quantity",
+        "resources.cpu 'lots' is not a CPU quantity",
+        "memory_limit is below the memory request",
+        "init container 'web' is named twice (or like its component)",
+        "init container 'web' runs nothing",
+        "data_compatibility is major, but the default version 'latest' has no major number",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    assert!(text.contains(&format!("{file}:6:")), "{text}");
+}

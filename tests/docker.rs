@@ -475,3 +475,281 @@ fn the_cli_on_docker_remembers_the_platform_reports_waits_and_exits_cleanly() {
     }
     clean(&["hardening_redis", "hardening_never-ready"]);
 }
+
+/// The user a project's (only running) container runs as, as the engine says.
+fn container_user(project: &str) -> String {
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=io.deckhand.component=postgres",
+    ]);
+    docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.User}}",
+        id.lines().next().unwrap(),
+    ])
+}
+
+/// Issue 13: `upgrade postgresql to 18` on a release created with 17 is
+/// refused at plan time, on the real engine, with the reason and what to do;
+/// the data and the running container are untouched. (The sandbox's
+/// postgres image is PostgreSQL 15 whatever its tag; the refusal comes from
+/// the tags, before anything runs, which is the point.)
+#[test]
+fn an_upgrade_to_another_postgresql_major_is_refused_and_the_data_stays() {
+    if !docker_ready() {
+        return;
+    }
+    let project = "dh-major_postgresql";
+    clean(&[project]);
+    let server = server();
+    let install = deploy(
+        &server,
+        "install postgresql 17 on docker in namespace dh-major",
+        json!({}),
+    );
+    let done = server.wait_for_within(&install, &["completed", "failed"], Duration::from_secs(150));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    // It runs as postgres (999), not root.
+    assert_eq!(container_user(project), "999:999");
+    let password = secret_in(&server, "dh-major", "postgresql", "password");
+    let url = format!(
+        "postgresql://app:{password}@{}:5432/app",
+        container_ip(project)
+    );
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([url.as_str(), "-tAc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    psql("create table kept (v text); insert into kept values ('written by 17')");
+    let container_before = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+
+    let upgrade = deploy(
+        &server,
+        "upgrade postgresql to 18 on docker in namespace dh-major",
+        json!({}),
+    );
+    let refused =
+        server.wait_for_within(&upgrade, &["completed", "failed"], Duration::from_secs(60));
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.contains("postgresql 17 to 18"), "{error}");
+    assert!(error.contains("another major version"), "{error}");
+    assert!(error.contains("pg_dumpall"), "what to do is said: {error}");
+    assert!(
+        !refused["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["step"] == "release postgresql"),
+        "nothing was applied: {refused}"
+    );
+    // The same container, the same data, still revision 1.
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}")
+        ]),
+        container_before
+    );
+    assert_eq!(psql("select v from kept"), "written by 17");
+    let (_, releases) = server.get(
+        "/api/orchestration/releases/dh-major/postgresql",
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(
+        releases[0]["revisions"].as_array().map(Vec::len),
+        Some(1),
+        "a revision was recorded: {releases}"
+    );
+
+    remove(&server, "remove postgresql on docker in namespace dh-major");
+    assert_eq!(project_left(project).0, "", "{project} containers left");
+}
+
+/// The host ports a project's containers publish, as the engine reports them.
+fn published_ports(project: &str) -> Vec<u16> {
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=io.deckhand.component=web",
+    ]);
+    let ports = docker(&["port", id.lines().next().expect("a running container")]);
+    ports
+        .lines()
+        .filter_map(|l| l.rsplit(':').next()?.trim().parse().ok())
+        .collect()
+}
+
+/// What `GET /` on 127.0.0.1:`port` answers (the body), or the error.
+fn http_get(port: u16) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+        .map_err(|e| format!("connect {port}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+/// Issue 13: two releases that want the same host port both run on one
+/// Docker host: the second is given the next free port at plan time, the
+/// plan says so, status shows it, an upgrade keeps it, and removal frees it.
+#[test]
+fn two_releases_that_want_the_same_host_port_both_run() {
+    if !docker_ready() {
+        return;
+    }
+    let (one, two) = ("dh-porta_published", "dh-portb_published");
+    clean(&[one, two]);
+    let server = server();
+    let first = deploy(
+        &server,
+        "install published on docker in namespace dh-porta",
+        json!({}),
+    );
+    let done = server.wait_for_within(&first, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let second = deploy(
+        &server,
+        "install published on docker in namespace dh-portb",
+        json!({}),
+    );
+    let done = server.wait_for_within(&second, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let plan_text = done["plan_text"].as_str().unwrap_or_default().to_string();
+    assert!(
+        plan_text.contains("host port 18080 is taken by"),
+        "the plan says why the port moved: {plan_text}"
+    );
+
+    let (port_one, port_two) = (published_ports(one), published_ports(two));
+    assert_eq!(port_one.len(), 1, "{port_one:?}");
+    assert_eq!(port_two.len(), 1, "{port_two:?}");
+    assert_ne!(port_one, port_two, "both publish the same host port");
+    for port in [port_one[0], port_two[0]] {
+        let answer = http_get(port).unwrap();
+        assert!(
+            answer.contains("200 OK") && answer.ends_with("ok\n"),
+            "{answer}"
+        );
+    }
+    // The plan said where the second one is; status says it too.
+    assert!(
+        plan_text.contains(&format!("published on 127.0.0.1:{}", port_two[0])),
+        "{plan_text}"
+    );
+    let status = deploy(
+        &server,
+        "status of published on docker in namespace dh-portb",
+        json!({}),
+    );
+    let status = server.wait_for_within(&status, &["completed", "failed"], Duration::from_secs(30));
+    let report = status["plan_text"].as_str().unwrap_or_default();
+    assert!(
+        report.contains(&format!("published on http://127.0.0.1:{}", port_two[0])),
+        "{status}"
+    );
+
+    // An upgrade keeps the port (the first release's is still taken, and
+    // the second's own is recorded).
+    let upgrade = deploy(
+        &server,
+        "upgrade published to 1.35 on docker in namespace dh-portb",
+        json!({}),
+    );
+    let done = server.wait_for_within(&upgrade, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    assert_eq!(published_ports(two), port_two);
+
+    remove(&server, "remove published on docker in namespace dh-porta");
+    remove(&server, "remove published on docker in namespace dh-portb");
+    for project in [one, two] {
+        assert_eq!(project_left(project).0, "", "{project} containers left");
+    }
+}
+
+/// Issue 13: a component that runs as a non-root user on a volume the engine
+/// creates for root, with an init container: the one-shot owner change gives
+/// the volume to 1000:1000 first, the init container runs as 1000 and
+/// finishes, the component writes to its volume and becomes healthy, and
+/// /dev/shm has the size the blueprint asked for.
+#[test]
+fn a_non_root_component_owns_its_fresh_volume_and_its_init_container_runs_first() {
+    if !docker_ready() {
+        return;
+    }
+    clean(&["owned"]);
+    let server = server();
+    let id = deploy(&server, "install owned on docker", json!({}));
+    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(90));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let app = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=com.docker.compose.project=owned",
+        "--filter",
+        "label=io.deckhand.component=app",
+    ]);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.User}}", &app]),
+        "1000:1000"
+    );
+    assert_eq!(
+        docker(&["exec", &app, "stat", "-c", "%u:%g", "/data"]),
+        "1000:1000"
+    );
+    assert_eq!(docker(&["exec", &app, "cat", "/data/init-ran-as"]), "1000");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.HostConfig.ShmSize}}", &app]),
+        (128u64 << 20).to_string()
+    );
+    // The one-shot services finished and are not counted as workloads.
+    let one_shots = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=com.docker.compose.project=owned",
+        "--filter",
+        "label=io.deckhand.init=true",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert_eq!(one_shots.lines().count(), 2, "{one_shots}");
+    assert!(
+        one_shots.lines().all(|s| s.starts_with("Exited (0)")),
+        "{one_shots}"
+    );
+    remove(&server, "remove owned on docker");
+    assert_eq!(project_left("owned").0, "", "owned containers left");
+}

@@ -77,7 +77,7 @@ fn install_upgrade_scale_rollback_remove_on_the_render_executor() {
     let text = preview["plan_text"].as_str().unwrap();
     assert!(
         text.contains(
-            "spec.template.spec.containers[grafana].image: grafana/grafana:12.2.0 → grafana/grafana:11.2"
+            "spec.template.spec.containers[grafana].image: grafana/grafana:13.3.2 → grafana/grafana:11.2"
         ),
         "{text}"
     );
@@ -202,7 +202,16 @@ fn lifecycle_refusals_are_clear() {
                 .contains("kubectl -n default get pvc -l app.kubernetes.io/instance=postgresql"),
         "{detail}"
     );
+    // Another major version cannot read the data directory: refused, with
+    // what to do (issue 13). A new version within the major can.
     let (code, body) = dry_run(&server, "upgrade postgresql to 17");
+    assert_eq!(code, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("from postgresql 18 to 17") && detail.contains("pg_dumpall"),
+        "{detail}"
+    );
+    let (code, body) = dry_run(&server, "upgrade postgresql to 18.1");
     assert_eq!(code, 202, "{body}");
     // "and its dependencies" can also be the request's `cascade` option.
     assert_eq!(
@@ -338,7 +347,7 @@ fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
     assert_eq!(steps, ["rolling_back", "rolled_back"]);
     assert_eq!(
         image_of(&fake),
-        "grafana/grafana:12.2.0",
+        "grafana/grafana:13.3.2",
         "the previous revision is serving again"
     );
     let (_, detail) = server.get(
@@ -364,13 +373,13 @@ fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
         .collect();
     assert_eq!(
         versions,
-        ["12.2.0", "12.2.0"],
+        ["13.3.2", "13.3.2"],
         "the rollback revision is what serves, not what failed"
     );
-    // What comes next starts from what serves: a scale keeps 12.2.0.
+    // What comes next starts from what serves: a scale keeps 13.3.2.
     let scaled = run(&server, "scale grafana to 2 on k8s", json!({}));
     assert_eq!(scaled["status"], "completed", "{}", scaled["error"]);
-    assert_eq!(image_of(&fake), "grafana/grafana:12.2.0");
+    assert_eq!(image_of(&fake), "grafana/grafana:13.3.2");
 
     // atomic: false keeps the failed state for debugging.
     let kept = run(

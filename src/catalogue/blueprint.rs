@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+pub use super::health::{Check, ExecCheck, Health, HttpCheck, TcpCheck};
+pub use super::workload::{Compatibility, DataCompatibility, InitContainer, Resources, Security};
 use crate::intent::values::{Storage, is_dns_label};
 use crate::template;
 
@@ -59,6 +61,11 @@ pub struct Blueprint {
     /// Seconds to wait for readiness before the release counts as failed.
     #[serde(default)]
     pub timeout: Option<u64>,
+    /// Whether another major version can use this application's data
+    /// (`major`: an upgrade across majors is refused at plan time unless a
+    /// migration is declared).
+    #[serde(default)]
+    pub data_compatibility: Option<Spanned<DataCompatibility>>,
     pub components: Vec<Spanned<Component>>,
 }
 
@@ -77,6 +84,10 @@ pub struct Requirement {
     /// Parameters for the dependency (`{database: authentik}`).
     #[serde(default, rename = "with")]
     pub with_parameters: BTreeMap<String, serde_json::Value>,
+    /// The dependency's version, when this application supports only some
+    /// (Nextcloud 32 and PostgreSQL 17); default: the dependency's default.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl Requirement {
@@ -200,6 +211,15 @@ pub struct Component {
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub resources: Option<Resources>,
+    /// Who it runs as and what it may do (see [`Security`]).
+    #[serde(default)]
+    pub security: Option<Security>,
+    /// Size of `/dev/shm` (`512Mi`), when the default 64 MB is too small.
+    #[serde(default)]
+    pub shm: Option<String>,
+    /// Containers that run to completion, in order, before it starts.
+    #[serde(default)]
+    pub init: Vec<InitContainer>,
 }
 
 fn yes() -> bool {
@@ -223,84 +243,6 @@ pub struct Volume {
     pub size: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resources {
-    #[serde(default)]
-    pub cpu: Option<String>,
-    #[serde(default)]
-    pub memory: Option<String>,
-}
-
-/// How readiness is checked: exactly one of `http`, `tcp`, `exec`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Check {
-    #[serde(default)]
-    pub http: Option<HttpCheck>,
-    #[serde(default)]
-    pub tcp: Option<TcpCheck>,
-    #[serde(default)]
-    pub exec: Option<ExecCheck>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpCheck {
-    pub path: String,
-    pub port: u16,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TcpCheck {
-    pub port: u16,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ExecCheck {
-    pub command: Vec<String>,
-}
-
-/// The readiness check, an optional different liveness check, and how long
-/// a slow starter may take.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Health {
-    #[serde(default)]
-    pub http: Option<HttpCheck>,
-    #[serde(default)]
-    pub tcp: Option<TcpCheck>,
-    #[serde(default)]
-    pub exec: Option<ExecCheck>,
-    #[serde(default)]
-    pub liveness: Option<Check>,
-    #[serde(default)]
-    pub start_period: Option<u32>,
-}
-
-impl Health {
-    pub fn readiness(&self) -> Check {
-        Check {
-            http: self.http.clone(),
-            tcp: self.tcp.clone(),
-            exec: self.exec.clone(),
-        }
-    }
-    pub fn liveness(&self) -> Check {
-        self.liveness.clone().unwrap_or_else(|| self.readiness())
-    }
-}
-
-impl Check {
-    fn kinds(&self) -> usize {
-        usize::from(self.http.is_some())
-            + usize::from(self.tcp.is_some())
-            + usize::from(self.exec.is_some())
-    }
-}
-
 /// One thing wrong in a blueprint file, with its line (0 when unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -308,7 +250,7 @@ pub struct Problem {
     pub message: String,
 }
 
-fn problem(line: u32, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(line: u32, message: impl Into<String>) -> Problem {
     Problem {
         line,
         message: message.into(),
@@ -420,6 +362,18 @@ impl Blueprint {
                 "a blueprint needs at least one component",
             ));
         }
+        if let Some(data) = &self.data_compatibility
+            && data.value.across() == Compatibility::Major
+            && super::workload::major_version(self.default_version()).is_none()
+        {
+            out.push(problem(
+                line_of(data),
+                format!(
+                    "data_compatibility is major, but the default version '{}' has no major number to compare",
+                    self.default_version()
+                ),
+            ));
+        }
 
         // What templates may read.
         let mut allowed: BTreeSet<String> = BTreeSet::new();
@@ -460,6 +414,17 @@ impl Blueprint {
                 out.push(problem(
                     line,
                     format!("requirement alias '{alias}' is used twice"),
+                ));
+            }
+            if let Some(version) = &req.version
+                && crate::intent::Version::parse(version).is_err()
+            {
+                out.push(problem(
+                    line,
+                    format!(
+                        "version '{version}' for '{}' is not a plausible image tag",
+                        req.blueprint
+                    ),
                 ));
             }
             if req.blueprint == self.name() {
@@ -648,7 +613,25 @@ impl Blueprint {
                         ),
                     ));
                 }
-                for check in [health.readiness(), health.liveness()] {
+                if health.startup.as_ref().is_some_and(|l| l.kinds() != 1) {
+                    out.push(problem(
+                        line,
+                        format!(
+                            "startup check of component '{}' needs exactly one of http, tcp or exec",
+                            c.name
+                        ),
+                    ));
+                }
+                if health.startup.is_some() && health.start_period.is_none() {
+                    out.push(problem(
+                        line,
+                        format!(
+                            "startup check of component '{}' needs start_period (the seconds it may take)",
+                            c.name
+                        ),
+                    ));
+                }
+                for check in [health.readiness(), health.liveness(), health.startup()] {
                     if check.exec.as_ref().is_some_and(|e| e.command.is_empty()) {
                         out.push(problem(
                             line,
@@ -721,6 +704,26 @@ impl Blueprint {
                         ));
                     }
                 }
+            }
+            let volume_paths: Vec<String> =
+                c.volumes.iter().map(|v| v.path.value.clone()).collect();
+            out.extend(super::workload::problems(
+                &c.name,
+                line,
+                c.security.as_ref(),
+                c.shm.as_deref(),
+                c.resources.as_ref(),
+                &c.init,
+                &volume_paths,
+            ));
+            if c.security.as_ref().is_some_and(|s| s.fs_group.is_some()) && c.volumes.is_empty() {
+                out.push(problem(
+                    line,
+                    format!(
+                        "component '{}': security.fs_group owns volumes, but it has none",
+                        c.name
+                    ),
+                ));
             }
             for (key, template) in &c.env {
                 check_env_name(key, line_of(template), &mut out);

@@ -8,6 +8,10 @@
 //! fuzzy suggestions, and search.
 
 pub mod blueprint;
+pub mod health;
+mod starter;
+pub use starter::starter_blueprint;
+pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -216,6 +220,20 @@ impl Catalogue {
                     Some((dependency, _)) => {
                         dependency_facts
                             .insert(req.alias(), provided[req.blueprint.as_str()].clone());
+                        if let Some(version) = &req.version
+                            && !dependency.versions.is_empty()
+                            && !dependency.versions.contains(version)
+                        {
+                            diagnostics.push(Diagnostic {
+                                file: origin.clone(),
+                                line,
+                                message: format!(
+                                    "version '{version}' of '{}' is not one it lists (versions: {})",
+                                    req.blueprint,
+                                    dependency.versions.join(", ")
+                                ),
+                            });
+                        }
                         for (param, value) in &req.with_parameters {
                             match dependency.parameters.get(param) {
                                 Some(spec) => {
@@ -678,6 +696,41 @@ mod tests {
         assert!(text.contains("undefined variable 'cache.host'"), "{text}");
     }
 
+    /// Issue 13: every built-in component says which user it runs as, or
+    /// why it starts as root.
+    #[test]
+    fn every_builtin_component_says_which_user_it_runs_as() {
+        let catalogue = Catalogue::builtin().unwrap();
+        for name in catalogue.names() {
+            let bp = &catalogue.entry(name).unwrap().blueprint;
+            for c in &bp.components {
+                let security = c.value.security.as_ref();
+                assert!(
+                    security.is_some_and(|s| s.non_root() || s.root.is_some()),
+                    "{name}/{} does not say which user it runs as",
+                    c.value.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn requirement_versions_must_be_ones_the_dependency_lists() {
+        let mut sources = builtin_sources();
+        sources.push(source(
+            "x/hello.yaml",
+            &MINIMAL.replace(
+                "requires: []",
+                "requires: [{blueprint: postgresql, version: \"9\"}]",
+            ),
+        ));
+        let err = Catalogue::from_sources(sources).unwrap_err().to_string();
+        assert!(
+            err.contains("version '9' of 'postgresql' is not one it lists"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn search_ranks_names_before_descriptions() {
         let catalogue = Catalogue::builtin().unwrap();
@@ -725,6 +778,8 @@ pub struct ComponentDetail {
     pub scalable: bool,
     pub health: Option<blueprint::Health>,
     pub volumes: Vec<String>,
+    /// Who it runs as, for a person ("uid 1000, gid 1000" or "root: why").
+    pub runs_as: String,
 }
 
 impl Catalogue {
@@ -753,6 +808,20 @@ impl Catalogue {
                         scalable: c.scalable,
                         health: c.health.clone(),
                         volumes: c.volumes.iter().map(|v| v.path.value.clone()).collect(),
+                        runs_as: match &c.security {
+                            Some(s) if s.non_root() => format!(
+                                "uid {}, gid {}{} (restricted)",
+                                s.user.unwrap_or_default(),
+                                s.run_group().unwrap_or_default(),
+                                s.volume_group()
+                                    .filter(|_| !c.volumes.is_empty())
+                                    .map_or(String::new(), |g| format!(", volumes group {g}"))
+                            ),
+                            Some(s) if s.root.is_some() => {
+                                format!("root: {}", s.root.clone().unwrap_or_default())
+                            }
+                            _ => "the image's default user (the blueprint does not say)".into(),
+                        },
                     }
                 })
                 .collect(),
@@ -766,72 +835,5 @@ impl Catalogue {
                 format!("install {}", bp.name())
             },
         }
-    }
-}
-
-/// A commented starting blueprint (`deckhand catalogue new NAME`): it loads
-/// and deploys as written, and every optional key is explained.
-pub fn starter_blueprint(name: &str) -> String {
-    format!(
-        r#"# {name}: a deckhand blueprint. Check it with `deckhand catalogue lint DIR`,
-# use it with `deckhand --blueprints DIR plan "install {name}"`.
-name: {name}
-description: What {name} is, in one line
-category: web                      # one word: database, cache, identity, monitoring, web, ...
-tags: [example]
-aliases: []                        # other names people type
-version: "1.36"                    # the default image tag; "install {name} version X" overrides it
-
-# Other blueprints this one needs, resolved recursively. Each gets a release of
-# its own ({name}-postgresql) and hands its `provides` facts to the templates
-# below under the alias (`db.host`, `db.password`, ...).
-requires: []
-#  - blueprint: postgresql
-#    as: db
-#    with: {{database: {name}, username: {name}}}
-#    when: "version_at_least('2.0')"   # optional condition on the version or params
-
-# Typed inputs with defaults (replicas, storage, domain and tls are built in).
-parameters:
-  greeting: {{type: string, default: hello, description: shown on the front page}}
-
-# Generated once per release and reused by every upgrade; never shown.
-secrets:
-  api_key: {{length: 32}}
-
-# Environment for every component. Templates may use release.*, version,
-# params.*, secrets.* and the aliases of `requires`. Values derived from a
-# secret go into a Kubernetes Secret (or a Compose env file) automatically.
-env:
-  GREETING: "{{{{ params.greeting }}}}"
-  API_KEY: "{{{{ secrets.api_key }}}}"
-
-components:
-  - name: web
-    image: busybox                  # without a tag: the version is the tag
-    args: [httpd, -f, -p, "8080", -h, /tmp]
-    ports: [{{name: http, port: 8080}}]
-    expose: http                    # gets the Ingress when a domain or TLS is asked
-    health:
-      tcp: {{port: 8080}}           # or http: {{path: /healthz, port: 8080}}, or exec: {{command: [...]}}
-    # volumes: [{{name: data, path: /data, size: "{{{{ params.storage }}}}"}}]
-    # scalable: false               # for things that cannot run more than one replica
-"#
-    )
-}
-
-#[cfg(test)]
-mod starter_tests {
-    use super::*;
-
-    #[test]
-    fn the_starter_blueprint_loads_with_the_builtins() {
-        let mut sources = builtin_sources();
-        sources.push(BlueprintSource {
-            origin: "new/hello.yaml".into(),
-            text: starter_blueprint("hello"),
-        });
-        let catalogue = Catalogue::from_sources(sources).unwrap_or_else(|e| panic!("{e}"));
-        assert!(catalogue.entry("hello").is_some());
     }
 }

@@ -676,6 +676,7 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
                         "  (single instance)"
                     }
                 );
+                println!("    runs as {}", c.runs_as);
                 for v in &c.volumes {
                     println!("    volume {v}");
                 }

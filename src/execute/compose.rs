@@ -156,8 +156,38 @@ impl ComposeExecutor {
     }
 }
 
+/// True for a one-shot service (an init container or the volume owner
+/// change), which must exit 0 rather than keep running.
+fn is_one_shot(container: &Json) -> bool {
+    container["Config"]["Labels"][compose::INIT_LABEL].as_str() == Some("true")
+}
+
+/// A one-shot container's state: Ok(true) done, Ok(false) still running, Err(reason) failed.
+fn judge_one_shot(container: &Json) -> (String, Result<bool, String>) {
+    let service = container["Config"]["Labels"]["com.docker.compose.service"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string();
+    let state = &container["State"];
+    let verdict = match (
+        state["Status"].as_str().unwrap_or("unknown"),
+        state["ExitCode"].as_i64(),
+    ) {
+        ("exited", Some(0)) => Ok(true),
+        ("exited", code) | ("dead", code) => Err(format!(
+            "{service} (runs before the component) exited with code {}",
+            code.unwrap_or(-1)
+        )),
+        _ => Ok(false),
+    };
+    (service, verdict)
+}
+
 /// What one container's state says: Ok(true) ready, Ok(false) not yet, Err(reason) failed.
 fn judge(container: &Json) -> (String, Result<bool, String>) {
+    if is_one_shot(container) {
+        return judge_one_shot(container);
+    }
     let service = container["Config"]["Labels"]["com.docker.compose.service"]
         .as_str()
         .unwrap_or("?")
@@ -235,11 +265,13 @@ impl Executor for ComposeExecutor {
         loop {
             let containers = self.containers(project).await?;
             let expected = work.release.components.len();
+            let workloads = containers.iter().filter(|c| !is_one_shot(c)).count();
             let mut ready = 0;
             let mut waiting = Vec::new();
             for container in &containers {
                 let (service, verdict) = judge(container);
                 match verdict {
+                    Ok(true) if is_one_shot(container) => {}
                     Ok(true) => ready += 1,
                     Ok(false) => {
                         let check = container["State"]["Health"]["Log"]
@@ -270,7 +302,7 @@ impl Executor for ComposeExecutor {
                     }
                 }
             }
-            if !containers.is_empty() && ready >= expected.max(1) && ready == containers.len() {
+            if workloads > 0 && ready >= expected.max(1) && ready == workloads {
                 return Ok(format!("{ready} container(s) running and healthy"));
             }
             if !waiting.is_empty() {
@@ -364,6 +396,7 @@ impl Executor for ComposeExecutor {
             .await?;
         let components = containers
             .iter()
+            .filter(|c| !is_one_shot(c) || judge_one_shot(c).1.is_err())
             .map(|c| {
                 let (service, verdict) = judge(c);
                 LiveComponent {

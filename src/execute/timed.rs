@@ -94,6 +94,7 @@ pub fn work(name: &str, dependencies: &[&str]) -> ReleaseWork {
             wave: 0,
             timeout: None,
             parameters: Default::default(),
+            published: None,
         },
         platform: crate::intent::Platform::Kubernetes,
         namespace: "default".into(),

@@ -192,17 +192,28 @@ pub fn prepare(
             };
             let mut lines = vec![format!("Status in namespace {namespace} on {platform}:")];
             let mut releases = Vec::new();
+            let host_ports = store.host_ports(platform.as_str())?;
             for name in wanted {
                 match installed.get(name) {
                     Some((revision, blueprint, status)) => {
                         releases.push(name.clone());
+                        let published: Vec<String> = host_ports
+                            .iter()
+                            .filter(|p| p.namespace == namespace && &p.release == name)
+                            .map(|p| format!("http://127.0.0.1:{} ({})", p.host_port, p.port_name))
+                            .collect();
                         lines.push(format!(
-                            "  {name} — {blueprint} {}: {status}, revision {} ({} by {} at {})",
+                            "  {name} — {blueprint} {}: {status}, revision {} ({} by {} at {}){}",
                             revision.version,
                             revision.number,
                             revision.action,
                             revision.created_by,
-                            revision.created_at
+                            revision.created_at,
+                            if published.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", published on {}", published.join(", "))
+                            }
                         ));
                     }
                     None => {

@@ -1685,7 +1685,11 @@ impl Orchestrator {
                     )
                     .await?;
                     self.store
-                        .call(move |s| s.set_release_status(&key, "removed"))
+                        .call(move |s| {
+                            s.set_release_status(&key, "removed")?;
+                            // Its published host ports are free for others again.
+                            s.free_host_ports(&key.platform, &key.namespace, &key.name)
+                        })
                         .await?;
                     removed.push(release.clone());
                 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::{RenderedComponent, RenderedRelease};
 use crate::catalogue::blueprint::Check;
+use crate::catalogue::workload::{cpu_millis, docker_bytes, docker_cpus, memory_bytes};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComposeFile {
@@ -50,14 +51,57 @@ pub struct ComposeService {
     pub networks: Vec<String>,
     pub restart: String,
     pub labels: BTreeMap<String, String>,
+    /// `uid:gid` when the blueprint names a non-root user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    /// Docker's spelling (`512m`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Deploy {
-    pub replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<DeployResources>,
 }
+
+/// `deploy.resources`: limits and reservations, in Docker's units.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct DeployResources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceAmounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservations: Option<ResourceAmounts>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ResourceAmounts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// Label of the one-shot services (init containers, volume ownership): the
+/// executor expects them to exit 0 and does not count them as workloads.
+pub const INIT_LABEL: &str = "io.deckhand.init";
+
+/// The image of the one-shot service that gives a non-root component its volumes.
+pub const VOLUME_OWNER_IMAGE: &str = "busybox:1.36";
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComposeHealthcheck {
@@ -143,7 +187,16 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
             }
         }
         for component in &release.components {
-            let (service, env_file) = service(release, component, &by_name, scope);
+            let (mut service, env_file) = service(release, component, &by_name, scope);
+            for (name, one_shot) in one_shot_services(component, &service) {
+                service.depends_on.insert(
+                    name.clone(),
+                    DependsOn {
+                        condition: "service_completed_successfully".into(),
+                    },
+                );
+                file.services.insert(name, one_shot);
+            }
             for volume in &component.volumes {
                 let name = volume_name(release, component, &volume.name);
                 file.volumes
@@ -182,6 +235,82 @@ pub fn volume_name(
         docker_name(&release.namespace, &release.release),
         component.name
     )
+}
+
+/// The one-shot services that run before a component, in order: a volume
+/// owner change when it runs as a non-root user (Compose has no `fsGroup`,
+/// and a named volume belongs to whoever the image says, often root), then
+/// its init containers. Each waits for the one before.
+fn one_shot_services(
+    component: &RenderedComponent,
+    main: &ComposeService,
+) -> Vec<(String, ComposeService)> {
+    let mut out: Vec<(String, ComposeService)> = Vec::new();
+    let base = |image: &str| {
+        let mut one = main.clone();
+        one.image = image.to_string();
+        one.restart = "no".into();
+        one.healthcheck = None;
+        one.ports = vec![];
+        one.expose = vec![];
+        one.depends_on = BTreeMap::new();
+        one.deploy = None;
+        one.labels.insert(INIT_LABEL.into(), "true".into());
+        one
+    };
+    let security = component.security.clone().unwrap_or_default();
+    if security.non_root() && !component.volumes.is_empty() {
+        let owner = format!(
+            "{}:{}",
+            security.user.unwrap_or_default(),
+            security.volume_group().unwrap_or_default()
+        );
+        // busybox, not the component's image: it surely has sh, stat and
+        // chown, whatever the application's image (distroless, micro) has.
+        let mut chown = base(VOLUME_OWNER_IMAGE);
+        chown.user = Some("0:0".into());
+        chown.read_only = false;
+        chown.tmpfs = vec![];
+        // Root, with only what changing owners needs.
+        chown.cap_drop = vec!["ALL".into()];
+        chown.cap_add = vec!["CHOWN".into(), "DAC_OVERRIDE".into(), "FOWNER".into()];
+        chown.entrypoint = Some(vec![
+            "sh".into(),
+            "-c".into(),
+            literal(&format!(
+                "for d in \"$@\"; do [ \"$(stat -c %u:%g \"$d\")\" = {owner} ] || chown -R {owner} \"$d\" || exit 1; done"
+            )),
+            "volume-owner".into(),
+        ]);
+        chown.command = Some(component.volumes.iter().map(|v| literal(&v.path)).collect());
+        chown.environment = BTreeMap::new();
+        chown.env_file = vec![];
+        chown.labels.insert(
+            "io.deckhand.component".into(),
+            format!("{}-volumes", component.name),
+        );
+        out.push((format!("{}-volumes", component.service), chown));
+    }
+    for init in &component.init {
+        let mut one = base(&init.image);
+        one.entrypoint = (!init.command.is_empty()).then(|| literals(&init.command));
+        one.command = (!init.args.is_empty()).then(|| literals(&init.args));
+        one.labels.insert(
+            "io.deckhand.component".into(),
+            format!("{}-{}", component.name, init.name),
+        );
+        out.push((format!("{}-{}", component.service, init.name), one));
+    }
+    for i in 1..out.len() {
+        let before = out[i - 1].0.clone();
+        out[i].1.depends_on.insert(
+            before,
+            DependsOn {
+                condition: "service_completed_successfully".into(),
+            },
+        );
+    }
+    out
 }
 
 fn service(
@@ -226,16 +355,13 @@ fn service(
             .iter()
             .map(|dependency| docker_name(&release.namespace, dependency)),
     );
-    let published: Vec<String> = if release.requested {
-        component
-            .ports
-            .iter()
-            .filter(|p| component.expose.as_deref() == Some(p.name.as_str()))
-            .map(|p| format!("127.0.0.1:{0}:{0}", p.port))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let published: Vec<String> = release
+        .published
+        .iter()
+        .filter(|p| component.expose.as_deref() == Some(p.port_name.as_str()))
+        .map(|p| format!("127.0.0.1:{}:{}", p.host_port, p.container_port))
+        .collect();
+    let security = component.security.clone().unwrap_or_default();
     let labels = BTreeMap::from([
         ("io.deckhand.release".to_string(), release.release.clone()),
         (
@@ -280,11 +406,59 @@ fn service(
         networks,
         restart: "unless-stopped".into(),
         labels,
-        deploy: (component.replicas != 1).then_some(Deploy {
-            replicas: component.replicas,
+        user: security.non_root().then(|| {
+            format!(
+                "{}:{}",
+                security.user.unwrap_or_default(),
+                security.run_group().unwrap_or_default()
+            )
         }),
+        cap_drop: if security.non_root() || security.capabilities.is_some() {
+            vec!["ALL".into()]
+        } else {
+            vec![]
+        },
+        cap_add: security.capabilities.clone().unwrap_or_default(),
+        security_opt: vec!["no-new-privileges:true".into()],
+        read_only: security.read_only_root,
+        tmpfs: security.writable.clone(),
+        shm_size: component
+            .shm
+            .as_deref()
+            .and_then(memory_bytes)
+            .map(docker_bytes),
+        deploy: deploy(component),
     };
     (service, (!secret_lines.is_empty()).then_some(secret_lines))
+}
+
+/// `deploy:` for replicas other than one and for resource limits and reservations.
+fn deploy(component: &RenderedComponent) -> Option<Deploy> {
+    let amounts = |cpu: Option<&str>, memory: Option<&str>| {
+        let amounts = ResourceAmounts {
+            cpus: cpu.and_then(cpu_millis).map(docker_cpus),
+            memory: memory.and_then(memory_bytes).map(docker_bytes),
+        };
+        (amounts != ResourceAmounts::default()).then_some(amounts)
+    };
+    let limits = amounts(
+        component.cpu_limit.as_deref(),
+        component.memory_limit.as_deref(),
+    );
+    // Reservations only where the blueprint also limits: a reservation the
+    // host cannot give keeps the container from starting.
+    let reservations = limits
+        .as_ref()
+        .and_then(|_| amounts(None, Some(component.memory.as_str())));
+    let resources = (limits.is_some() || reservations.is_some()).then_some(DeployResources {
+        limits,
+        reservations,
+    });
+    let replicas = (component.replicas != 1).then_some(component.replicas);
+    (replicas.is_some() || resources.is_some()).then_some(Deploy {
+        replicas,
+        resources,
+    })
 }
 
 /// Compose interpolates `$VAR` in the file itself (from the host's
@@ -421,7 +595,57 @@ mod tests {
             project.file.networks["authentik-postgresql"].external,
             Some(true)
         );
-        assert!(project.file.services["authentik"].depends_on.is_empty());
+        // Only its own one-shot service (the volume owner change): the
+        // dependencies' readiness is the runner's job.
+        assert_eq!(
+            project.file.services["authentik"]
+                .depends_on
+                .keys()
+                .collect::<Vec<_>>(),
+            ["authentik-volumes"]
+        );
+    }
+
+    #[test]
+    fn security_shared_memory_and_limits_reach_the_compose_file() {
+        let releases = render_app("authentik", None, &[]);
+        let project = project(&releases, Scope::Together);
+        let server = &project.file.services["authentik"];
+        assert_eq!(server.user.as_deref(), Some("1000:1000"));
+        assert_eq!(server.cap_drop, ["ALL"]);
+        assert_eq!(server.security_opt, ["no-new-privileges:true"]);
+        assert_eq!(server.shm_size.as_deref(), Some("512m"));
+        let limits = server
+            .deploy
+            .as_ref()
+            .and_then(|d| d.resources.as_ref())
+            .and_then(|r| r.limits.as_ref())
+            .unwrap();
+        assert_eq!(limits.memory.as_deref(), Some("2g"));
+        // The data volume is given to 1000:1000 first, by a one-shot service
+        // that the server waits for.
+        assert_eq!(
+            server.depends_on["authentik-volumes"].condition,
+            "service_completed_successfully"
+        );
+        let owner = &project.file.services["authentik-volumes"];
+        assert_eq!(owner.user.as_deref(), Some("0:0"));
+        assert_eq!(owner.image, VOLUME_OWNER_IMAGE);
+        assert_eq!(owner.restart, "no");
+        assert_eq!(owner.labels[INIT_LABEL], "true");
+        assert!(owner.entrypoint.as_ref().unwrap()[2].contains("chown -R 1000:1000"));
+        assert_eq!(owner.command.as_ref().unwrap(), &["/data"]);
+        assert!(owner.healthcheck.is_none() && owner.ports.is_empty());
+        // A root component keeps the runtime's capabilities, never escalates.
+        let gitea = project_of(&render_app("gitea", None, &[]));
+        let gitea = &gitea.file.services["gitea"];
+        assert!(gitea.user.is_none() && gitea.cap_drop.is_empty());
+        assert_eq!(gitea.security_opt, ["no-new-privileges:true"]);
+        // Read-only root with tmpfs for the writable paths.
+        let traefik = project_of(&render_app("traefik", None, &[]));
+        let traefik = &traefik.file.services["traefik"];
+        assert!(traefik.read_only);
+        assert_eq!(traefik.tmpfs, ["/tmp"]);
     }
 
     #[test]
@@ -457,6 +681,42 @@ mod tests {
         );
         assert_eq!(docker_name("default", "redis"), "redis");
         assert_ne!(docker_name("a", "b-c"), docker_name("a-b", "c"));
+    }
+
+    #[test]
+    fn init_containers_are_one_shot_services_in_order() {
+        let releases =
+            crate::render::tests::render_with(crate::render::tests::WITH_INIT, "migrator");
+        let project = project(&releases, Scope::PerRelease);
+        let services = &project.file.services;
+        let app = &services["migrator"];
+        for one_shot in ["migrator-volumes", "migrator-migrate", "migrator-check"] {
+            assert_eq!(
+                app.depends_on[one_shot].condition, "service_completed_successfully",
+                "{one_shot}"
+            );
+            assert_eq!(services[one_shot].restart, "no");
+        }
+        // Each waits for the one before: owner change, then migrate, then check.
+        assert!(
+            services["migrator-migrate"]
+                .depends_on
+                .contains_key("migrator-volumes")
+        );
+        assert!(
+            services["migrator-check"]
+                .depends_on
+                .contains_key("migrator-migrate")
+        );
+        assert_eq!(
+            services["migrator-migrate"].user.as_deref(),
+            Some("1000:1000")
+        );
+        assert_eq!(services["migrator-check"].image, "busybox:1.37");
+        assert_eq!(
+            services["migrator-migrate"].volumes,
+            ["migrator-app-data:/data"]
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
+use super::pod_security::{container_security, pod_security, pod_volumes, writable_volume_name};
 use super::{RenderOptions, RenderedComponent, RenderedRelease};
 use crate::catalogue::blueprint::Check;
 
@@ -317,14 +318,32 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
     let ns = &release.namespace;
     let name = format!("{}-{}", release.release, component.name);
     let pod_labels = labels(release, Some(&component.name));
-    let container = container(release, component);
+    let main = container(release, component);
+    let init: Vec<Container> = component
+        .init
+        .iter()
+        .map(|init| Container {
+            name: init.name.clone(),
+            image: Some(init.image.clone()),
+            command: (!init.command.is_empty()).then(|| init.command.clone()),
+            args: (!init.args.is_empty()).then(|| init.args.clone()),
+            env: main.env.clone(),
+            volume_mounts: main.volume_mounts.clone(),
+            security_context: main.security_context.clone(),
+            resources: main.resources.clone(),
+            ..Default::default()
+        })
+        .collect();
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(pod_labels.clone()),
             ..Default::default()
         }),
         spec: Some(PodSpec {
-            containers: vec![container],
+            containers: vec![main],
+            init_containers: (!init.is_empty()).then_some(init),
+            security_context: Some(pod_security(component)),
+            volumes: pod_volumes(component),
             ..Default::default()
         }),
     };
@@ -418,7 +437,7 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
     let startup = component.start_period.map(|seconds| {
         let mut probe = probe(
             component
-                .readiness
+                .startup
                 .as_ref()
                 .expect("start_period comes with a health check"),
         );
@@ -465,10 +484,20 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
                 ("cpu".to_string(), Quantity(component.cpu.clone())),
                 ("memory".to_string(), Quantity(component.memory.clone())),
             ])),
+            limits: {
+                let limits: BTreeMap<String, Quantity> = [
+                    ("cpu", &component.cpu_limit),
+                    ("memory", &component.memory_limit),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), Quantity(v))))
+                .collect();
+                (!limits.is_empty()).then_some(limits)
+            },
             ..Default::default()
         }),
-        volume_mounts: (!component.volumes.is_empty()).then(|| {
-            component
+        volume_mounts: {
+            let mut mounts: Vec<VolumeMount> = component
                 .volumes
                 .iter()
                 .map(|v| VolumeMount {
@@ -476,8 +505,24 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
                     mount_path: v.path.clone(),
                     ..Default::default()
                 })
-                .collect()
-        }),
+                .collect();
+            if component.shm.is_some() {
+                mounts.push(VolumeMount {
+                    name: "shm".into(),
+                    mount_path: "/dev/shm".into(),
+                    ..Default::default()
+                });
+            }
+            for path in component.security.iter().flat_map(|s| &s.writable) {
+                mounts.push(VolumeMount {
+                    name: writable_volume_name(path),
+                    mount_path: path.clone(),
+                    ..Default::default()
+                });
+            }
+            (!mounts.is_empty()).then_some(mounts)
+        },
+        security_context: Some(container_security(component)),
         ..Default::default()
     }
 }
@@ -608,6 +653,30 @@ mod tests {
         let again = from_yaml(&to_yaml(&objects)).unwrap();
         let json = |o: &[KubeObject]| o.iter().map(KubeObject::to_json).collect::<Vec<_>>();
         assert_eq!(json(&again), json(&objects));
+    }
+
+    #[test]
+    fn init_containers_run_first_with_the_same_user_env_and_volumes() {
+        let releases =
+            crate::render::tests::render_with(crate::render::tests::WITH_INIT, "migrator");
+        let objects = release_objects(&releases[0], &RenderOptions::default());
+        let pod = objects
+            .iter()
+            .map(|o| o.to_json())
+            .find(|o| o["kind"] == "StatefulSet")
+            .unwrap()["spec"]["template"]["spec"]
+            .clone();
+        let init = pod["initContainers"].as_array().unwrap();
+        assert_eq!(init.len(), 2);
+        assert_eq!(init[0]["name"], "migrate");
+        assert_eq!(init[0]["image"], "busybox:1.36");
+        assert_eq!(init[0]["volumeMounts"][0]["mountPath"], "/data");
+        assert_eq!(
+            init[0]["securityContext"]["allowPrivilegeEscalation"],
+            false
+        );
+        assert_eq!(init[1]["command"][0], "test");
+        assert_eq!(pod["securityContext"]["fsGroup"], 1000);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod compose;
 pub mod kubernetes;
+mod pod_security;
 pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,7 +22,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::catalogue::Catalogue;
-use crate::catalogue::blueprint::{Check, short_error};
+use crate::catalogue::blueprint::{Check, Security, short_error};
 use crate::resolve::ReleaseGraph;
 use crate::template;
 pub use secrets::{EphemeralSecrets, SecretSource};
@@ -37,6 +38,9 @@ pub struct RenderOptions {
     pub cluster_issuer: String,
     /// Ingress class, when the cluster needs one named.
     pub ingress_class: Option<String>,
+    /// Publish the exposed port of each requested release on the host
+    /// (Compose), on a port the [`SecretSource`] chooses.
+    pub publish_host_ports: bool,
 }
 
 impl Default for RenderOptions {
@@ -46,6 +50,7 @@ impl Default for RenderOptions {
             base_domain: "example.com".into(),
             cluster_issuer: "letsencrypt".into(),
             ingress_class: None,
+            publish_host_ports: false,
         }
     }
 }
@@ -70,6 +75,19 @@ pub enum RenderError {
     },
     #[error("{release}: volume size '{size}' is not a Kubernetes quantity")]
     VolumeSize { release: String, size: String },
+    #[error("{release} cannot be published on the host: {reason}")]
+    HostPort { release: String, reason: String },
+}
+
+/// Where a Compose release's exposed port is published on the host
+/// (`127.0.0.1:<host_port>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub port_name: String,
+    pub container_port: u16,
+    pub host_port: u16,
+    /// Who holds the container port on the host, when the release was moved.
+    pub taken_by: Option<String>,
 }
 
 /// One environment variable of a component. Serialized (plans, API, logs)
@@ -132,8 +150,28 @@ pub struct RenderedComponent {
     pub start_period: Option<u32>,
     pub volumes: Vec<VolumeMount>,
     pub env: Vec<EnvVar>,
+    /// CPU and memory requests.
     pub cpu: String,
     pub memory: String,
+    pub cpu_limit: Option<String>,
+    pub memory_limit: Option<String>,
+    /// The startup check (given `start_period` seconds), when there is one.
+    pub startup: Option<Check>,
+    /// Who it runs as; `None` when the blueprint does not say (the image decides).
+    pub security: Option<Security>,
+    /// Size of `/dev/shm` (a Kubernetes quantity), when the blueprint sets one.
+    pub shm: Option<String>,
+    /// Containers that run to completion before it, in order.
+    pub init: Vec<RenderedInit>,
+}
+
+/// An init container with its image decided.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RenderedInit {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
 }
 
 /// The public entry point of a release.
@@ -182,6 +220,8 @@ pub struct RenderedRelease {
     /// Readiness timeout in seconds, when the blueprint sets one.
     pub timeout: Option<u64>,
     pub parameters: BTreeMap<String, Json>,
+    /// The host port of its exposed port (Compose, requested releases).
+    pub published: Option<Published>,
 }
 
 impl RenderedRelease {
@@ -193,6 +233,12 @@ impl RenderedRelease {
                 "{}://{}",
                 if ingress.tls { "https" } else { "http" },
                 ingress.host
+            ));
+        }
+        if let Some(published) = &self.published {
+            out.push(format!(
+                "http://127.0.0.1:{} (published {})",
+                published.host_port, published.port_name
             ));
         }
         for c in &self.components {
@@ -331,7 +377,30 @@ fn render_one(
         _ => None,
     };
     let domain = ingress.as_ref().map(|i| i.host.clone()).unwrap_or_default();
+    // A person reaches a Compose release through its published port.
+    let asked_replicas = node
+        .parameters
+        .get("replicas")
+        .and_then(Json::as_u64)
+        .unwrap_or(1) as u32;
+    let published = match &exposed {
+        Some((_, port)) if options.publish_host_ports && node.requested && asked_replicas <= 1 => {
+            Some(
+                secret_source
+                    .host_port(&release, &port.name, port.port)
+                    .map_err(|reason| RenderError::HostPort {
+                        release: release.clone(),
+                        reason,
+                    })?,
+            )
+        }
+        _ => None,
+    };
     let url = match (&ingress, &exposed, first) {
+        (None, _, _) if published.is_some() => format!(
+            "http://127.0.0.1:{}",
+            published.as_ref().map_or(0, |p| p.host_port)
+        ),
         (Some(i), _, _) => format!("{}://{}", if i.tls { "https" } else { "http" }, i.host),
         (None, Some((service, port)), _) => format!("http://{service}:{}", port.port),
         (None, None, Some(c)) => match c.ports.first() {
@@ -393,11 +462,6 @@ fn render_one(
     }
 
     // Replicas.
-    let asked_replicas = node
-        .parameters
-        .get("replicas")
-        .and_then(Json::as_u64)
-        .unwrap_or(1) as u32;
     let any_scalable = bp.components.iter().any(|c| c.value.scalable);
     if asked_replicas > 1 && !any_scalable {
         return Err(RenderError::SingleInstance {
@@ -505,10 +569,10 @@ fn render_one(
             });
         }
         let health = c.health.as_ref();
+        let resources = c.resources.clone().unwrap_or_default();
         components.push(RenderedComponent {
             name: c.name.clone(),
             service: service_name(&release, i, &c.name),
-            image,
             command: c.command.clone(),
             args: c.args.clone(),
             ports: c.ports.clone(),
@@ -522,18 +586,28 @@ fn render_one(
             readiness: health.map(|h| h.readiness()),
             liveness: health.map(|h| h.liveness()),
             start_period: health.and_then(|h| h.start_period),
+            startup: health
+                .filter(|h| h.start_period.is_some())
+                .map(|h| h.startup()),
             volumes,
             env,
-            cpu: c
-                .resources
-                .as_ref()
-                .and_then(|r| r.cpu.clone())
-                .unwrap_or_else(|| "50m".into()),
-            memory: c
-                .resources
-                .as_ref()
-                .and_then(|r| r.memory.clone())
-                .unwrap_or_else(|| "64Mi".into()),
+            cpu: resources.cpu.clone().unwrap_or_else(|| "50m".into()),
+            memory: resources.memory.clone().unwrap_or_else(|| "64Mi".into()),
+            cpu_limit: resources.cpu_limit.clone(),
+            memory_limit: resources.memory_limit.clone(),
+            security: c.security.clone(),
+            shm: c.shm.clone(),
+            init: c
+                .init
+                .iter()
+                .map(|i| RenderedInit {
+                    name: i.name.clone(),
+                    image: i.image.clone().unwrap_or_else(|| image.clone()),
+                    command: i.command.clone(),
+                    args: i.args.clone(),
+                })
+                .collect(),
+            image,
         });
     }
 
@@ -555,6 +629,7 @@ fn render_one(
         wave,
         timeout: bp.timeout,
         parameters: node.parameters.clone(),
+        published,
     })
 }
 
@@ -600,6 +675,39 @@ pub(crate) mod tests {
             &mut EphemeralSecrets::new(),
         )
         .unwrap()
+    }
+
+    /// Renders `name` from the built-in catalogue plus one more blueprint file.
+    pub(crate) fn render_with(extra: &str, name: &str) -> Vec<RenderedRelease> {
+        let mut sources = Catalogue::builtin_sources();
+        sources.push(crate::catalogue::BlueprintSource {
+            origin: "test/extra.yaml".into(),
+            text: extra.into(),
+        });
+        let catalogue = Catalogue::from_sources(sources).unwrap_or_else(|e| panic!("{e}"));
+        let request = Request {
+            blueprint: name.into(),
+            ..Default::default()
+        };
+        let graph = resolve(&catalogue, &[request]).unwrap();
+        render_releases(
+            &catalogue,
+            &graph,
+            &RenderOptions::default(),
+            &mut EphemeralSecrets::new(),
+        )
+        .unwrap()
+    }
+
+    /// A blueprint with two init containers, one on another image.
+    pub(crate) const WITH_INIT: &str = "name: migrator\ndescription: runs migrations first\ncategory: test\nversion: \"1.36\"\ncomponents:\n  - name: app\n    image: busybox\n    args: [httpd, -f, -p, \"8080\"]\n    security: {user: 1000, group: 1000, fs_group: 1000}\n    ports: [{name: http, port: 8080}]\n    volumes: [{name: data, path: /data, size: 1Gi}]\n    init:\n      - {name: migrate, args: [sh, -c, \"echo migrated > /data/done\"]}\n      - {name: check, image: \"busybox:1.37\", command: [test, -f, /data/done]}\n";
+
+    #[test]
+    fn init_containers_take_the_component_image_unless_they_name_one() {
+        let releases = render_with(WITH_INIT, "migrator");
+        let init = &releases[0].components[0].init;
+        assert_eq!(init[0].image, "busybox:1.36");
+        assert_eq!(init[1].image, "busybox:1.37");
     }
 
     fn env<'a>(release: &'a RenderedRelease, component: &str, name: &str) -> Option<&'a EnvVar> {
@@ -652,7 +760,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             ak.components[0].image,
-            "ghcr.io/goauthentik/server:2026.2.2"
+            "ghcr.io/goauthentik/server:2026.8.7"
         );
         assert_eq!(ak.components[0].volumes[0].path, "/data");
     }

@@ -14,6 +14,23 @@ use crate::catalogue::blueprint::{Charset, SecretSpec};
 pub trait SecretSource {
     /// The value of `name` for `release`, generated from `spec` if new.
     fn secret(&mut self, release: &str, name: &str, spec: &SecretSpec) -> String;
+
+    /// The host port `release` publishes its `port_name` port on (Compose):
+    /// here simply `wanted`; the store's source records one per release and
+    /// moves a release whose port is taken. `Err` says who holds it.
+    fn host_port(
+        &mut self,
+        _release: &str,
+        port_name: &str,
+        wanted: u16,
+    ) -> Result<super::Published, String> {
+        Ok(super::Published {
+            port_name: port_name.to_string(),
+            container_port: wanted,
+            host_port: wanted,
+            taken_by: None,
+        })
+    }
 }
 
 /// Random values that live as long as this value does.

@@ -11,6 +11,7 @@
 pub mod conversations;
 pub mod crypto;
 pub mod intents;
+pub mod ports;
 pub mod releases;
 pub mod tokens;
 

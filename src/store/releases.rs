@@ -394,6 +394,25 @@ impl SecretSource for StoredSecrets<'_> {
             }
         }
     }
+
+    fn host_port(
+        &mut self,
+        release: &str,
+        port_name: &str,
+        wanted: u16,
+    ) -> Result<crate::render::Published, String> {
+        match self
+            .store
+            .host_port(&self.platform, &self.namespace, release, port_name, wanted)
+        {
+            Ok(chosen) => chosen,
+            Err(err) => {
+                let reason = format!("the host port could not be recorded: {err}");
+                self.error.get_or_insert(err);
+                Err(reason)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -272,14 +272,16 @@ pub fn classify(tokens: &[Token], vocabulary: &Vocabulary, releases: &[String]) 
     }
     combine_numbers(&mut words);
     // "we need a database": a kind of application, unless "the database
-    // blueprint" names the template.
+    // blueprint" or "install database" (the name right after the verb, as
+    // in a command line) names the template.
     for i in 0..words.len() {
         let Some(names) = vocabulary.common_names.get(&words[i].lower) else {
             continue;
         };
         let named = words
             .get(i + 1)
-            .is_some_and(|n| matches!(n.lower.as_str(), "blueprint" | "template"));
+            .is_some_and(|n| matches!(n.lower.as_str(), "blueprint" | "template"))
+            || (i > 0 && matches!(words[i - 1].lex(), Some(Lex::Verb(_))));
         if words[i].app().is_some() && !named {
             words[i].kind = Kind::Keyword(names.clone());
         }
