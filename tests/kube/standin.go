@@ -17,6 +17,7 @@ package main
 //   image names containing "crashloop"  -> CrashLoopBackOff, restarts counting up
 //   image names containing "flaky-pull" -> ErrImagePull for 4 s, then Ready
 //   data["IMAGE"] = ErrImagePull | CrashLoopBackOff | FlakyPull | Ready
+//     (IMAGE with each character a key may not hold as "_")
 //   data["ready-delay"] = a Go duration (default: STANDIN_READY_DELAY, else 1s)
 // A namespace labelled kubelet-standin/provisioning=off gets no volumes (its
 // claims stay Pending, as with a provisioner that does not answer).
@@ -188,7 +189,7 @@ func (s *standin) behaviour(pod *corev1.Pod) (string, time.Duration) {
 		}
 	}
 	for _, c := range pod.Spec.Containers {
-		if b, ok := rules[c.Image]; ok && b != "Ready" {
+		if b, ok := rules[configMapKey(c.Image)]; ok && b != "Ready" {
 			return b, delay
 		}
 		switch {
@@ -201,6 +202,18 @@ func (s *standin) behaviour(pod *corev1.Pod) (string, time.Duration) {
 		}
 	}
 	return "Ready", delay
+}
+
+// configMapKey is an image name as a ConfigMap key: every character a key
+// may not hold ([-._a-zA-Z0-9]) becomes "_" ("grafana/grafana:11.2" ->
+// "grafana_grafana_11.2").
+func configMapKey(image string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '.' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, image)
 }
 
 func (s *standin) pod(pod *corev1.Pod) {
@@ -283,7 +296,6 @@ func (s *standin) run(pod *corev1.Pod, ip string) {
 		st.PodIP = ip
 		st.PodIPs = []corev1.PodIP{{IP: ip}}
 		st.StartTime = &started
-		st.QOSClass = corev1.PodQOSBestEffort
 	}
 	waiting := func(reason, message string, restarts int32, phase corev1.PodPhase) func(*corev1.PodStatus) {
 		return func(st *corev1.PodStatus) {

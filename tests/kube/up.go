@@ -179,7 +179,7 @@ func up(dir string) error {
 		"--controllers=*",
 		"--service-account-private-key-file="+p("sa.key"),
 		"--root-ca-file="+p("ca.crt"),
-		"--use-service-account-credentials=false",
+		"--use-service-account-credentials=true",
 		"--kube-api-qps=200", "--kube-api-burst=400",
 		"--bind-address=127.0.0.1", "--secure-port=0",
 		"--v=0",

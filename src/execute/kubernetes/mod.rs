@@ -1,47 +1,58 @@
 //! The `kubernetes` executor, on `kube`: a client from a kubeconfig
-//! (`--kubeconfig`, `--context`, `KUBECONFIG`) or from inside the cluster;
-//! server-side apply with field manager `deckhand` (the namespace first,
-//! created when missing); readiness from the objects' status, watched with
-//! `await_condition` (Deployment available replicas, StatefulSet ready
-//! replicas), while the release's pods are checked every few seconds for
-//! what the engine says is wrong (image pull errors, crash loops); deletion
-//! in reverse order by the labels deckhand puts on everything it creates.
-//! An unreachable cluster, a forbidden verb or a conflict becomes a clear
-//! error naming what was being done.
+//! (`--kubeconfig`, `--context`, `KUBECONFIG`) or from inside the cluster.
+//!
+//! Apply ([`apply`]): the IngressClass and cert-manager ClusterIssuer an
+//! Ingress names are checked first; then server-side apply with field
+//! manager `deckhand` (the namespace first, created when missing), without
+//! forcing: a field another manager owns is a conflict reported with that
+//! manager's name, and `replicas` is left out when a HorizontalPodAutoscaler
+//! scales the workload; then what the release's earlier revision had and
+//! this one has not (labelled objects of the release only, and the
+//! cert-manager TLS Secret of a dropped TLS section) is pruned.
+//!
+//! Wait ([`readiness`]): each workload is watched (re-listing with backoff
+//! after any watch error) and judged by its controller's status; the
+//! release's pods, claims and events are read every second for the reasons
+//! it is not getting ready; a StatefulSet pod left broken by a reverted
+//! template is deleted (the forced rollback).
+//!
+//! Remove: by the labels deckhand puts on everything, in reverse order,
+//! with the cert-manager TLS Secrets of its Ingresses; claims only when the
+//! data goes too. The rights all this needs are [`rbac`]'s.
 
+mod apply;
+pub mod rbac;
+pub mod readiness;
+
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret, Service};
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::wait::await_condition;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Deleted, ExecError, Executor, LiveComponent, LiveStatus, ReleaseTarget, ReleaseWork};
 use crate::render::kubernetes::{KubeObject, MANAGER};
+use readiness::{Grace, Persistence, Problem, Verdict};
 
-/// How often pods are checked for the engine's own reasons while waiting.
-const POD_CHECK: Duration = Duration::from_secs(2);
-
-/// Waiting reasons that will not go away by waiting.
-const FATAL_REASONS: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CrashLoopBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-];
+/// How often the release's pods, claims and events are read while waiting.
+const DIAGNOSE_EVERY: Duration = Duration::from_secs(1);
 
 pub struct KubernetesExecutor {
     client: Client,
     server: String,
+    grace: Grace,
 }
 
 impl std::fmt::Debug for KubernetesExecutor {
@@ -72,97 +83,57 @@ fn kube_error(server: &str, doing: &str, err: kube::Error) -> ExecError {
     }
 }
 
-/// The API resource and scope of a kind deckhand renders.
-fn resource_of(object: &KubeObject) -> (ApiResource, bool) {
-    match object {
-        KubeObject::Namespace(_) => (ApiResource::erase::<Namespace>(&()), false),
-        KubeObject::Secret(_) => (ApiResource::erase::<Secret>(&()), true),
-        KubeObject::Deployment(_) => (ApiResource::erase::<Deployment>(&()), true),
-        KubeObject::StatefulSet(_) => (ApiResource::erase::<StatefulSet>(&()), true),
-        KubeObject::Service(_) => (ApiResource::erase::<Service>(&()), true),
-        KubeObject::Ingress(_) => (ApiResource::erase::<Ingress>(&()), true),
-    }
-}
-
+/// The label selector of everything deckhand made for a release.
 fn selector(release: &str) -> String {
     format!("app.kubernetes.io/instance={release},app.kubernetes.io/managed-by={MANAGER}")
 }
 
-/// A Deployment's rollout is done, by `kubectl rollout status`'s rules: the
-/// controller has seen this generation, every desired replica runs the new
-/// template, no old replica is left, and every new one is available. (Old
-/// pods that still serve during a rollout do not count: a 1-replica upgrade
-/// to an image that never starts shows 1 available, 1 updated, 2 in all.)
-fn deployment_ready(deployment: Option<&Deployment>) -> bool {
-    let Some(d) = deployment else { return false };
-    let desired = d.spec.replicas.unwrap_or(1);
-    let Some(status) = &d.status else {
-        return desired == 0;
-    };
-    let updated = status.updated_replicas.unwrap_or(0);
-    status.observed_generation >= d.metadata.generation
-        && updated >= desired
-        && status.replicas.unwrap_or(0) <= updated
-        && status.available_replicas.unwrap_or(0) >= updated
-}
+/// The latest state of each watched workload, shared with the watchers.
+type Seen<K> = Arc<Mutex<HashMap<String, Option<K>>>>;
 
-/// A StatefulSet's rollout is done, by `kubectl rollout status`'s rules: the
-/// controller has seen this generation, every desired replica is ready, and
-/// every pod runs the current revision.
-fn statefulset_ready(statefulset: Option<&StatefulSet>) -> bool {
-    let Some(s) = statefulset else { return false };
-    let desired = s.spec.replicas.unwrap_or(1);
-    let Some(status) = &s.status else {
-        return desired == 0;
-    };
-    status.observed_generation >= s.metadata.generation
-        && status.ready_replicas.unwrap_or(0) >= desired
-        && status.update_revision == status.current_revision
-}
-
-/// The `app.kubernetes.io/component` label of an object (empty when missing).
-fn component_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    meta.labels
-        .as_ref()
-        .and_then(|l| l.get("app.kubernetes.io/component"))
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// What a pod's containers say is wrong: (component, reason, fatal).
-fn pod_problems(pod: &Pod) -> Vec<(String, String, bool)> {
-    let component = component_of(&pod.metadata);
-    let pod_name = pod.metadata.name.clone().unwrap_or_default();
-    let mut out = Vec::new();
-    for status in pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        if let Some(waiting) = status.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-            let reason = waiting.reason.clone().unwrap_or_default();
-            if reason.is_empty() || reason == "ContainerCreating" || reason == "PodInitializing" {
-                continue;
+/// Watches one object by name, re-listing with backoff after any watch
+/// error (a 410 Gone after compaction, a reset stream), and keeps its latest
+/// state in `seen`. Returns only on a refusal that re-listing cannot cure
+/// (the caller may not watch it).
+async fn follow<K>(
+    api: Api<K>,
+    name: String,
+    seen: Seen<K>,
+    changed: Arc<Notify>,
+    errors: Arc<Mutex<Option<String>>>,
+) -> ExecError
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+    while let Some(event) = stream.next().await {
+        let update = match event {
+            Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => Some(Some(o)),
+            Ok(watcher::Event::Delete(_)) => Some(None),
+            Ok(_) => None,
+            Err(err) => {
+                let text = err.to_string();
+                let refused = matches!(&err,
+                    watcher::Error::InitialListFailed(kube::Error::Api(s))
+                    | watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 403);
+                if refused {
+                    return ExecError::Forbidden(format!("watching {name}: {text}"));
+                }
+                tracing::warn!(object = %name, error = %text, "watch failed; re-listing");
+                *errors.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("watching {name}: {text} (re-listing)"));
+                None
             }
-            let message = waiting.message.clone().unwrap_or_default();
-            let fatal = FATAL_REASONS.contains(&reason.as_str());
-            out.push((
-                component.clone(),
-                format!(
-                    "pod {pod_name}: {reason}{}",
-                    if message.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {message}")
-                    }
-                ),
-                fatal,
-            ));
+        };
+        if let Some(state) = update {
+            seen.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.clone(), state);
+            changed.notify_one();
         }
     }
-    out
+    ExecError::Failed(format!("the watch on {name} ended"))
 }
 
 impl KubernetesExecutor {
@@ -190,25 +161,91 @@ impl KubernetesExecutor {
         let client = Client::try_from(config).map_err(|e| {
             ExecError::Unavailable(format!("cannot make a Kubernetes client for {server}: {e}"))
         })?;
-        Ok(Self { client, server })
+        Ok(Self {
+            client,
+            server,
+            grace: Grace::default(),
+        })
     }
 
-    fn dynamic(&self, object: &KubeObject, namespace: &str) -> Api<DynamicObject> {
-        let (resource, namespaced) = resource_of(object);
-        if namespaced {
-            Api::namespaced_with(self.client.clone(), namespace, &resource)
-        } else {
-            Api::all_with(self.client.clone(), &resource)
-        }
+    fn list_params(release: &str) -> ListParams {
+        ListParams::default().labels(&selector(release))
+    }
+
+    async fn list<K>(&self, namespace: &str, params: &ListParams, what: &str) -> Result<Vec<K>, ExecError>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        api.list(params)
+            .await
+            .map(|l| l.items)
+            .map_err(|e| kube_error(&self.server, &format!("listing {what}"), e))
     }
 
     async fn pods(&self, namespace: &str, release: &str) -> Result<Vec<Pod>, ExecError> {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let list = api
-            .list(&ListParams::default().labels(&selector(release)))
+        self.list(namespace, &Self::list_params(release), &format!("the pods of {release}"))
             .await
-            .map_err(|e| kube_error(&self.server, &format!("listing the pods of {release}"), e))?;
-        Ok(list.items)
+    }
+
+    /// Everything that says why the release is not ready yet, at this moment;
+    /// and the StatefulSet pods a forced rollback must delete.
+    async fn diagnose(
+        &self,
+        work: &ReleaseWork,
+        deployments: &[Deployment],
+        statefulsets: &[StatefulSet],
+        since: &k8s_openapi::jiff::Timestamp,
+    ) -> Result<(Vec<Problem>, Vec<Pod>), ExecError> {
+        let ns = &work.namespace;
+        let release = &work.release.release;
+        let params = Self::list_params(release);
+        let pods = self.pods(ns, release).await?;
+        let claims: Vec<PersistentVolumeClaim> = self
+            .list(
+                ns,
+                &ListParams::default().labels(&format!("app.kubernetes.io/instance={release}")),
+                &format!("the volumes of {release}"),
+            )
+            .await?;
+        let events: Vec<Event> = self
+            .list(ns, &ListParams::default(), &format!("the events of namespace {ns}"))
+            .await?;
+        let sets: Vec<ReplicaSet> = if deployments.is_empty() {
+            vec![]
+        } else {
+            self.list(ns, &params, &format!("the ReplicaSets of {release}")).await?
+        };
+        let hashes: Vec<(Deployment, Option<String>)> = deployments
+            .iter()
+            .map(|d| (d.clone(), readiness::current_template_hash(d, &sets)))
+            .collect();
+        let mut problems = readiness::creation_problems(
+            deployments,
+            statefulsets,
+            &events,
+            Some(since),
+            &self.grace,
+        );
+        problems.extend(
+            claims
+                .iter()
+                .filter_map(|c| readiness::claim_problem(c, &events, &self.grace)),
+        );
+        problems.extend(
+            pods.iter()
+                .filter(|p| readiness::is_current(p, &hashes, statefulsets))
+                .flat_map(|p| readiness::pod_problems(p, &self.grace)),
+        );
+        let stuck = statefulsets
+            .iter()
+            .flat_map(|s| readiness::stuck_pods(s, &pods))
+            .cloned()
+            .collect();
+        Ok((problems, stuck))
     }
 
     /// Deletes every object of `resource` with the release's labels; returns their names.
@@ -222,10 +259,7 @@ impl KubernetesExecutor {
             Api::namespaced_with(self.client.clone(), namespace, &resource);
         let doing = format!("deleting the {} of {release}", resource.plural);
         let result = api
-            .delete_collection(
-                &DeleteParams::background(),
-                &ListParams::default().labels(&selector(release)),
-            )
+            .delete_collection(&DeleteParams::background(), &Self::list_params(release))
             .await
             .map_err(|e| kube_error(&self.server, &doing, e))?;
         Ok(match result {
@@ -240,6 +274,34 @@ impl KubernetesExecutor {
     }
 }
 
+/// The workloads of a release, watched.
+struct Watched {
+    deployments: Seen<Deployment>,
+    statefulsets: Seen<StatefulSet>,
+    changed: Arc<Notify>,
+    errors: Arc<Mutex<Option<String>>>,
+}
+
+impl Watched {
+    fn verdicts(&self) -> Vec<Verdict> {
+        let d = self.deployments.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.statefulsets.lock().unwrap_or_else(|p| p.into_inner());
+        d.values()
+            .map(|o| readiness::deployment_verdict(o.as_ref()))
+            .chain(s.values().map(|o| readiness::statefulset_verdict(o.as_ref())))
+            .collect()
+    }
+
+    fn snapshot(&self) -> (Vec<Deployment>, Vec<StatefulSet>) {
+        let d = self.deployments.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.statefulsets.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            d.values().flatten().cloned().collect(),
+            s.values().flatten().cloned().collect(),
+        )
+    }
+}
+
 #[async_trait]
 impl Executor for KubernetesExecutor {
     fn name(&self) -> &'static str {
@@ -247,33 +309,7 @@ impl Executor for KubernetesExecutor {
     }
 
     async fn apply(&self, work: &ReleaseWork) -> Result<String, ExecError> {
-        let params = PatchParams::apply(MANAGER).force();
-        let mut applied = 0;
-        for object in &work.objects {
-            let api = self.dynamic(object, &work.namespace);
-            if let KubeObject::Namespace(_) = object {
-                // Created only when missing: someone whose rights end at
-                // their namespace may still deploy into it.
-                match api.get_opt(object.name()).await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => {}
-                    Err(kube::Error::Api(status)) if status.code == 403 => continue,
-                    Err(err) => {
-                        let doing = format!("reading Namespace {}", object.name());
-                        return Err(kube_error(&self.server, &doing, err));
-                    }
-                }
-            }
-            let doing = format!("applying {} {}", object.kind(), object.name());
-            api.patch(object.name(), &params, &Patch::Apply(&object.to_json()))
-                .await
-                .map_err(|e| kube_error(&self.server, &doing, e))?;
-            applied += 1;
-        }
-        Ok(format!(
-            "{applied} object(s) applied to {} (server-side apply, field manager {MANAGER})",
-            self.server
-        ))
+        self.apply_release(work).await
     }
 
     async fn wait_ready(
@@ -282,71 +318,99 @@ impl Executor for KubernetesExecutor {
         timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<String, ExecError> {
-        let mut waits = Vec::new();
+        let started = Instant::now();
+        // Events from before this wait (an earlier failed attempt) say nothing.
+        let since = k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(2);
+        let watched = Watched {
+            deployments: Arc::default(),
+            statefulsets: Arc::default(),
+            changed: Arc::new(Notify::new()),
+            errors: Arc::default(),
+        };
+        let mut watches = futures_util::stream::FuturesUnordered::new();
         for object in &work.objects {
             let name = object.name().to_string();
             match object {
                 KubeObject::Deployment(_) => {
-                    let api: Api<Deployment> =
-                        Api::namespaced(self.client.clone(), &work.namespace);
-                    waits.push(Box::pin(async move {
-                        await_condition(api, &name, deployment_ready)
-                            .await
-                            .map(|_| ())
-                    })
-                        as std::pin::Pin<
-                            Box<
-                                dyn std::future::Future<
-                                        Output = Result<(), kube::runtime::wait::Error>,
-                                    > + Send,
-                            >,
-                        >);
+                    watched.deployments.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), None);
+                    let api: Api<Deployment> = Api::namespaced(self.client.clone(), &work.namespace);
+                    watches.push(tokio::spawn(follow(api, name, watched.deployments.clone(), watched.changed.clone(), watched.errors.clone())));
                 }
                 KubeObject::StatefulSet(_) => {
-                    let api: Api<StatefulSet> =
-                        Api::namespaced(self.client.clone(), &work.namespace);
-                    waits.push(Box::pin(async move {
-                        await_condition(api, &name, statefulset_ready)
-                            .await
-                            .map(|_| ())
-                    }));
+                    watched.statefulsets.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), None);
+                    let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &work.namespace);
+                    watches.push(tokio::spawn(follow(api, name, watched.statefulsets.clone(), watched.changed.clone(), watched.errors.clone())));
                 }
                 _ => {}
             }
         }
-        let count = waits.len();
-        let all_ready = futures_util::future::try_join_all(waits);
-        let release = work.release.release.clone();
-        let mut last_problem: Option<String> = None;
-        let watch_pods = async {
-            loop {
-                tokio::time::sleep(POD_CHECK).await;
-                if let Ok(pods) = self.pods(&work.namespace, &release).await {
-                    let problems: Vec<(String, String, bool)> =
-                        pods.iter().flat_map(pod_problems).collect();
-                    if let Some((component, reason, _)) = problems.iter().find(|p| p.2) {
-                        return ExecError::NotReady {
-                            component: component.clone(),
-                            reason: reason.clone(),
-                        };
-                    }
-                    last_problem = problems.first().map(|(c, r, _)| format!("{c}: {r}"));
-                }
+        let count = watches.len();
+        let abort = |watches: &futures_util::stream::FuturesUnordered<tokio::task::JoinHandle<ExecError>>| {
+            for w in watches.iter() {
+                w.abort();
             }
         };
-        tokio::select! {
-            result = all_ready => match result {
-                Ok(_) => Ok(format!("{count} workload(s) ready")),
-                Err(err) => Err(ExecError::Failed(format!("watching {release}: {err}"))),
-            },
-            problem = watch_pods => Err(problem),
-            _ = tokio::time::sleep(timeout) => Err(ExecError::Timeout { seconds: timeout.as_secs(), last: None }),
-            _ = cancel.cancelled() => Err(ExecError::Cancelled),
-        }
-        .map_err(|err| match err {
-            ExecError::Timeout { seconds, .. } => ExecError::Timeout { seconds, last: last_problem.clone() },
-            other => other,
-        })
+        let mut persistence = Persistence::default();
+        let mut last: Option<String> = None;
+        let mut next_diagnosis = Instant::now() + DIAGNOSE_EVERY;
+        let deadline = tokio::time::Instant::from_std(started + timeout);
+        let result = loop {
+            let verdicts = watched.verdicts();
+            if let Some(Verdict::Failed(reason)) =
+                verdicts.iter().find(|v| matches!(v, Verdict::Failed(_)))
+            {
+                break Err(ExecError::NotReady {
+                    component: work.release.release.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            if verdicts.iter().all(|v| *v == Verdict::Ready) {
+                break Ok(format!("{count} workload(s) ready"));
+            }
+            if let Some(Verdict::Waiting(why)) = verdicts.iter().find(|v| matches!(v, Verdict::Waiting(_))) {
+                last = Some(why.clone());
+            }
+            if Instant::now() >= next_diagnosis {
+                next_diagnosis = Instant::now() + DIAGNOSE_EVERY;
+                let (deployments, statefulsets) = watched.snapshot();
+                match self.diagnose(work, &deployments, &statefulsets, &since).await {
+                    Ok((problems, stuck)) => {
+                        if let Some(problem) = persistence.overdue(&problems, Instant::now()) {
+                            break Err(ExecError::NotReady {
+                                component: problem.component,
+                                reason: problem.reason,
+                            });
+                        }
+                        if let Some(p) = problems.first() {
+                            last = Some(format!("{}: {}", p.component, p.reason));
+                        }
+                        for pod in stuck {
+                            self.force_rollback(&work.namespace, &pod).await?;
+                        }
+                    }
+                    Err(err @ ExecError::Forbidden(_)) => break Err(err),
+                    Err(err) => last = Some(err.to_string()),
+                }
+                if let Some(error) = watched.errors.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    last = Some(error);
+                }
+            }
+            tokio::select! {
+                _ = watched.changed.notified() => {}
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(next_diagnosis)) => {}
+                Some(ended) = watches.next() => {
+                    if let Ok(err) = ended {
+                        break Err(err);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    break Err(ExecError::Timeout { seconds: timeout.as_secs(), last: last.clone() });
+                }
+                _ = cancel.cancelled() => break Err(ExecError::Cancelled),
+            }
+        };
+        abort(&watches);
+        result
     }
 
     async fn delete(
@@ -357,6 +421,12 @@ impl Executor for KubernetesExecutor {
         let ns = &target.namespace;
         let release = &target.release;
         let mut deleted = Deleted::default();
+        // cert-manager's TLS Secrets carry no release label: found through
+        // the Ingresses that named them, before those go.
+        let ingresses: Vec<Ingress> = self
+            .list(ns, &Self::list_params(release), &format!("the Ingresses of {release}"))
+            .await?;
+        let tls = apply::tls_secret_names(ingresses.iter());
         for resource in [
             ApiResource::erase::<Ingress>(&()),
             ApiResource::erase::<Service>(&()),
@@ -368,6 +438,9 @@ impl Executor for KubernetesExecutor {
                 .removed
                 .extend(self.delete_kind(resource, ns, release).await?);
         }
+        deleted
+            .removed
+            .extend(self.delete_issued_secrets(ns, tls.iter()).await?);
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), ns);
         let list = claims
             .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={release}")))
@@ -397,23 +470,27 @@ impl Executor for KubernetesExecutor {
     }
 
     async fn status(&self, target: &ReleaseTarget) -> Result<LiveStatus, ExecError> {
-        let params = ListParams::default().labels(&selector(&target.release));
-        let doing = format!("reading the status of {}", target.release);
-        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
-        let statefulsets: Api<StatefulSet> =
-            Api::namespaced(self.client.clone(), &target.namespace);
-        let pods = self.pods(&target.namespace, &target.release).await?;
-        let problems: Vec<(String, String, bool)> = pods.iter().flat_map(pod_problems).collect();
+        let params = Self::list_params(&target.release);
+        let ns = &target.namespace;
+        let doing = format!("the workloads of {}", target.release);
+        let deployments: Vec<Deployment> = self.list(ns, &params, &doing).await?;
+        let statefulsets: Vec<StatefulSet> = self.list(ns, &params, &doing).await?;
+        let pods = self.pods(ns, &target.release).await?;
+        let problems: Vec<Problem> = pods
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .flat_map(|p| readiness::pod_problems(p, &self.grace))
+            .collect();
         let problem_of = |component: &str| {
             problems
                 .iter()
-                .find(|p| p.0 == component)
-                .map(|p| p.1.clone())
+                .find(|p| p.component == component)
+                .map(|p| p.reason.clone())
         };
         let live = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
                     ready: Option<i32>,
                     desired: Option<i32>| {
-            let component = component_of(meta);
+            let component = readiness::component_of(meta);
             LiveComponent {
                 ready: ready.unwrap_or(0).max(0) as u32,
                 desired: desired.unwrap_or(1).max(0) as u32,
@@ -422,24 +499,14 @@ impl Executor for KubernetesExecutor {
             }
         };
         let mut components = Vec::new();
-        for d in deployments
-            .list(&params)
-            .await
-            .map_err(|e| kube_error(&self.server, &doing, e))?
-            .items
-        {
+        for d in &deployments {
             components.push(live(
                 &d.metadata,
                 d.status.as_ref().and_then(|s| s.available_replicas),
                 d.spec.replicas,
             ));
         }
-        for s in statefulsets
-            .list(&params)
-            .await
-            .map_err(|e| kube_error(&self.server, &doing, e))?
-            .items
-        {
+        for s in &statefulsets {
             components.push(live(
                 &s.metadata,
                 s.status.as_ref().and_then(|s| s.ready_replicas),
@@ -450,66 +517,5 @@ impl Executor for KubernetesExecutor {
             found: !components.is_empty(),
             components,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn deployment(replicas: i32, status: serde_json::Value) -> Deployment {
-        serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "web", "generation": 2},
-            "spec": {"replicas": replicas, "selector": {}, "template": {}},
-            "status": status,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_deployment_mid_rollout_is_not_ready() {
-        // An upgrade whose new pod never starts: the old one still serves.
-        let stuck = deployment(
-            1,
-            serde_json::json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1,
-                               "availableReplicas": 1, "unavailableReplicas": 1}),
-        );
-        assert!(!deployment_ready(Some(&stuck)));
-        let unseen = deployment(
-            1,
-            serde_json::json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}),
-        );
-        assert!(!deployment_ready(Some(&unseen)));
-        let done = deployment(
-            3,
-            serde_json::json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
-        );
-        assert!(deployment_ready(Some(&done)), "{done:?}");
-        // Scaled to zero before the controller reported anything.
-        let mut idle = deployment(0, serde_json::json!({}));
-        idle.status = None;
-        assert!(deployment_ready(Some(&idle)));
-    }
-
-    #[test]
-    fn a_statefulset_is_ready_when_every_pod_runs_the_current_revision() {
-        let set = |status: serde_json::Value| -> StatefulSet {
-            serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "db", "generation": 1},
-                "spec": {"replicas": 1, "selector": {}, "serviceName": "db", "template": {}},
-                "status": status,
-            }))
-            .unwrap()
-        };
-        let old_pod_ready = set(
-            serde_json::json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
-                                                   "currentRevision": "db-1", "updateRevision": "db-2"}),
-        );
-        assert!(!statefulset_ready(Some(&old_pod_ready)));
-        let done = set(
-            serde_json::json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
-                                          "currentRevision": "db-2", "updateRevision": "db-2"}),
-        );
-        assert!(statefulset_ready(Some(&done)));
     }
 }
