@@ -51,14 +51,19 @@ fn kubeconfigs() -> Option<(PathBuf, PathBuf)> {
             .find_map(|l| l.strip_prefix(&format!("export {key}=")))
             .map(PathBuf::from)
     };
-    Some((value("DECKHAND_TEST_ADMIN_KUBECONFIG")?, value("DECKHAND_TEST_KUBECONFIG")?))
+    Some((
+        value("DECKHAND_TEST_ADMIN_KUBECONFIG")?,
+        value("DECKHAND_TEST_KUBECONFIG")?,
+    ))
 }
 
 fn skip(why: &str) -> Option<Cluster> {
     if in_ci() {
         panic!("the test control plane is required under DECKHAND_CI=1: {why}");
     }
-    eprintln!("SKIPPED: {why}, so the Kubernetes executor is not tested against a real control plane");
+    eprintln!(
+        "SKIPPED: {why}, so the Kubernetes executor is not tested against a real control plane"
+    );
     None
 }
 
@@ -66,9 +71,8 @@ static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
 
 /// The running test cluster, or a skip (None) with the reason.
 pub fn cluster() -> Option<Cluster> {
-    let go = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|d| d.join("go").is_file())
-    });
+    let go = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("go").is_file()));
     let Some((admin, deckhand)) = kubeconfigs() else {
         return skip(if go {
             "no test control plane is running (start it: eval \"$(tests/kube/cluster up)\")"
@@ -178,7 +182,11 @@ impl Cluster {
             args.push("--data-removal");
         }
         let output = super::run(&args, None);
-        assert!(output.status.success(), "deckhand rbac: {}", super::stderr(&output));
+        assert!(
+            output.status.success(),
+            "deckhand rbac: {}",
+            super::stderr(&output)
+        );
         let documents: Vec<Value> = serde_saphyr::from_multiple(&super::stdout(&output)).unwrap();
         for document in documents {
             self.apply(document);
@@ -187,13 +195,17 @@ impl Cluster {
             self.standin(&name, setup.standin);
         }
         // Pods need the namespace's default service account.
-        self.wait_until(Duration::from_secs(30), "the default service account", || {
-            self.block_on(async {
-                let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-                    Api::namespaced(self.client.clone(), &name);
-                accounts.get_opt("default").await.ok().flatten().is_some()
-            })
-        });
+        self.wait_until(
+            Duration::from_secs(30),
+            "the default service account",
+            || {
+                self.block_on(async {
+                    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+                        Api::namespaced(self.client.clone(), &name);
+                    accounts.get_opt("default").await.ok().flatten().is_some()
+                })
+            },
+        );
         name
     }
 
@@ -204,7 +216,13 @@ impl Cluster {
         let key = |image: &str| -> String {
             image
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect()
         };
         let data: serde_json::Map<String, Value> =
@@ -267,7 +285,10 @@ impl Cluster {
     pub fn wait_until(&self, limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
         let deadline = Instant::now() + limit;
         while !check() {
-            assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -277,7 +298,12 @@ impl Cluster {
         self.server_in(tempfile::tempdir().unwrap(), namespace, env)
     }
 
-    pub fn server_in(&self, dir: tempfile::TempDir, namespace: &str, env: &[(&str, &str)]) -> Server {
+    pub fn server_in(
+        &self,
+        dir: tempfile::TempDir,
+        namespace: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let kubeconfig = self.deckhand_kubeconfig.to_str().unwrap().to_string();
         let mut all = vec![
             ("DECKHAND_KUBECONFIG", kubeconfig.as_str()),

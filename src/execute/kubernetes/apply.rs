@@ -10,7 +10,9 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions,
+};
 use kube::core::GroupVersionKind;
 
 use super::{KubernetesExecutor, kube_error};
@@ -20,7 +22,10 @@ use crate::render::kubernetes::{KubeObject, MANAGER};
 /// cert-manager's annotation naming the ClusterIssuer of an Ingress.
 pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
 /// Annotations cert-manager puts on the Secrets it issues.
-const ISSUED_BY_CERT_MANAGER: &[&str] = &["cert-manager.io/certificate-name", "cert-manager.io/issuer-name"];
+const ISSUED_BY_CERT_MANAGER: &[&str] = &[
+    "cert-manager.io/certificate-name",
+    "cert-manager.io/issuer-name",
+];
 
 /// The API resource and scope of a kind deckhand renders.
 fn resource_of(object: &KubeObject) -> (ApiResource, bool) {
@@ -89,7 +94,11 @@ impl KubernetesExecutor {
         }
         // What the live revision refers to, for the prune afterwards.
         let before: Vec<Ingress> = self
-            .list(ns, &Self::list_params(release), &format!("the Ingresses of {release}"))
+            .list(
+                ns,
+                &Self::list_params(release),
+                &format!("the Ingresses of {release}"),
+            )
             .await?;
         let scaled = self.autoscaled(ns).await?;
         let params = PatchParams::apply(MANAGER);
@@ -122,7 +131,10 @@ impl KubernetesExecutor {
                 ));
             }
             let doing = format!("applying {} {}", object.kind(), object.name());
-            match api.patch(object.name(), &params, &Patch::Apply(&body)).await {
+            match api
+                .patch(object.name(), &params, &Patch::Apply(&body))
+                .await
+            {
                 Ok(_) => applied += 1,
                 Err(kube::Error::Api(status)) if status.code == 409 => {
                     return Err(ExecError::Conflict(conflict_text(
@@ -154,7 +166,11 @@ impl KubernetesExecutor {
     async fn check_ingress(&self, ingress: &Ingress) -> Result<(), ExecError> {
         let name = ingress.metadata.name.clone().unwrap_or_default();
         let classes: Api<IngressClass> = Api::all(self.client.clone());
-        match ingress.spec.as_ref().and_then(|s| s.ingress_class_name.clone()) {
+        match ingress
+            .spec
+            .as_ref()
+            .and_then(|s| s.ingress_class_name.clone())
+        {
             Some(class) => {
                 let found = classes.get_opt(&class).await.map_err(|e| {
                     kube_error(&self.server, &format!("reading IngressClass {class}"), e)
@@ -167,9 +183,10 @@ impl KubernetesExecutor {
                 }
             }
             None => {
-                let all = classes.list(&ListParams::default()).await.map_err(|e| {
-                    kube_error(&self.server, "listing IngressClasses", e)
-                })?;
+                let all = classes
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| kube_error(&self.server, "listing IngressClasses", e))?;
                 let default = all.items.iter().any(|c| {
                     c.metadata
                         .annotations
@@ -178,12 +195,19 @@ impl KubernetesExecutor {
                         .is_some_and(|v| v == "true")
                 });
                 if !default {
-                    let names: Vec<String> =
-                        all.items.iter().filter_map(|c| c.metadata.name.clone()).collect();
+                    let names: Vec<String> = all
+                        .items
+                        .iter()
+                        .filter_map(|c| c.metadata.name.clone())
+                        .collect();
                     return Err(ExecError::Failed(format!(
                         "Ingress {name} names no IngressClass and the cluster marks none as default \
                          (IngressClasses: {}); set DECKHAND_INGRESS_CLASS",
-                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
                     )));
                 }
             }
@@ -200,10 +224,7 @@ impl KubernetesExecutor {
             match issuers.get(&issuer).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(status)) if status.code == 404 => {
-                    let missing_object = status
-                        .details
-                        .as_ref()
-                        .is_some_and(|d| d.name == issuer);
+                    let missing_object = status.details.as_ref().is_some_and(|d| d.name == issuer);
                     return Err(ExecError::Failed(if missing_object {
                         format!(
                             "Ingress {name} asks cert-manager's ClusterIssuer \"{issuer}\" for its \
@@ -233,7 +254,11 @@ impl KubernetesExecutor {
     /// (kind, name) of the workloads a HorizontalPodAutoscaler scales.
     async fn autoscaled(&self, ns: &str) -> Result<BTreeSet<(String, String)>, ExecError> {
         let hpas: Vec<HorizontalPodAutoscaler> = self
-            .list(ns, &ListParams::default(), &format!("the HorizontalPodAutoscalers of namespace {ns}"))
+            .list(
+                ns,
+                &ListParams::default(),
+                &format!("the HorizontalPodAutoscalers of namespace {ns}"),
+            )
             .await?;
         Ok(hpas
             .into_iter()
@@ -243,7 +268,11 @@ impl KubernetesExecutor {
 
     /// Deletes what carries the release's labels but is not in this
     /// revision, and the cert-manager Secrets of TLS sections it dropped.
-    async fn prune(&self, work: &ReleaseWork, before: &[Ingress]) -> Result<Vec<String>, ExecError> {
+    async fn prune(
+        &self,
+        work: &ReleaseWork,
+        before: &[Ingress],
+    ) -> Result<Vec<String>, ExecError> {
         let ns = &work.namespace;
         let release = &work.release.release;
         let keep: BTreeSet<(String, String)> = work
@@ -257,7 +286,13 @@ impl KubernetesExecutor {
             let live = api
                 .list_metadata(&Self::list_params(release))
                 .await
-                .map_err(|e| kube_error(&self.server, &format!("listing the {} of {release}", resource.plural), e))?;
+                .map_err(|e| {
+                    kube_error(
+                        &self.server,
+                        &format!("listing the {} of {release}", resource.plural),
+                        e,
+                    )
+                })?;
             for object in live.items {
                 let name = object.metadata.name.clone().unwrap_or_default();
                 if keep.contains(&(resource.kind.clone(), name.clone())) {
@@ -313,7 +348,11 @@ impl KubernetesExecutor {
                 Ok(_) => deleted.push(format!("Secret {name} (cert-manager's TLS certificate)")),
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(err) => {
-                    return Err(kube_error(&self.server, &format!("deleting TLS Secret {name}"), err));
+                    return Err(kube_error(
+                        &self.server,
+                        &format!("deleting TLS Secret {name}"),
+                        err,
+                    ));
                 }
             }
         }

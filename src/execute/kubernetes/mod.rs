@@ -172,7 +172,12 @@ impl KubernetesExecutor {
         ListParams::default().labels(&selector(release))
     }
 
-    async fn list<K>(&self, namespace: &str, params: &ListParams, what: &str) -> Result<Vec<K>, ExecError>
+    async fn list<K>(
+        &self,
+        namespace: &str,
+        params: &ListParams,
+        what: &str,
+    ) -> Result<Vec<K>, ExecError>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -187,8 +192,12 @@ impl KubernetesExecutor {
     }
 
     async fn pods(&self, namespace: &str, release: &str) -> Result<Vec<Pod>, ExecError> {
-        self.list(namespace, &Self::list_params(release), &format!("the pods of {release}"))
-            .await
+        self.list(
+            namespace,
+            &Self::list_params(release),
+            &format!("the pods of {release}"),
+        )
+        .await
     }
 
     /// Everything that says why the release is not ready yet, at this moment;
@@ -212,12 +221,17 @@ impl KubernetesExecutor {
             )
             .await?;
         let events: Vec<Event> = self
-            .list(ns, &ListParams::default(), &format!("the events of namespace {ns}"))
+            .list(
+                ns,
+                &ListParams::default(),
+                &format!("the events of namespace {ns}"),
+            )
             .await?;
         let sets: Vec<ReplicaSet> = if deployments.is_empty() {
             vec![]
         } else {
-            self.list(ns, &params, &format!("the ReplicaSets of {release}")).await?
+            self.list(ns, &params, &format!("the ReplicaSets of {release}"))
+                .await?
         };
         let hashes: Vec<(Deployment, Option<String>)> = deployments
             .iter()
@@ -288,7 +302,10 @@ impl Watched {
         let s = self.statefulsets.lock().unwrap_or_else(|p| p.into_inner());
         d.values()
             .map(|o| readiness::deployment_verdict(o.as_ref()))
-            .chain(s.values().map(|o| readiness::statefulset_verdict(o.as_ref())))
+            .chain(
+                s.values()
+                    .map(|o| readiness::statefulset_verdict(o.as_ref())),
+            )
             .collect()
     }
 
@@ -320,7 +337,8 @@ impl Executor for KubernetesExecutor {
     ) -> Result<String, ExecError> {
         let started = Instant::now();
         // Events from before this wait (an earlier failed attempt) say nothing.
-        let since = k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(2);
+        let since =
+            k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(2);
         let watched = Watched {
             deployments: Arc::default(),
             statefulsets: Arc::default(),
@@ -332,20 +350,44 @@ impl Executor for KubernetesExecutor {
             let name = object.name().to_string();
             match object {
                 KubeObject::Deployment(_) => {
-                    watched.deployments.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), None);
-                    let api: Api<Deployment> = Api::namespaced(self.client.clone(), &work.namespace);
-                    watches.push(tokio::spawn(follow(api, name, watched.deployments.clone(), watched.changed.clone(), watched.errors.clone())));
+                    watched
+                        .deployments
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.clone(), None);
+                    let api: Api<Deployment> =
+                        Api::namespaced(self.client.clone(), &work.namespace);
+                    watches.push(tokio::spawn(follow(
+                        api,
+                        name,
+                        watched.deployments.clone(),
+                        watched.changed.clone(),
+                        watched.errors.clone(),
+                    )));
                 }
                 KubeObject::StatefulSet(_) => {
-                    watched.statefulsets.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), None);
-                    let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &work.namespace);
-                    watches.push(tokio::spawn(follow(api, name, watched.statefulsets.clone(), watched.changed.clone(), watched.errors.clone())));
+                    watched
+                        .statefulsets
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.clone(), None);
+                    let api: Api<StatefulSet> =
+                        Api::namespaced(self.client.clone(), &work.namespace);
+                    watches.push(tokio::spawn(follow(
+                        api,
+                        name,
+                        watched.statefulsets.clone(),
+                        watched.changed.clone(),
+                        watched.errors.clone(),
+                    )));
                 }
                 _ => {}
             }
         }
         let count = watches.len();
-        let abort = |watches: &futures_util::stream::FuturesUnordered<tokio::task::JoinHandle<ExecError>>| {
+        let abort = |watches: &futures_util::stream::FuturesUnordered<
+            tokio::task::JoinHandle<ExecError>,
+        >| {
             for w in watches.iter() {
                 w.abort();
             }
@@ -367,13 +409,18 @@ impl Executor for KubernetesExecutor {
             if verdicts.iter().all(|v| *v == Verdict::Ready) {
                 break Ok(format!("{count} workload(s) ready"));
             }
-            if let Some(Verdict::Waiting(why)) = verdicts.iter().find(|v| matches!(v, Verdict::Waiting(_))) {
+            if let Some(Verdict::Waiting(why)) =
+                verdicts.iter().find(|v| matches!(v, Verdict::Waiting(_)))
+            {
                 last = Some(why.clone());
             }
             if Instant::now() >= next_diagnosis {
                 next_diagnosis = Instant::now() + DIAGNOSE_EVERY;
                 let (deployments, statefulsets) = watched.snapshot();
-                match self.diagnose(work, &deployments, &statefulsets, &since).await {
+                match self
+                    .diagnose(work, &deployments, &statefulsets, &since)
+                    .await
+                {
                     Ok((problems, stuck)) => {
                         if let Some(problem) = persistence.overdue(&problems, Instant::now()) {
                             break Err(ExecError::NotReady {
@@ -391,7 +438,12 @@ impl Executor for KubernetesExecutor {
                     Err(err @ ExecError::Forbidden(_)) => break Err(err),
                     Err(err) => last = Some(err.to_string()),
                 }
-                if let Some(error) = watched.errors.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                if let Some(error) = watched
+                    .errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                {
                     last = Some(error);
                 }
             }
@@ -424,7 +476,11 @@ impl Executor for KubernetesExecutor {
         // cert-manager's TLS Secrets carry no release label: found through
         // the Ingresses that named them, before those go.
         let ingresses: Vec<Ingress> = self
-            .list(ns, &Self::list_params(release), &format!("the Ingresses of {release}"))
+            .list(
+                ns,
+                &Self::list_params(release),
+                &format!("the Ingresses of {release}"),
+            )
             .await?;
         let tls = apply::tls_secret_names(ingresses.iter());
         for resource in [

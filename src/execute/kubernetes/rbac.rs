@@ -47,7 +47,15 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     }
 }
 
-const MANAGE: &[&str] = &["get", "list", "watch", "create", "patch", "delete", "deletecollection"];
+const MANAGE: &[&str] = &[
+    "get",
+    "list",
+    "watch",
+    "create",
+    "patch",
+    "delete",
+    "deletecollection",
+];
 const READ: &[&str] = &["get", "list", "watch"];
 
 /// What deckhand does inside a namespace.
@@ -61,7 +69,11 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
         rule(&["apps"], &["replicasets"], &["get", "list"]),
         rule(&[""], &["events"], &["get", "list"]),
         rule(&[""], &["persistentvolumeclaims"], READ),
-        rule(&["autoscaling"], &["horizontalpodautoscalers"], &["get", "list"]),
+        rule(
+            &["autoscaling"],
+            &["horizontalpodautoscalers"],
+            &["get", "list"],
+        ),
         // Pods are read, and deleted only for a StatefulSet's forced rollback.
         rule(&[""], &["pods"], &["get", "list", "watch", "delete"]),
     ]
@@ -74,9 +86,17 @@ pub fn cluster_rules(create_namespaces: bool) -> Vec<PolicyRule> {
         rule(
             &[""],
             &["namespaces"],
-            if create_namespaces { &["get", "create", "patch"] } else { &["get"] },
+            if create_namespaces {
+                &["get", "create", "patch"]
+            } else {
+                &["get"]
+            },
         ),
-        rule(&["networking.k8s.io"], &["ingressclasses"], &["get", "list"]),
+        rule(
+            &["networking.k8s.io"],
+            &["ingressclasses"],
+            &["get", "list"],
+        ),
         rule(&["cert-manager.io"], &["clusterissuers"], &["get"]),
     ]
 }
@@ -90,7 +110,13 @@ fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: namespace.map(str::to_string),
-        labels: Some([("app.kubernetes.io/managed-by".to_string(), "deckhand".to_string())].into()),
+        labels: Some(
+            [(
+                "app.kubernetes.io/managed-by".to_string(),
+                "deckhand".to_string(),
+            )]
+            .into(),
+        ),
         ..Default::default()
     }
 }
@@ -113,7 +139,8 @@ pub fn objects(namespace: Option<&str>, grantee: &Grantee, data_removal: bool) -
         Grantee::ServiceAccount(ns, n) => format!("{ns}-{n}"),
     };
     let mut out = Vec::new();
-    let mut push = |v: Result<Value, serde_json::Error>| out.push(v.expect("RBAC objects serialize"));
+    let mut push =
+        |v: Result<Value, serde_json::Error>| out.push(v.expect("RBAC objects serialize"));
     let cluster_name = format!("deckhand-cluster-{who}");
     push(serde_json::to_value(ClusterRole {
         metadata: meta(&cluster_name, None),
@@ -161,9 +188,8 @@ pub fn objects(namespace: Option<&str>, grantee: &Grantee, data_removal: bool) -
 
 /// The objects as multi-document YAML, for `kubectl apply -f -`.
 pub fn to_yaml(namespace: Option<&str>, grantee: &Grantee, data_removal: bool) -> String {
-    let mut text = String::from(
-        "# The rights deckhand's Kubernetes executor needs (deckhand rbac).\n",
-    );
+    let mut text =
+        String::from("# The rights deckhand's Kubernetes executor needs (deckhand rbac).\n");
     for object in objects(namespace, grantee, data_removal) {
         text.push_str("---\n");
         text.push_str(&serde_saphyr::to_string(&object).expect("JSON values serialize to YAML"));
@@ -189,12 +215,23 @@ mod tests {
             .iter()
             .find(|r| r["resources"][0] == "persistentvolumeclaims")
             .unwrap();
-        assert!(!claims["verbs"].as_array().unwrap().iter().any(|v| v == "delete"));
+        assert!(
+            !claims["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v == "delete")
+        );
         assert_eq!(narrow[0]["rules"][0]["verbs"], serde_json::json!(["get"]));
 
         let wide = objects(None, &user, true);
-        assert_eq!(wide[0]["rules"][0]["verbs"], serde_json::json!(["get", "create", "patch"]));
-        assert!(wide.iter().any(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "deckhand-data-removal"));
+        assert_eq!(
+            wide[0]["rules"][0]["verbs"],
+            serde_json::json!(["get", "create", "patch"])
+        );
+        assert!(wide.iter().any(
+            |o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "deckhand-data-removal"
+        ));
         assert!(to_yaml(None, &user, true).contains("kind: ClusterRoleBinding"));
     }
 }

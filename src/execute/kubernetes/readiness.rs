@@ -90,7 +90,9 @@ pub fn deployment_verdict(deployment: Option<&Deployment>) -> Verdict {
         ));
     }
     for c in status.conditions.iter().flatten() {
-        if c.type_.as_deref() == Some("Progressing") && c.reason.as_deref() == Some("ProgressDeadlineExceeded") {
+        if c.type_.as_deref() == Some("Progressing")
+            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        {
             return Verdict::Failed(format!(
                 "Deployment {name}: ProgressDeadlineExceeded: {}",
                 c.message.clone().unwrap_or_default()
@@ -235,7 +237,11 @@ pub fn pod_problems(pod: &Pod, grace: &Grace) -> Vec<Problem> {
 }
 
 /// A claim still Pending, with the last thing its events said.
-pub fn claim_problem(claim: &PersistentVolumeClaim, events: &[Event], grace: &Grace) -> Option<Problem> {
+pub fn claim_problem(
+    claim: &PersistentVolumeClaim,
+    events: &[Event],
+    grace: &Grace,
+) -> Option<Problem> {
     let phase = claim.status.as_ref().and_then(|s| s.phase.as_deref());
     if phase != Some("Pending") {
         return None;
@@ -377,13 +383,23 @@ pub fn current_template_hash(deployment: &Deployment, sets: &[ReplicaSet]) -> Op
                 .and_then(|a| a.get(REVISION))
                 == Some(revision)
         })
-        .and_then(|rs| rs.metadata.labels.as_ref()?.get("pod-template-hash").cloned())
+        .and_then(|rs| {
+            rs.metadata
+                .labels
+                .as_ref()?
+                .get("pod-template-hash")
+                .cloned()
+        })
 }
 
 /// Whether a pod belongs to the revision being rolled out: a Deployment's
 /// current ReplicaSet, or a StatefulSet's update revision. Terminating pods
 /// never do.
-pub fn is_current(pod: &Pod, deployments: &[(Deployment, Option<String>)], statefulsets: &[StatefulSet]) -> bool {
+pub fn is_current(
+    pod: &Pod,
+    deployments: &[(Deployment, Option<String>)],
+    statefulsets: &[StatefulSet],
+) -> bool {
     if pod.metadata.deletion_timestamp.is_some() {
         return false;
     }
@@ -400,7 +416,8 @@ pub fn is_current(pod: &Pod, deployments: &[(Deployment, Option<String>)], state
             return deployments.iter().any(|(d, hash)| {
                 hash.as_ref().is_some_and(|h| {
                     Some(h) == labels.get("pod-template-hash")
-                        && owner.name == format!("{}-{h}", d.metadata.name.as_deref().unwrap_or_default())
+                        && owner.name
+                            == format!("{}-{h}", d.metadata.name.as_deref().unwrap_or_default())
                 })
             });
         }
@@ -464,7 +481,8 @@ impl Persistence {
     /// The first problem that has lasted its grace, given what is seen now;
     /// problems no longer seen are forgotten.
     pub fn overdue(&mut self, seen: &[Problem], now: Instant) -> Option<Problem> {
-        self.since.retain(|key, _| seen.iter().any(|p| &p.key == key));
+        self.since
+            .retain(|key, _| seen.iter().any(|p| &p.key == key));
         let mut overdue = None;
         for problem in seen {
             let since = *self.since.entry(problem.key.clone()).or_insert(now);
@@ -498,12 +516,17 @@ mod tests {
             json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1,
                    "availableReplicas": 1, "unavailableReplicas": 1}),
         );
-        assert!(matches!(deployment_verdict(Some(&stuck)), Verdict::Waiting(_)));
+        assert!(matches!(
+            deployment_verdict(Some(&stuck)),
+            Verdict::Waiting(_)
+        ));
         let unseen = deployment(
             1,
             json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}),
         );
-        assert!(matches!(deployment_verdict(Some(&unseen)), Verdict::Waiting(w) if w.contains("generation 2")));
+        assert!(
+            matches!(deployment_verdict(Some(&unseen)), Verdict::Waiting(w) if w.contains("generation 2"))
+        );
         let done = deployment(
             3,
             json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
@@ -518,7 +541,9 @@ mod tests {
                    "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
                                    "message": "ReplicaSet \"web-5d\" has timed out progressing."}]}),
         );
-        assert!(matches!(deployment_verdict(Some(&late)), Verdict::Failed(m) if m.contains("timed out progressing")));
+        assert!(
+            matches!(deployment_verdict(Some(&late)), Verdict::Failed(m) if m.contains("timed out progressing"))
+        );
     }
 
     #[test]
@@ -531,16 +556,25 @@ mod tests {
             }))
             .unwrap()
         };
-        let old_pod_ready = set(json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
-            "updatedReplicas": 0, "currentRevision": "db-1", "updateRevision": "db-2"}));
-        assert!(matches!(statefulset_verdict(Some(&old_pod_ready)), Verdict::Waiting(_)));
-        let done = set(json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
-            "updatedReplicas": 1, "currentRevision": "db-2", "updateRevision": "db-2"}));
+        let old_pod_ready = set(
+            json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
+            "updatedReplicas": 0, "currentRevision": "db-1", "updateRevision": "db-2"}),
+        );
+        assert!(matches!(
+            statefulset_verdict(Some(&old_pod_ready)),
+            Verdict::Waiting(_)
+        ));
+        let done = set(
+            json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1,
+            "updatedReplicas": 1, "currentRevision": "db-2", "updateRevision": "db-2"}),
+        );
         assert_eq!(statefulset_verdict(Some(&done)), Verdict::Ready);
 
         // After a revert to db-1, the broken db-2 pod is stuck: delete it.
-        let reverted = set(json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 0,
-            "currentRevision": "db-1", "updateRevision": "db-1"}));
+        let reverted = set(
+            json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 0,
+            "currentRevision": "db-1", "updateRevision": "db-1"}),
+        );
         let pod = |hash: &str, ready: &str| -> Pod {
             serde_json::from_value(json!({
                 "metadata": {"name": "db-0", "labels": {"controller-revision-hash": hash},
@@ -552,10 +586,13 @@ mod tests {
         let pods = [pod("db-2", "False"), pod("db-1", "False")];
         let stuck = stuck_pods(&reverted, &pods);
         assert_eq!(stuck.len(), 1);
-        assert_eq!(stuck[0].metadata.labels.as_ref().unwrap()["controller-revision-hash"], "db-2");
+        assert_eq!(
+            stuck[0].metadata.labels.as_ref().unwrap()["controller-revision-hash"],
+            "db-2"
+        );
         // An old pod that serves is left to the controller's rolling update.
         assert!(stuck_pods(&reverted, &[pod("db-2", "True")]).is_empty());
-        assert!(is_current(&pods[1], &[], &[reverted.clone()]));
+        assert!(is_current(&pods[1], &[], std::slice::from_ref(&reverted)));
         assert!(!is_current(&pods[0], &[], &[reverted]));
     }
 
@@ -575,12 +612,23 @@ mod tests {
         let mut seen = Persistence::default();
         let t0 = Instant::now();
         assert!(seen.overdue(&problems, t0).is_none());
-        assert!(seen.overdue(&problems, t0 + Duration::from_secs(3)).is_none());
+        assert!(
+            seen.overdue(&problems, t0 + Duration::from_secs(3))
+                .is_none()
+        );
         // It went away (the pull succeeded on a retry): forgotten.
         assert!(seen.overdue(&[], t0 + Duration::from_secs(4)).is_none());
-        assert!(seen.overdue(&problems, t0 + Duration::from_secs(5)).is_none());
-        let failed = seen.overdue(&problems, t0 + Duration::from_secs(14)).unwrap();
-        assert!(failed.reason.contains("ErrImagePull: not found"), "{failed:?}");
+        assert!(
+            seen.overdue(&problems, t0 + Duration::from_secs(5))
+                .is_none()
+        );
+        let failed = seen
+            .overdue(&problems, t0 + Duration::from_secs(14))
+            .unwrap();
+        assert!(
+            failed.reason.contains("ErrImagePull: not found"),
+            "{failed:?}"
+        );
     }
 
     #[test]
