@@ -72,12 +72,12 @@ fn rollback_steps(intent: &Value) -> Vec<String> {
 #[test]
 fn install_authentik_with_tls_then_remove_it_with_its_data() {
     let Some(cluster) = cluster() else { return };
-    let delay = Duration::from_secs(3);
+    let delay = Duration::from_secs(5);
     let ns = cluster.namespace(
         "authentik",
         NamespaceSetup {
             data_removal: true,
-            standin: &[("ready-delay", "3s")],
+            standin: &[("ready-delay", "5s")],
             ..Default::default()
         },
     );

@@ -288,6 +288,8 @@ func conditions(ready bool) []corev1.PodCondition {
 }
 
 func (s *standin) run(pod *corev1.Pod, ip string) {
+	// The delay counts from the moment the node sees the pod.
+	seen := time.Now()
 	behaviour, delay := s.behaviour(pod)
 	started := metav1.Now()
 	base := func(st *corev1.PodStatus) {
@@ -341,11 +343,12 @@ func (s *standin) run(pod *corev1.Pod, ip string) {
 			return
 		}
 		time.Sleep(4 * time.Second)
+		seen = time.Now()
 	}
 	if !s.setStatus(pod, waiting("ContainerCreating", "", 0, corev1.PodPending)) {
 		return
 	}
-	time.Sleep(delay)
+	time.Sleep(time.Until(seen.Add(delay)))
 	s.setStatus(pod, func(st *corev1.PodStatus) {
 		base(st)
 		now := metav1.Now()

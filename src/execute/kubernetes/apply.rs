@@ -87,66 +87,43 @@ impl KubernetesExecutor {
     pub(super) async fn apply_release(&self, work: &ReleaseWork) -> Result<String, ExecError> {
         let ns = &work.namespace;
         let release = &work.release.release;
-        for object in &work.objects {
-            if let KubeObject::Ingress(ingress) = object {
-                self.check_ingress(ingress).await?;
-            }
-        }
-        // What the live revision refers to, for the prune afterwards.
-        let before: Vec<Ingress> = self
-            .list(
-                ns,
-                &Self::list_params(release),
-                &format!("the Ingresses of {release}"),
-            )
-            .await?;
-        let scaled = self.autoscaled(ns).await?;
-        let params = PatchParams::apply(MANAGER);
+        // The checks and what the prune needs, read at once.
+        let checks = futures_util::future::try_join_all(work.objects.iter().filter_map(|o| match o {
+            KubeObject::Ingress(ingress) => Some(self.check_ingress(ingress)),
+            _ => None,
+        }));
+        let (params, what) = (Self::list_params(release), format!("the Ingresses of {release}"));
+        let before = self.list::<Ingress>(ns, &params, &what);
+        let (_, before, scaled) =
+            futures_util::future::try_join3(checks, before, self.autoscaled(ns)).await?;
+        // The namespace first, then the Secrets the pods read, then the
+        // rest together.
+        let stage = |o: &KubeObject| match o {
+            KubeObject::Namespace(_) => 0,
+            KubeObject::Secret(_) => 1,
+            _ => 2,
+        };
         let mut applied = 0;
         let mut notes = Vec::new();
-        for object in &work.objects {
-            let api = self.dynamic(object, ns);
-            if let KubeObject::Namespace(_) = object {
-                // Created only when missing: someone whose rights end at
-                // their namespace may still deploy into it.
-                match api.get_opt(object.name()).await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => {}
-                    Err(kube::Error::Api(status)) if status.code == 403 => continue,
-                    Err(err) => {
-                        let doing = format!("reading Namespace {}", object.name());
-                        return Err(kube_error(&self.server, &doing, err));
-                    }
-                }
-            }
-            let mut body = object.to_json();
-            if scaled.contains(&(object.kind().to_string(), object.name().to_string())) {
-                if let Some(spec) = body.get_mut("spec").and_then(|s| s.as_object_mut()) {
-                    spec.remove("replicas");
-                }
-                notes.push(format!(
-                    "replicas of {} {} left to its HorizontalPodAutoscaler",
-                    object.kind(),
-                    object.name()
-                ));
-            }
-            let doing = format!("applying {} {}", object.kind(), object.name());
-            match api
-                .patch(object.name(), &params, &Patch::Apply(&body))
-                .await
-            {
-                Ok(_) => applied += 1,
-                Err(kube::Error::Api(status)) if status.code == 409 => {
-                    return Err(ExecError::Conflict(conflict_text(
-                        object.kind(),
-                        object.name(),
-                        &status.message,
-                    )));
-                }
-                Err(err) => return Err(kube_error(&self.server, &doing, err)),
+        for n in 0..3 {
+            let done = futures_util::future::try_join_all(
+                work.objects
+                    .iter()
+                    .filter(|o| stage(o) == n)
+                    .map(|o| self.apply_object(o, ns, &scaled)),
+            )
+            .await?;
+            for (was_applied, note) in done {
+                applied += usize::from(was_applied);
+                notes.extend(note);
             }
         }
-        let pruned = self.prune(work, &before).await?;
+        // A first revision has no earlier one whose leftovers could be pruned.
+        let pruned = if work.revision > 1 {
+            self.prune(work, &before).await?
+        } else {
+            vec![]
+        };
         let mut message = format!(
             "{applied} object(s) applied to {} (server-side apply, field manager {MANAGER})",
             self.server
@@ -158,6 +135,52 @@ impl KubernetesExecutor {
             message.push_str(&format!("; {}", notes.join(", ")));
         }
         Ok(message)
+    }
+
+    /// Applies one object; (whether it was applied, a note). The namespace
+    /// is created only when missing: someone whose rights end at their
+    /// namespace may still deploy into it.
+    async fn apply_object(
+        &self,
+        object: &KubeObject,
+        ns: &str,
+        scaled: &BTreeSet<(String, String)>,
+    ) -> Result<(bool, Option<String>), ExecError> {
+        let api = self.dynamic(object, ns);
+        if let KubeObject::Namespace(_) = object {
+            match api.get_opt(object.name()).await {
+                Ok(Some(_)) => return Ok((false, None)),
+                Ok(None) => {}
+                Err(kube::Error::Api(status)) if status.code == 403 => return Ok((false, None)),
+                Err(err) => {
+                    let doing = format!("reading Namespace {}", object.name());
+                    return Err(kube_error(&self.server, &doing, err));
+                }
+            }
+        }
+        let mut body = object.to_json();
+        let mut note = None;
+        if scaled.contains(&(object.kind().to_string(), object.name().to_string())) {
+            if let Some(spec) = body.get_mut("spec").and_then(|s| s.as_object_mut()) {
+                spec.remove("replicas");
+            }
+            note = Some(format!(
+                "replicas of {} {} left to its HorizontalPodAutoscaler",
+                object.kind(),
+                object.name()
+            ));
+        }
+        let doing = format!("applying {} {}", object.kind(), object.name());
+        match api
+            .patch(object.name(), &PatchParams::apply(MANAGER), &Patch::Apply(&body))
+            .await
+        {
+            Ok(_) => Ok((true, note)),
+            Err(kube::Error::Api(status)) if status.code == 409 => Err(ExecError::Conflict(
+                conflict_text(object.kind(), object.name(), &status.message),
+            )),
+            Err(err) => Err(kube_error(&self.server, &doing, err)),
+        }
     }
 
     /// The IngressClass (named, or a default one) and the ClusterIssuer an
@@ -280,20 +303,18 @@ impl KubernetesExecutor {
             .iter()
             .map(|o| (o.kind().to_string(), o.name().to_string()))
             .collect();
-        let mut pruned = Vec::new();
-        for resource in release_kinds() {
+        let listed = futures_util::future::try_join_all(release_kinds().into_iter().map(|resource| async move {
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource);
             let live = api
                 .list_metadata(&Self::list_params(release))
                 .await
-                .map_err(|e| {
-                    kube_error(
-                        &self.server,
-                        &format!("listing the {} of {release}", resource.plural),
-                        e,
-                    )
-                })?;
-            for object in live.items {
+                .map_err(|e| kube_error(&self.server, &format!("listing the {} of {release}", resource.plural), e))?;
+            Ok::<_, ExecError>((api, resource, live.items))
+        }))
+        .await?;
+        let mut pruned = Vec::new();
+        for (api, resource, live) in listed {
+            for object in live {
                 let name = object.metadata.name.clone().unwrap_or_default();
                 if keep.contains(&(resource.kind.clone(), name.clone())) {
                     continue;
