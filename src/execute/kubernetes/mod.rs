@@ -394,6 +394,7 @@ impl Executor for KubernetesExecutor {
         };
         let mut persistence = Persistence::default();
         let mut last: Option<String> = None;
+        let mut forced: Vec<String> = Vec::new();
         let mut next_diagnosis = Instant::now() + DIAGNOSE_EVERY;
         let deadline = tokio::time::Instant::from_std(started + timeout);
         let result = loop {
@@ -407,7 +408,14 @@ impl Executor for KubernetesExecutor {
                 });
             }
             if verdicts.iter().all(|v| *v == Verdict::Ready) {
-                break Ok(format!("{count} workload(s) ready"));
+                break Ok(if forced.is_empty() {
+                    format!("{count} workload(s) ready")
+                } else {
+                    format!(
+                        "{count} workload(s) ready (forced rollback: deleted pod(s) {} stuck on a reverted revision)",
+                        forced.join(", ")
+                    )
+                });
             }
             if let Some(Verdict::Waiting(why)) =
                 verdicts.iter().find(|v| matches!(v, Verdict::Waiting(_)))
@@ -433,6 +441,10 @@ impl Executor for KubernetesExecutor {
                         }
                         for pod in stuck {
                             self.force_rollback(&work.namespace, &pod).await?;
+                            let name = pod.metadata.name.clone().unwrap_or_default();
+                            if !forced.contains(&name) {
+                                forced.push(name);
+                            }
                         }
                     }
                     Err(err @ ExecError::Forbidden(_)) => break Err(err),
