@@ -381,7 +381,9 @@ fn statefulset_lifecycle_with_forced_rollback() {
     );
     assert_eq!(rollback_steps(&failed), ["rolling_back", "rolled_back"]);
     assert!(
-        failed["events"].to_string().contains(&format!("forced rollback: deleted pod(s) {set}-0")),
+        failed["events"]
+            .to_string()
+            .contains(&format!("forced rollback: deleted pod(s) {set}-0")),
         "the broken pod was deleted for the controller to replace: {failed}"
     );
     let live = cluster.get("StatefulSet", &ns, set).unwrap();

@@ -88,11 +88,15 @@ impl KubernetesExecutor {
         let ns = &work.namespace;
         let release = &work.release.release;
         // The checks and what the prune needs, read at once.
-        let checks = futures_util::future::try_join_all(work.objects.iter().filter_map(|o| match o {
-            KubeObject::Ingress(ingress) => Some(self.check_ingress(ingress)),
-            _ => None,
-        }));
-        let (params, what) = (Self::list_params(release), format!("the Ingresses of {release}"));
+        let checks =
+            futures_util::future::try_join_all(work.objects.iter().filter_map(|o| match o {
+                KubeObject::Ingress(ingress) => Some(self.check_ingress(ingress)),
+                _ => None,
+            }));
+        let (params, what) = (
+            Self::list_params(release),
+            format!("the Ingresses of {release}"),
+        );
         let before = self.list::<Ingress>(ns, &params, &what);
         let (_, before, scaled) =
             futures_util::future::try_join3(checks, before, self.autoscaled(ns)).await?;
@@ -172,7 +176,11 @@ impl KubernetesExecutor {
         }
         let doing = format!("applying {} {}", object.kind(), object.name());
         match api
-            .patch(object.name(), &PatchParams::apply(MANAGER), &Patch::Apply(&body))
+            .patch(
+                object.name(),
+                &PatchParams::apply(MANAGER),
+                &Patch::Apply(&body),
+            )
             .await
         {
             Ok(_) => Ok((true, note)),
@@ -303,14 +311,23 @@ impl KubernetesExecutor {
             .iter()
             .map(|o| (o.kind().to_string(), o.name().to_string()))
             .collect();
-        let listed = futures_util::future::try_join_all(release_kinds().into_iter().map(|resource| async move {
-            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource);
-            let live = api
-                .list_metadata(&Self::list_params(release))
-                .await
-                .map_err(|e| kube_error(&self.server, &format!("listing the {} of {release}", resource.plural), e))?;
-            Ok::<_, ExecError>((api, resource, live.items))
-        }))
+        let listed = futures_util::future::try_join_all(release_kinds().into_iter().map(
+            |resource| async move {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), ns, &resource);
+                let live = api
+                    .list_metadata(&Self::list_params(release))
+                    .await
+                    .map_err(|e| {
+                        kube_error(
+                            &self.server,
+                            &format!("listing the {} of {release}", resource.plural),
+                            e,
+                        )
+                    })?;
+                Ok::<_, ExecError>((api, resource, live.items))
+            },
+        ))
         .await?;
         let mut pruned = Vec::new();
         for (api, resource, live) in listed {
