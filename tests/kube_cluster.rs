@@ -879,3 +879,57 @@ fn an_upgrade_refused_part_way_through_its_apply_is_rolled_back() {
     );
     cluster.drop_namespace(&ns);
 }
+
+/// `deckhand rbac` (no cluster needed): what it prints is what the tests
+/// above bind the deckhand user to.
+#[test]
+fn rbac_prints_the_least_privilege_objects() {
+    let output = common::run(&["rbac", "--namespace", "team"], None);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&common::stdout(&output)).unwrap();
+    let kinds: Vec<&str> = documents
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+    );
+    assert_eq!(documents[2]["metadata"]["namespace"], "team");
+    assert_eq!(documents[3]["subjects"][0]["name"], "deckhand");
+    let text = common::stdout(&output);
+    assert!(!text.contains("deckhand-data-removal"), "{text}");
+
+    let output = common::run(
+        &[
+            "rbac",
+            "--data-removal",
+            "--service-account",
+            "ops/deployer",
+        ],
+        None,
+    );
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&common::stdout(&output)).unwrap();
+    assert!(
+        documents
+            .iter()
+            .all(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding")
+    );
+    let removal = documents
+        .iter()
+        .find(|d| d["metadata"]["name"] == "deckhand-data-removal")
+        .expect("the data-removal role");
+    assert_eq!(removal["rules"][0]["verbs"], json!(["delete"]));
+    assert_eq!(
+        documents[1]["subjects"][0],
+        json!({"kind": "ServiceAccount", "name": "deployer", "namespace": "ops"})
+    );
+
+    let output = common::run(&["rbac", "--service-account", "deployer"], None);
+    assert!(!output.status.success());
+    assert!(
+        common::stderr(&output).contains("NAMESPACE/NAME"),
+        "{}",
+        common::stderr(&output)
+    );
+}

@@ -141,7 +141,12 @@ pub fn objects(namespace: Option<&str>, grantee: &Grantee, data_removal: bool) -
     let mut out = Vec::new();
     let mut push =
         |v: Result<Value, serde_json::Error>| out.push(v.expect("RBAC objects serialize"));
-    let cluster_name = format!("deckhand-cluster-{who}");
+    // Two names: rights for one namespace must not narrow (or widen) the
+    // cluster-wide ones when both are applied.
+    let cluster_name = match namespace {
+        Some(_) => format!("deckhand-cluster-reads-{who}"),
+        None => format!("deckhand-cluster-{who}"),
+    };
     push(serde_json::to_value(ClusterRole {
         metadata: meta(&cluster_name, None),
         rules: Some(cluster_rules(namespace.is_none())),
