@@ -933,3 +933,23 @@ fn rbac_prints_the_least_privilege_objects() {
         common::stderr(&output)
     );
 }
+
+/// The Deployment controller's own verdict: a rollout past its
+/// `progressDeadlineSeconds` (set here by another field manager, 5 s) is
+/// `ProgressDeadlineExceeded`, reported as such.
+#[test]
+fn progress_deadline_exceeded_fails_the_rollout() {
+    let Some(cluster) = cluster() else { return };
+    let ns = cluster.namespace(
+        "deadline",
+        NamespaceSetup { standin: &[("nginx:1.29-alpine", "NeverReady")], ..Default::default() },
+    );
+    let server = cluster.server(&ns, &[]);
+    assert_eq!(run(&server, "install nginx on k8s", json!({}))["status"], "completed");
+    cluster.merge_patch_as("Deployment", &ns, "nginx-nginx", json!({"spec": {"progressDeadlineSeconds": 5}}), "ops");
+    let failed = run(&server, "upgrade nginx to 1.29 on k8s", json!({"atomic": false}));
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("ProgressDeadlineExceeded") && error.contains("has timed out progressing"), "{error}");
+    cluster.drop_namespace(&ns);
+}

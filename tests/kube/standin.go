@@ -16,7 +16,8 @@ package main
 //   image names containing "fail-pull"  -> ErrImagePull, then ImagePullBackOff
 //   image names containing "crashloop"  -> CrashLoopBackOff, restarts counting up
 //   image names containing "flaky-pull" -> ErrImagePull for 4 s, then Ready
-//   data["IMAGE"] = ErrImagePull | CrashLoopBackOff | FlakyPull | Ready
+//   image names containing "never-ready" -> ContainerCreating for ever
+//   data["IMAGE"] = ErrImagePull | CrashLoopBackOff | FlakyPull | NeverReady | Ready
 //     (IMAGE with each character a key may not hold as "_")
 //   data["ready-delay"] = a Go duration (default: STANDIN_READY_DELAY, else 1s)
 // A namespace labelled kubelet-standin/provisioning=off gets no volumes (its
@@ -199,6 +200,8 @@ func (s *standin) behaviour(pod *corev1.Pod) (string, time.Duration) {
 			return "CrashLoopBackOff", delay
 		case strings.Contains(c.Image, "flaky-pull"):
 			return "FlakyPull", delay
+		case strings.Contains(c.Image, "never-ready"):
+			return "NeverReady", delay
 		}
 	}
 	return "Ready", delay
@@ -345,7 +348,7 @@ func (s *standin) run(pod *corev1.Pod, ip string) {
 		time.Sleep(4 * time.Second)
 		seen = time.Now()
 	}
-	if !s.setStatus(pod, waiting("ContainerCreating", "", 0, corev1.PodPending)) {
+	if !s.setStatus(pod, waiting("ContainerCreating", "", 0, corev1.PodPending)) || behaviour == "NeverReady" {
 		return
 	}
 	time.Sleep(time.Until(seen.Add(delay)))
