@@ -1,6 +1,9 @@
-//! The in-test stand-in for the Kubernetes API server: no real API server can
-//! run on the test machines, so the Kubernetes executor's integration tests
-//! point `kube` at this one instead.
+//! The in-test stand-in for the Kubernetes API server. The Kubernetes
+//! executor is tested on the real control plane (`tests/kube/cluster`,
+//! `tests/kube_cluster.rs`); this one stays for what a real API server
+//! cannot be made to do on demand (a watch stream reset mid-response,
+//! [`FakeKube::cut_watches`]) and as a slow engine where no cluster is
+//! wanted (the chat tests' timing).
 //!
 //! [`FakeKube::start`] serves plain HTTP/1.1 on `127.0.0.1` (random port) from
 //! an actix-web server in a background thread with its own actix `System`;
@@ -8,8 +11,10 @@
 //!
 //! What it implements, shaped like the real API server's answers:
 //! - kinds: Namespace (cluster scoped), Secret, Service, Pod,
-//!   PersistentVolumeClaim (`/api/v1`), Deployment, StatefulSet
-//!   (`/apis/apps/v1`) and Ingress (`/apis/networking.k8s.io/v1`);
+//!   PersistentVolumeClaim, Event (`/api/v1`), Deployment, StatefulSet,
+//!   ReplicaSet (`/apis/apps/v1`), Ingress and IngressClass
+//!   (`/apis/networking.k8s.io/v1`), HorizontalPodAutoscaler
+//!   (`/apis/autoscaling/v2`, not in discovery);
 //! - discovery: `GET /version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}` and
 //!   `/apis/{group}/{version}`;
 //! - server-side apply (`PATCH` with `application/apply-patch+yaml` and a
