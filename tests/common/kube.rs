@@ -23,7 +23,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::server::Server;
+use super::server::{ADMIN_TOKEN, Server};
 use super::{in_ci, root};
 
 pub struct Cluster {
@@ -321,4 +321,72 @@ impl Cluster {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let _ = self.block_on(api.delete(namespace, &DeleteParams::background()));
     }
+}
+
+// What the Kubernetes tests do through the service.
+
+pub fn start(server: &Server, command: &str, options: Value) -> String {
+    let (code, intent) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": command, "options": options}),
+    );
+    assert_eq!(code, 202, "{command}: {intent}");
+    intent["id"].as_str().unwrap().to_string()
+}
+
+pub fn run(server: &Server, command: &str, options: Value) -> Value {
+    let id = start(server, command, options);
+    server.wait_for_within(
+        &id,
+        &["completed", "failed", "cancelled"],
+        Duration::from_secs(120),
+    )
+}
+
+pub fn image(cluster: &Cluster, kind: &str, ns: &str, name: &str) -> String {
+    cluster.get(kind, ns, name).unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn revisions(server: &Server, ns: &str, release: &str) -> Vec<Value> {
+    let (code, detail) = server.get(
+        &format!("/api/orchestration/releases/{ns}/{release}"),
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(code, 200, "{detail}");
+    detail[0]["revisions"].as_array().unwrap().clone()
+}
+
+pub fn rollback_steps(intent: &Value) -> Vec<String> {
+    intent["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["step"] == "rollback")
+        .map(|e| e["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A release's install fails with the engine's reason within `limit`.
+pub fn fails_within(server: &Server, command: &str, limit: Duration, reason: &[&str]) -> String {
+    let started = Instant::now();
+    let done = run(server, command, json!({}));
+    let took = started.elapsed();
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap().to_string();
+    for part in reason {
+        assert!(error.contains(part), "{part:?} not in: {error}");
+    }
+    assert!(
+        took <= limit,
+        "reported after {took:?} (limit {limit:?}): {error}"
+    );
+    eprintln!(
+        "{command}: failed after {:.1} s: {error}",
+        took.as_secs_f64()
+    );
+    error
 }
