@@ -1,16 +1,15 @@
 //! The whole lifecycle through the real `deckhand serve` and the CLI:
 //! install → upgrade → scale → rollback → remove on the render executor (a
-//! temporary SQLite database and data directory, nothing mocked), and on the
-//! in-test Kubernetes API server (`tests/common/fake_kube.rs`; no real API
-//! server can run here) a failed upgrade that rolls itself back, and a
-//! service killed in the middle of an upgrade.
+//! temporary SQLite database and data directory, nothing mocked). The same
+//! lifecycle on Kubernetes (a failed upgrade that rolls itself back, a
+//! service killed in the middle of an upgrade, ...) runs on the real test
+//! control plane in `tests/kube_cluster.rs`.
 
 mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::fake_kube::FakeKube;
 use common::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
 
@@ -280,177 +279,4 @@ fn lifecycle_refusals_are_clear() {
             .contains("postgresql"),
         "{everything}"
     );
-}
-
-fn kube_server(fake: &FakeKube, dir: tempfile::TempDir) -> Server {
-    let kubeconfig = fake.kubeconfig(dir.path());
-    Server::start_with(
-        dir,
-        &[
-            ("DECKHAND_KUBECONFIG", kubeconfig.to_str().unwrap()),
-            ("DECKHAND_READY_TIMEOUT_SECONDS", "15"),
-        ],
-    )
-}
-
-/// grafana installed through a service on the in-test API server.
-fn grafana_on_the_in_test_api_server() -> (FakeKube, Server) {
-    let fake = FakeKube::start();
-    fake.set_ready_delay(Duration::from_millis(100));
-    let server = kube_server(&fake, tempfile::tempdir().unwrap());
-    assert_eq!(
-        run(&server, "install grafana on k8s", json!({}))["status"],
-        "completed"
-    );
-    (fake, server)
-}
-
-/// The statuses of an intent's rollback events, in order.
-fn rollback_steps(intent: &Value) -> Vec<&str> {
-    intent["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["step"] == "rollback")
-        .map(|e| e["status"].as_str().unwrap())
-        .collect()
-}
-
-fn image_of(fake: &FakeKube) -> String {
-    let deployment = fake
-        .object("Deployment", Some("default"), "grafana-grafana")
-        .unwrap();
-    deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-#[test]
-fn a_failed_upgrade_rolls_back_by_itself_unless_asked_not_to() {
-    let (fake, server) = grafana_on_the_in_test_api_server();
-    fake.fail_workload(
-        "grafana/grafana:11.2",
-        "ImagePullBackOff",
-        "Back-off pulling image \"grafana/grafana:11.2\"",
-    );
-
-    let failed = run(&server, "upgrade grafana to 11.2 on k8s", json!({}));
-    assert_eq!(failed["status"], "failed");
-    let error = failed["error"].as_str().unwrap();
-    assert!(error.contains("ImagePullBackOff"), "{error}");
-    assert!(
-        error.contains("rolled back grafana to revision 1"),
-        "{error}"
-    );
-    let steps = rollback_steps(&failed);
-    assert_eq!(steps, ["rolling_back", "rolled_back"]);
-    assert_eq!(
-        image_of(&fake),
-        "grafana/grafana:13.3.2",
-        "the previous revision is serving again"
-    );
-    let (_, detail) = server.get(
-        "/api/orchestration/releases/default/grafana",
-        Some(ADMIN_TOKEN),
-    );
-    let actions: Vec<&str> = detail[0]["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        ["install", "rollback"],
-        "the failed upgrade left no revision"
-    );
-    let versions: Vec<&str> = detail[0]["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["version"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        versions,
-        ["13.3.2", "13.3.2"],
-        "the rollback revision is what serves, not what failed"
-    );
-    // What comes next starts from what serves: a scale keeps 13.3.2.
-    let scaled = run(&server, "scale grafana to 2 on k8s", json!({}));
-    assert_eq!(scaled["status"], "completed", "{}", scaled["error"]);
-    assert_eq!(image_of(&fake), "grafana/grafana:13.3.2");
-
-    // atomic: false keeps the failed state for debugging.
-    let kept = run(
-        &server,
-        "upgrade grafana to 11.2 on k8s",
-        json!({"atomic": false}),
-    );
-    assert_eq!(kept["status"], "failed");
-    assert_eq!(image_of(&fake), "grafana/grafana:11.2");
-    assert!(
-        kept["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["step"] == "rollback" && e["status"] == "skipped")
-    );
-}
-
-/// An upgrade whose apply fails part-way (the API server refuses one of its
-/// objects after others went through) is rolled back like one that never
-/// became ready: what was applied of it counts.
-#[test]
-fn an_upgrade_that_fails_part_way_through_its_apply_is_rolled_back() {
-    let (fake, server) = grafana_on_the_in_test_api_server();
-    // The upgrade adds an Ingress, which this caller may not create.
-    fake.forbid("patch", "ingresses");
-    let failed = run(&server, "upgrade grafana with tls on k8s", json!({}));
-    assert_eq!(failed["status"], "failed", "{failed}");
-    let error = failed["error"].as_str().unwrap();
-    assert!(error.contains("ingresses"), "{error}");
-    let steps = rollback_steps(&failed);
-    assert_eq!(steps, ["rolling_back", "rolled_back"], "{failed}");
-}
-
-#[test]
-fn killing_the_service_mid_upgrade_leaves_it_interrupted_and_a_retry_finishes() {
-    let (fake, server) = grafana_on_the_in_test_api_server();
-
-    // Slow enough to kill the service while it waits, short enough for the
-    // rollout to finish on its own before the retry (as a real cluster would).
-    fake.set_ready_delay(Duration::from_secs(3));
-    let (_, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": "upgrade grafana to 11.2 on k8s"}),
-    );
-    let id = intent["id"].as_str().unwrap().to_string();
-    server.wait_for_event(&id, None, "waiting", Duration::from_secs(30));
-    let dir = server.kill();
-
-    let server = kube_server(&fake, dir);
-    let (_, interrupted) = server.get(
-        &format!("/api/orchestration/intents/{id}"),
-        Some(ADMIN_TOKEN),
-    );
-    assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
-    assert_eq!(
-        revisions(&server, "grafana").len(),
-        1,
-        "nothing half-recorded"
-    );
-    let (code, _) = server.post(
-        &format!("/api/orchestration/intents/{id}/retry"),
-        Some(ADMIN_TOKEN),
-        json!({}),
-    );
-    assert_eq!(code, 202);
-    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(60));
-    assert_eq!(done["status"], "completed", "{}", done["error"]);
-    let history = revisions(&server, "grafana");
-    assert_eq!(history.len(), 2);
-    assert_eq!(history[1]["version"], "11.2");
-    assert_eq!(image_of(&fake), "grafana/grafana:11.2");
 }

@@ -118,6 +118,22 @@ enum Command {
     /// Generated secrets of a release (values are shown only here, on purpose).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Print the Kubernetes RBAC objects deckhand needs (for `kubectl apply -f -`).
+    Rbac {
+        /// Rights in this namespace only (a Role; deckhand then never creates
+        /// namespaces) [default: every namespace, with ClusterRoles].
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The user deckhand authenticates as.
+        #[arg(long, default_value = "deckhand", conflicts_with = "service_account")]
+        user: String,
+        /// Or a service account, as NAMESPACE/NAME.
+        #[arg(long, value_name = "NAMESPACE/NAME")]
+        service_account: Option<String>,
+        /// Also allow deleting PersistentVolumeClaims ("remove ... and its data").
+        #[arg(long)]
+        data_removal: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +330,28 @@ fn execute(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { bind, store } => service::serve(&cli.blueprints, &store, bind),
+        Command::Rbac {
+            namespace,
+            user,
+            service_account,
+            data_removal,
+        } => {
+            use crate::execute::kubernetes::rbac::{Grantee, to_yaml};
+            let grantee = match service_account {
+                Some(account) => match account.split_once('/') {
+                    Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                        Grantee::ServiceAccount(ns.to_string(), name.to_string())
+                    }
+                    _ => {
+                        eprintln!("--service-account takes NAMESPACE/NAME, not '{account}'");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                None => Grantee::User(user),
+            };
+            print!("{}", to_yaml(namespace.as_deref(), &grantee, data_removal));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Chat {
             sentence,
             yes,

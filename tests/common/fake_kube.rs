@@ -1,6 +1,9 @@
-//! The in-test stand-in for the Kubernetes API server: no real API server can
-//! run on the test machines, so the Kubernetes executor's integration tests
-//! point `kube` at this one instead.
+//! The in-test stand-in for the Kubernetes API server. The Kubernetes
+//! executor is tested on the real control plane (`tests/kube/cluster`,
+//! `tests/kube_cluster.rs`); this one stays for what a real API server
+//! cannot be made to do on demand (a watch stream reset mid-response,
+//! [`FakeKube::cut_watches`]) and as a slow engine where no cluster is
+//! wanted (the chat tests' timing).
 //!
 //! [`FakeKube::start`] serves plain HTTP/1.1 on `127.0.0.1` (random port) from
 //! an actix-web server in a background thread with its own actix `System`;
@@ -8,8 +11,10 @@
 //!
 //! What it implements, shaped like the real API server's answers:
 //! - kinds: Namespace (cluster scoped), Secret, Service, Pod,
-//!   PersistentVolumeClaim (`/api/v1`), Deployment, StatefulSet
-//!   (`/apis/apps/v1`) and Ingress (`/apis/networking.k8s.io/v1`);
+//!   PersistentVolumeClaim, Event (`/api/v1`), Deployment, StatefulSet,
+//!   ReplicaSet (`/apis/apps/v1`), Ingress and IngressClass
+//!   (`/apis/networking.k8s.io/v1`), HorizontalPodAutoscaler
+//!   (`/apis/autoscaling/v2`, not in discovery);
 //! - discovery: `GET /version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}` and
 //!   `/apis/{group}/{version}`;
 //! - server-side apply (`PATCH` with `application/apply-patch+yaml` and a
@@ -98,6 +103,7 @@ impl FakeKube {
             ready_delay: Duration::from_millis(200),
             failures: Vec::new(),
             forbidden: HashSet::new(),
+            cut_watches: 0,
             owners: HashMap::new(),
             next_ip: 10,
             changed,
@@ -190,6 +196,13 @@ impl FakeKube {
     /// "create", "deletecollection") on this resource plural ("secrets",
     /// "deployments", "pods/log") get 403 Forbidden like RBAC. As with RBAC,
     /// "delete" does not cover "deletecollection".
+    /// The next `count` watch requests send what they have, then break off
+    /// mid-response (the connection is reset under the client): the fault
+    /// a real API server cannot be made to produce on demand.
+    pub fn cut_watches(&self, count: usize) {
+        lock(&self.state).cut_watches += count;
+    }
+
     pub fn forbid(&self, verb: &str, resource: &str) {
         lock(&self.state)
             .forbidden
@@ -343,6 +356,43 @@ const RESOURCES: &[Resource] = &[
         namespaced: true,
         short: &["ing"],
     },
+    // Read by the executor's readiness checks; nothing here makes them.
+    Resource {
+        kind: "Event",
+        plural: "events",
+        singular: "event",
+        group: "",
+        version: "v1",
+        namespaced: true,
+        short: &["ev"],
+    },
+    Resource {
+        kind: "ReplicaSet",
+        plural: "replicasets",
+        singular: "replicaset",
+        group: "apps",
+        version: "v1",
+        namespaced: true,
+        short: &["rs"],
+    },
+    Resource {
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        singular: "horizontalpodautoscaler",
+        group: "autoscaling",
+        version: "v2",
+        namespaced: true,
+        short: &["hpa"],
+    },
+    Resource {
+        kind: "IngressClass",
+        plural: "ingressclasses",
+        singular: "ingressclass",
+        group: "networking.k8s.io",
+        version: "v1",
+        namespaced: false,
+        short: &[],
+    },
 ];
 
 const GROUPS: &[&str] = &["apps", "networking.k8s.io"];
@@ -449,6 +499,8 @@ struct State {
     ready_delay: Duration,
     failures: Vec<Failure>,
     forbidden: HashSet<(String, String)>,
+    /// Watch requests still to be broken off (see [`FakeKube::cut_watches`]).
+    cut_watches: usize,
     /// Pods (and PVCs with a `Delete` retention policy) -> their workload.
     owners: HashMap<Key, Key>,
     next_ip: u32,
@@ -2076,7 +2128,11 @@ fn watch(call: &Call, resource: &'static Resource, namespace: Option<String>) ->
             .map_err(|_| bad_request(format!("invalid timeoutSeconds: {text:?}")))?,
     };
     let metadata_only = call.metadata_only();
-    let state = lock(&call.shared);
+    let mut state = lock(&call.shared);
+    let cut = state.cut_watches > 0;
+    if cut {
+        state.cut_watches -= 1;
+    }
     let receiver = state.changed.subscribe();
     let mut pending = String::new();
     let cursor = match call.param("resourceVersion") {
@@ -2097,6 +2153,7 @@ fn watch(call: &Call, resource: &'static Resource, namespace: Option<String>) ->
     };
     drop(state);
     let watcher = Watcher {
+        cut,
         shared: call.shared.clone(),
         filter,
         metadata_only,
@@ -2109,7 +2166,17 @@ fn watch(call: &Call, resource: &'static Resource, namespace: Option<String>) ->
         loop {
             if !watcher.pending.is_empty() {
                 let chunk = web::Bytes::from(std::mem::take(&mut watcher.pending));
-                return Some((Ok::<_, std::convert::Infallible>(chunk), watcher));
+                return Some((Ok::<_, std::io::Error>(chunk), watcher));
+            }
+            if watcher.cut {
+                // What was pending went out; now the connection breaks.
+                return Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "watch stream cut by the test",
+                    )),
+                    watcher,
+                ));
             }
             watcher.collect();
             if !watcher.pending.is_empty() {
@@ -2128,6 +2195,8 @@ fn watch(call: &Call, resource: &'static Resource, namespace: Option<String>) ->
 }
 
 struct Watcher {
+    /// Break off after what is pending (a reset stream).
+    cut: bool,
     shared: Shared,
     filter: Filter,
     metadata_only: bool,

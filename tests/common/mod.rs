@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_kube;
+pub mod kube;
 pub mod recorder;
 pub mod server;
 
