@@ -23,10 +23,10 @@ fn failures_are_reported_with_their_reason_within_seconds() {
         (
             "pull",
             NamespaceSetup {
-                standin: &[("nginx:1.28-alpine", "ErrImagePull")],
+                standin: &[("nginx:1.30-alpine", "ErrImagePull")],
                 ..Default::default()
             },
-            &["nginx failed", "ImagePull", "nginx:1.28-alpine"],
+            &["nginx failed", "ImagePull", "nginx:1.30-alpine"],
         ),
         (
             "unschedulable",
@@ -100,7 +100,7 @@ fn a_transient_pull_error_is_tolerated() {
     let ns = cluster.namespace(
         "flaky",
         NamespaceSetup {
-            standin: &[("nginx:1.28-alpine", "FlakyPull")],
+            standin: &[("nginx:1.30-alpine", "FlakyPull")],
             ..Default::default()
         },
     );
@@ -242,7 +242,7 @@ fn a_failing_release_lets_the_independent_branch_finish() {
     let ns = cluster.namespace(
         "branches",
         NamespaceSetup {
-            standin: &[("grafana/grafana:12.2.0", "ErrImagePull")],
+            standin: &[("grafana/grafana:13.3.2", "ErrImagePull")],
             ..Default::default()
         },
     );

@@ -231,7 +231,7 @@ fn deployment_lifecycle_on_a_real_control_plane() {
     assert_eq!(rolled["status"], "completed", "{}", rolled["error"]);
     assert_eq!(
         image(&cluster, "Deployment", &ns, "grafana-grafana"),
-        "grafana/grafana:12.2.0"
+        "grafana/grafana:13.3.2"
     );
     let deployment = cluster.get("Deployment", &ns, "grafana-grafana").unwrap();
     assert_eq!(deployment["spec"]["replicas"], 1);
