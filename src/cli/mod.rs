@@ -434,6 +434,7 @@ fn render_samples(catalogue: &Catalogue, names: &[String]) -> Vec<String> {
                 },
                 source: Source::Rules,
                 model: None,
+                strategy: None,
                 ignored: Vec::new(),
             };
             if let Err(err) = planner.plan_intent(intent, &mut EphemeralSecrets::new()) {

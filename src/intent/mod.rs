@@ -28,11 +28,17 @@ pub enum Action {
     Remove,
     Rollback,
     Status,
+    /// A canary upgrade waiting between stages goes on ("promote grafana").
+    Promote,
+    /// An upgrade in flight stops and rolls back ("abort the grafana canary").
+    Abort,
 }
 
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::Promote => "promote",
+            Action::Abort => "abort",
             Action::Install => "install",
             Action::Upgrade => "upgrade",
             Action::Scale => "scale",
@@ -117,6 +123,58 @@ pub struct Parameters {
     /// Rollback: the revision to go back to ("to revision 2").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u32>,
+    /// Scale: replicas left to a HorizontalPodAutoscaler ("autoscale grafana
+    /// between 2 and 10 at 70% cpu").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<Autoscale>,
+}
+
+/// Replicas between `min` and `max`, kept near `cpu_percent` of the requested CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscale {
+    pub min: u32,
+    pub max: u32,
+    /// The average CPU use to aim for, in percent of the request (the
+    /// executor's default when not said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<u32>,
+}
+
+/// How an upgrade reaches the new version (DESIGN.md: `"strategy"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Strategy {
+    /// The new version beside the stable one in stages (percentages ending
+    /// at 100), each validated before the next; a failure rolls back.
+    Canary {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        steps: Option<Vec<u32>>,
+    },
+    /// The new version beside the old, validated, then the Service switched;
+    /// the old one stays for an instant switch back until it is retired.
+    BlueGreen {},
+    /// Pods replaced a batch at a time.
+    Rolling {
+        /// Pods replaced at a time ("two at a time"; max surge).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_unavailable: Option<u32>,
+    },
+    /// All old pods stopped before the new ones start.
+    Recreate {},
+}
+
+impl Strategy {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Canary { .. } => "canary",
+            Strategy::BlueGreen {} => "blue-green",
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::Recreate {} => "recreate",
+        }
+    }
 }
 
 /// One parsed request (the contract's JSON object).
@@ -132,6 +190,9 @@ pub struct Intent {
     /// The language model that produced it (`source: llm` only; left out otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Upgrades: how the new version is rolled out (left out: a plain apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
     /// What the sentence said that is not part of the request: context
     /// clauses ("we're moving off nginx") and words nobody could place.
     /// Shown to the person so nothing said goes unmentioned; left out when empty.
@@ -150,6 +211,7 @@ impl Intent {
             (Action::Status, true) => "status".to_string(),
             (Action::Status, false) => format!("status of {apps}"),
             (Action::Rollback, _) => format!("roll back {apps}"),
+            (Action::Abort, _) => format!("abort the {apps} upgrade"),
             (action, _) => format!("{action} {apps}"),
         };
         if let Some(v) = &p.version {
@@ -158,6 +220,36 @@ impl Intent {
             } else {
                 out.push_str(&format!(" version {v}"));
             }
+        }
+        if let Some(a) = p.autoscale {
+            out.push_str(&format!(" automatically between {} and {}", a.min, a.max));
+            if let Some(cpu) = a.cpu_percent {
+                out.push_str(&format!(" at {cpu}% cpu"));
+            }
+        }
+        match &self.strategy {
+            Some(Strategy::Canary { steps }) => {
+                out.push_str(" as a canary");
+                if let Some(steps) = steps {
+                    let steps: Vec<String> = steps.iter().map(u32::to_string).collect();
+                    out.push_str(&format!(" in steps of {}", steps.join(" ")));
+                }
+            }
+            Some(Strategy::BlueGreen {}) => out.push_str(" with blue-green"),
+            Some(Strategy::Rolling {
+                batch,
+                max_unavailable,
+            }) => {
+                out.push_str(" rolling");
+                if let Some(b) = batch {
+                    out.push_str(&format!(" {b} at a time"));
+                }
+                if let Some(u) = max_unavailable {
+                    out.push_str(&format!(" max unavailable {u}"));
+                }
+            }
+            Some(Strategy::Recreate {}) => out.push_str(" with recreate"),
+            None => {}
         }
         if let Some(r) = p.replicas {
             if self.action == Action::Scale {
@@ -270,6 +362,7 @@ mod tests {
             },
             source: Source::Rules,
             model: None,
+            strategy: None,
             ignored: Vec::new(),
         };
         let json = serde_json::to_string(&intent).unwrap();

@@ -178,7 +178,25 @@ pub fn prepare(
         .collect();
     let mut secrets = StoredSecrets::new(store, platform.as_str(), &namespace);
 
+    // Understood, not yet done: refused with the reason, never ignored.
+    if let Some(strategy) = &intent.strategy {
+        return Ok(Err(refuse(format!(
+            "the {} strategy is not available yet: upgrade without it (a plain apply that rolls back when the new revision fails)",
+            strategy.name()
+        ))));
+    }
+    if intent.parameters.autoscale.is_some() {
+        return Ok(Err(refuse(
+            "autoscaling is not available yet: scale to a fixed number of replicas".to_string(),
+        )));
+    }
     let outcome = match intent.action {
+        Action::Promote | Action::Abort => {
+            return Ok(Err(refuse(format!(
+                "there is no canary to {}: no upgrade waits between stages",
+                intent.action
+            ))));
+        }
         Action::Status => {
             // A plan shell for the record; the report is the point.
             let mut shell = intent.clone();

@@ -616,6 +616,7 @@ mod tests {
                 parameters: Default::default(),
                 source: crate::intent::Source::Rules,
                 model: None,
+                strategy: None,
                 ignored: Vec::new(),
             };
             store.set_parsed(&intent.id, &parsed).unwrap();

@@ -54,6 +54,10 @@ pub enum Kind {
     /// A version-like word: `1.22.4`, `v17`, `RELEASE.2025-…`, `2.0.0-beta.1`.
     Version(String),
     Domain(String),
+    /// `70%`.
+    Percent(u32),
+    /// `10/25/50/100` or `2-10`: a list or a range of numbers said as one word.
+    Numbers(Vec<u32>),
     /// `https://host/path`.
     Url {
         host: String,
@@ -144,6 +148,8 @@ static TIME: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+static NUMBER_LIST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{1,3}([/-][0-9]{1,3})+%?$").expect("valid regex"));
 static HOST_LABEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?$").expect("valid regex"));
 
@@ -424,6 +430,17 @@ fn single(
     }
     if TIME.is_match(word) {
         return Kind::Lex(Lex::Time);
+    }
+    if let Some(percent) = word.strip_suffix('%').and_then(|n| n.parse::<u32>().ok()) {
+        return Kind::Percent(percent);
+    }
+    if NUMBER_LIST.is_match(word) {
+        let numbers = word
+            .trim_end_matches('%')
+            .split(['/', '-'])
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        return Kind::Numbers(numbers);
     }
     if DOTTED_VERSION.is_match(word)
         || TAGGED_VERSION.is_match(word)

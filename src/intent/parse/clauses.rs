@@ -535,7 +535,14 @@ pub fn is_value(word: &Word) -> bool {
                     | Lex::Latest
                     | Lex::Cluster
                     | Lex::StorageWord
+                    | Lex::StrategyName(_)
+                    | Lex::AtATime
+                    | Lex::Autoscale
+                    | Lex::RollingSetting(_)
+                    | Lex::Bound(_)
             )
+            | Kind::Percent(_)
+            | Kind::Numbers(_)
     )
 }
 

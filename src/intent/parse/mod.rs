@@ -21,13 +21,16 @@
 pub mod assemble;
 pub mod classify;
 pub mod clauses;
+pub mod delivery;
 pub mod failure;
 pub mod lexicon;
+pub mod more_words;
 pub mod namespace;
 pub mod phrases;
 pub mod products;
 pub mod tokens;
 pub mod values;
+pub mod words;
 
 use std::collections::BTreeMap;
 

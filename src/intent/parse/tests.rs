@@ -308,3 +308,49 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn strategies_and_autoscaling_are_read_with_their_settings() {
+    use crate::intent::{Autoscale, Strategy};
+    assert_eq!(
+        ok("upgrade grafana to 13.1 as a canary in steps of 10 25 50").strategy,
+        Some(Strategy::Canary {
+            steps: Some(vec![10, 25, 50, 100])
+        })
+    );
+    assert_eq!(
+        ok("upgrade grafana to 13.1, rolling, two at a time").strategy,
+        Some(Strategy::Rolling {
+            batch: Some(2),
+            max_unavailable: None
+        })
+    );
+    assert_eq!(
+        ok("upgrade grafana with blue-green").strategy,
+        Some(Strategy::BlueGreen {})
+    );
+    let scaled = ok("autoscale grafana between 2 and 10 at 70% cpu");
+    assert_eq!(scaled.action, Action::Scale);
+    assert_eq!(
+        scaled.parameters.autoscale,
+        Some(Autoscale {
+            min: 2,
+            max: 10,
+            cpu_percent: Some(70)
+        })
+    );
+    assert_eq!(ok("promote the grafana canary").action, Action::Promote);
+    assert_eq!(ok("abort the grafana canary").action, Action::Abort);
+    assert_eq!(ok("switch grafana back").action, Action::Rollback);
+    for wrong in [
+        "install grafana as a canary",
+        "autoscale grafana",
+        "autoscale grafana between 10 and 2",
+        "autoscale grafana between 2 and 10 at 300% cpu",
+        "upgrade grafana as a canary in steps of 50 25",
+        "autoscale grafana between 2 and 10 with 3 replicas",
+        "upgrade grafana with a/b testing",
+    ] {
+        assert!(parser().parse(wrong).is_err(), "{wrong}");
+    }
+}

@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use super::classify::{Kind, Number, Word};
-use super::lexicon::{Lex, Prep};
+use super::lexicon::{Lex, Prep, StrategyName};
 use crate::intent::Platform;
 
 /// A value with where it was said.
@@ -52,6 +52,14 @@ impl<T> Said<T> {
             at: [word.start, word.end],
         }
     }
+}
+
+/// What was said of autoscaling ("between 2 and 10 at 70% cpu").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AutoscaleSaid {
+    pub min: Option<Said<Number>>,
+    pub max: Option<Said<Number>>,
+    pub cpu_percent: Option<Said<u32>>,
 }
 
 /// A number whose meaning waits for the action.
@@ -97,8 +105,18 @@ pub struct Values {
     pub vague: Vec<Said<()>>,
     /// Memory or CPU sizes, which deckhand does not take from a sentence.
     pub resources: Vec<Said<()>>,
-    /// Delivery strategies and autoscaling, not built yet.
+    /// Delivery strategies deckhand does not have ("A/B testing").
     pub strategies: Vec<Said<()>>,
+    /// Delivery strategies said for an upgrade, with their settings.
+    pub delivery: Vec<Said<StrategyName>>,
+    /// Canary stages, in percent ("in steps of 10 25 50 100").
+    pub canary_steps: Option<Said<Vec<u32>>>,
+    /// Rolling: pods at a time ("two at a time", "max surge 2").
+    pub rolling_batch: Option<Said<Number>>,
+    /// Rolling: "max unavailable 1".
+    pub rolling_unavailable: Option<Said<Number>>,
+    /// Autoscaling: the word, and the minimum, maximum and CPU target said.
+    pub autoscale: Option<Said<AutoscaleSaid>>,
     /// "and its dependencies", "and its data".
     pub cascade: bool,
     pub delete_data: bool,
@@ -277,6 +295,9 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
             Kind::Lex(Lex::Strategy) => {
                 used[i] = true;
                 values.strategies.push(Said::of((), word));
+            }
+            Kind::Percent(_) | Kind::Numbers(_) => {
+                // Said outside a strategy or autoscaling: not a value of the intent.
             }
             Kind::Lex(Lex::Relative) => {
                 used[i] = true;

@@ -26,12 +26,14 @@ impl Reading<'_> {
         let mut settled = Settled::default();
         if let Some(said) = values.strategies.first() {
             return Err(ParseFailure::understood(format!(
-                "delivery strategies and autoscaling ('{}') are not built yet: deckhand upgrades by applying the new revision and rolling back when it fails",
+                "'{}' is not a delivery strategy deckhand has: an upgrade can be a canary, blue-green, rolling or recreate",
                 said.text
             ))
             .at(said.at)
             .suggest(apps.iter().map(|a| format!("upgrade {a}")).collect()));
         }
+        settled.strategy = self.strategy(action, values)?;
+        parameters.autoscale = super::delivery::autoscale(action, values)?;
         if let Some(said) = values.resources.first() {
             return Err(ParseFailure::understood(format!(
                 "memory and CPU ('{}') come from the blueprint; deckhand does not set them from a sentence",
@@ -276,7 +278,12 @@ impl Reading<'_> {
         };
         match action {
             Action::Scale => {
-                if parameters.replicas.is_none() {
+                if parameters.replicas.is_some() && parameters.autoscale.is_some() {
+                    return Err(ParseFailure::understood(
+                        "a replica count and autoscaling were both said: autoscaling sets the count between its minimum and maximum; say one",
+                    ));
+                }
+                if parameters.replicas.is_none() && parameters.autoscale.is_none() {
                     let target = if app.is_empty() {
                         "it".to_string()
                     } else {
@@ -327,6 +334,11 @@ impl Reading<'_> {
                 }
             }
             Action::Install | Action::Upgrade => {}
+            Action::Promote | Action::Abort => {
+                if parameters != &Parameters::default() {
+                    return refuse("value");
+                }
+            }
         }
         if parameters.revision.is_some() && action != Action::Rollback {
             return refuse("revision");
@@ -659,6 +671,7 @@ impl Reading<'_> {
 pub(super) struct Settled {
     pub(super) namespace: Option<String>,
     pub(super) platform: Option<Platform>,
+    pub(super) strategy: Option<crate::intent::Strategy>,
 }
 
 /// The single value said for a parameter; two different ones are a contradiction.

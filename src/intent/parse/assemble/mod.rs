@@ -24,6 +24,7 @@ use std::ops::Range;
 
 mod applications;
 mod checks;
+mod delivery;
 mod orders;
 
 use super::classify::{Kind, Word};
@@ -141,6 +142,22 @@ impl Reading<'_> {
         // runs now: the status report answers them, they set nothing.
         if !asking {
             for clause in &primary {
+                super::delivery::read_delivery(
+                    self.words,
+                    &mut self.used,
+                    clause.clone(),
+                    &mut values,
+                );
+            }
+            for clause in &primary {
+                super::delivery::read_autoscale_bounds(
+                    self.words,
+                    &mut self.used,
+                    clause.clone(),
+                    &mut values,
+                );
+            }
+            for clause in &primary {
                 values::read_amounts(self.words, &mut self.used, clause.clone(), &mut values);
             }
         }
@@ -223,6 +240,14 @@ impl Reading<'_> {
             &mut intent_values,
             &mut parameters,
         )?;
+        // A correction may have changed the action ("actually install"):
+        // only a status goes without an application.
+        if apps.is_empty() && action != Action::Status {
+            return Err(ParseFailure::new(format!(
+                "which application should I {action}? Name one from the catalogue (deckhand catalogue list)"
+            ))
+            .suggest(self.catalogue.names.iter().take(5).cloned().collect()));
+        }
         self.check_fit(action, &apps, &parameters)?;
         self.check_protected(clauses, &apps)?;
         self.check_hedges(clauses, action, &apps)?;
@@ -270,6 +295,7 @@ impl Reading<'_> {
             parameters,
             source: Source::Rules,
             model: None,
+            strategy: intent_values.strategy,
             ignored,
         };
         Ok(intent)

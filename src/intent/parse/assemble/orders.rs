@@ -71,7 +71,7 @@ impl Reading<'_> {
                     .or(match head {
                         "put" => Some(Verb::Place),
                         "wipe" | "rip" | "bin" => Some(Verb::Remove),
-                        "take" => Some(Verb::Move),
+                        "take" | "switch" => Some(Verb::Move),
                         // "get traefik onto 3.3.2": to a version
                         "get"
                             if self.words[i + 1..range.end].windows(2).any(|w| {
@@ -198,6 +198,18 @@ impl Reading<'_> {
                     )
                 })
         };
+        // "autoscale grafana between 2 and 10", "set up autoscaling for n8n":
+        // replicas left to an autoscaler are a scale.
+        if values.autoscale.is_some()
+            && orders.iter().all(|o| {
+                matches!(
+                    o.verb,
+                    Verb::Install | Verb::Need | Verb::Place | Verb::Set | Verb::Scale | Verb::Run
+                )
+            })
+        {
+            return Ok(Action::Scale);
+        }
         let mut actions: Vec<(Action, usize)> = Vec::new();
         for order in orders.iter().filter(|o| !light(o)) {
             let at = order.at;
@@ -309,6 +321,8 @@ impl Reading<'_> {
                 Verb::Unsupported("restore") if values.previous => Action::Rollback,
                 Verb::Replace => return Err(self.ask_replace(at)),
                 Verb::Unsupported(what) => return Err(self.unsupported(at, what)),
+                Verb::Promote => Action::Promote,
+                Verb::Abort => Action::Abort,
             };
             if !actions.iter().any(|(a, _)| *a == action) {
                 actions.push((action, at));
@@ -525,7 +539,7 @@ pub(super) fn phrasal(head: &str, particle: &str) -> Option<Verb> {
         ("roll", "back") => Verb::Rollback,
         ("roll", "out") => Verb::Install,
         ("bring", "up") => Verb::BringUp,
-        ("put" | "bring" | "take", "back") => Verb::Rollback,
+        ("put" | "bring" | "take" | "switch", "back") => Verb::Rollback,
         ("roll", "forward") => Verb::Upgrade,
         ("take" | "bin", "off") => Verb::Remove,
         ("take", "down") => Verb::Stop,
