@@ -274,7 +274,15 @@ pub fn noun_reading(words: &[Word], i: usize) -> bool {
     i > 0
         && (matches!(
             words[i - 1].kind,
-            Kind::App { .. } | Kind::Lex(Lex::Det | Lex::Adjective | Lex::Existing | Lex::Time)
+            Kind::App { .. }
+                | Kind::Lex(
+                    Lex::Det
+                        | Lex::Adjective
+                        | Lex::Existing
+                        | Lex::Time
+                        | Lex::OwnerNoun
+                        | Lex::ReleaseNoun
+                )
         ) || words[i - 1].lower.ends_with("'s"))
 }
 
@@ -359,12 +367,16 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             // "no, 5": a correction when what follows is a value or nothing
             None if first.lower == "no" => Role::Correction,
             Some(w) if first.lower == "no" && is_value(w) => Role::Correction,
+            // "not 10.11 like I said before": a value taken back, not asked for
+            Some(w) if first.lower == "not" && is_value(w) => Role::Protect,
             // "not bitwarden", "don't touch"
             Some(w) if w.app().is_some() || matches!(w.kind, Kind::Product { .. }) => Role::Protect,
             Some(w) if matches!(w.lex(), Some(Lex::Verb(_) | Lex::Head(_))) => Role::Protect,
             _ => Role::Continuation,
         },
         Kind::Lex(Lex::Hedge) => Role::Hedge,
+        // "prometheus maybe", "grafana too, perhaps": a doubt anywhere in the clause
+        _ if words.iter().any(|w| w.is(Lex::Hedge)) => Role::Hedge,
         // "keep 4 pods of authentik running": a count to keep is a scale
         Kind::Lex(Lex::Protect) if first.lower == "keep" && next.is_some_and(Word::is_number) => {
             Role::Request
@@ -435,18 +447,10 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             // alone continue the clause before.
             // "one replica is enough", "namespace is reporting": a value
             // leads, so it is not a statement.
-            let value_first = matches!(
-                first.kind,
-                Kind::Number(_)
-                    | Kind::Size { .. }
-                    | Kind::Lex(
-                        Lex::NsMarker
-                            | Lex::DomainWord
-                            | Lex::VersionWord
-                            | Lex::StorageWord
-                            | Lex::ReplicaWord
-                    )
-            );
+            // "one replica is enough", "namespace is reporting", "Docker is
+            // fine": a value leads, so it is not a statement.
+            let value_first = is_value(first)
+                || matches!(first.kind, Kind::Lex(Lex::DomainWord | Lex::StorageWord));
             let mut verbless = true;
             let mut after_copula = false;
             for (i, w) in words.iter().enumerate().skip(at) {

@@ -264,6 +264,8 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["do", "it"], Lex::Filler),
     (&["do", "this"], Lex::Filler),
     (&["thanks", "a", "lot"], Lex::Filler),
+    (&["thanks", "a", "bunch"], Lex::Filler),
+    (&["heads", "up"], Lex::Filler),
     (&["thanks", "so", "much"], Lex::Filler),
     (&["thank", "you", "so", "much"], Lex::Filler),
     (&["so", "much"], Lex::Filler),

@@ -354,3 +354,36 @@ fn strategies_and_autoscaling_are_read_with_their_settings() {
         assert!(parser().parse(wrong).is_err(), "{wrong}");
     }
 }
+
+#[test]
+fn a_pronoun_stands_for_the_one_application_named_before_it() {
+    let intent = ok(
+        "grafana's been slow all morning, can you check whether it's healthy? prometheus seems fine",
+    );
+    assert_eq!(intent.action, Action::Status);
+    assert_eq!(intent.applications, ["grafana"]);
+    // Two named before it: asked, not picked.
+    let failure = err("grafana and prometheus were slow, remove it");
+    assert!(failure.ask.is_some(), "{failure:?}");
+}
+
+#[test]
+fn an_unknown_word_where_the_verb_stands_is_not_read_as_an_install() {
+    for (text, word) in [
+        ("flip grafana back to blue", "flip"),
+        ("stick with grafana 12", "stick"),
+    ] {
+        let failure = err(text);
+        assert!(
+            failure.error.contains(&format!("'{word}'")),
+            "{text}: {failure:?}"
+        );
+        assert_eq!(failure.at, Some([0, word.len()]), "{text}");
+    }
+    // A subject before the verb is not a verb: "the analytics team wants a mongodb".
+    assert_eq!(
+        ok("the analytics team wants a mongodb 7.0 in ns events").applications,
+        ["mongodb"]
+    );
+    assert_eq!(ok("pop a minio in ns backups").action, Action::Install);
+}

@@ -47,7 +47,11 @@ pub const WORDS: &[(&[&str], Lex)] = &[
         ],
         Lex::Verb(Verb::Need),
     ),
-    (&["place", "expose"], Lex::Verb(Verb::Place)),
+    // "place", and the colloquial ways of saying "put" ("pop a minio in ns backups")
+    (
+        &["place", "expose", "pop", "whack", "bung", "plonk"],
+        Lex::Verb(Verb::Place),
+    ),
     (&["run"], Lex::Verb(Verb::Run)),
     // remove
     (
@@ -298,9 +302,16 @@ pub const WORDS: &[(&[&str], Lex)] = &[
             "reported",
             "noticed",
             "saw",
+            "stays",
+            "stay",
+            "remains",
+            "remain",
+            "continues",
         ],
         Lex::Finite,
     ),
+    // "a quick overview of what runs"
+    (&["overview", "summary", "rundown"], Lex::Verb(Verb::Status)),
     (
         &[
             "keeps",

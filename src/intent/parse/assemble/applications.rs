@@ -351,7 +351,10 @@ impl Reading<'_> {
         failure
     }
 
-    /// The applications a pronoun stands for, from the context clauses.
+    /// The applications a pronoun stands for, from the context clauses:
+    /// the one application named before the pronoun when there is exactly
+    /// one ("grafana's been slow, is it healthy? prometheus seems fine"),
+    /// otherwise every application the sentence names.
     pub(super) fn referent(
         &mut self,
         clauses: &[Clause],
@@ -359,6 +362,27 @@ impl Reading<'_> {
         pronoun: usize,
         inherited: &mut Values,
     ) -> Result<Vec<String>, ParseFailure> {
+        let mut before_values = Values::default();
+        let before = self.mentioned(clauses, excluded, Some(pronoun), &mut before_values);
+        let found = if before.len() == 1 {
+            inherited.namespaces.extend(before_values.namespaces);
+            inherited.platforms.extend(before_values.platforms);
+            before
+        } else {
+            self.mentioned(clauses, excluded, None, inherited)
+        };
+        self.one_referent(found, pronoun)
+    }
+
+    /// The applications named in the sentence's clauses (only words before
+    /// `until` when given), with the namespace and platform said beside them.
+    fn mentioned(
+        &mut self,
+        clauses: &[Clause],
+        excluded: &[String],
+        until: Option<usize>,
+        inherited: &mut Values,
+    ) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
         for clause in clauses.iter().filter(|c| {
             matches!(
@@ -372,6 +396,9 @@ impl Reading<'_> {
         }) {
             let mut here = Vec::new();
             for i in clause.words.clone() {
+                if until.is_some_and(|u| i >= u) {
+                    break;
+                }
                 if let Some(app) = self.words[i].app()
                     && !excluded.iter().any(|e| e == app)
                     && !self.words.get(i + 1).is_some_and(|n| n.is(Lex::OwnerNoun))
@@ -400,6 +427,15 @@ impl Reading<'_> {
                 }
             }
         }
+        found
+    }
+
+    /// One application for the pronoun, or a question when there are several.
+    fn one_referent(
+        &self,
+        found: Vec<String>,
+        pronoun: usize,
+    ) -> Result<Vec<String>, ParseFailure> {
         let word = &self.words[pronoun];
         match found.len() {
             0 => Err(ParseFailure::understood(format!(

@@ -202,6 +202,7 @@ impl Reading<'_> {
                 r.clone().find(|&i| {
                     !self.used[i]
                         && (self.words[i].is(Lex::Pronoun)
+                            || self.words[i].lower == "it's"
                             || (matches!(self.words[i].lower.as_str(), "that" | "this")
                                 && (i + 1 == r.end || self.words[i + 1].is_punct())))
                 })

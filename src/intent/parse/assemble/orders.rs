@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use super::{Order, Reading};
 use crate::intent::Action;
-use crate::intent::parse::classify::{Kind, Word};
+use crate::intent::parse::classify::{Kind, Number, Word};
 use crate::intent::parse::clauses::{is_finite, noun_reading};
 use crate::intent::parse::failure::ParseFailure;
 use crate::intent::parse::lexicon::{self, Lex, Prep, Verb};
@@ -294,8 +294,16 @@ impl Reading<'_> {
                     return Err(self.ask_stop(at));
                 }
                 Verb::Bump | Verb::Set | Verb::Move => {
+                    // "bump traefik to 3": version 3, or 3 replicas?
+                    let whole_number_only = values.versions.is_empty()
+                        && !values.latest
+                        && values.pending.iter().any(|(n, p)| {
+                            matches!(p, Pending::AfterTo) && matches!(n.value, Number::Integer(_))
+                        });
                     if counted {
                         Action::Scale
+                    } else if whole_number_only && !values.previous {
+                        return Err(self.ask_version_or_count(at, values));
                     } else if values.previous {
                         Action::Rollback
                     } else if versioned || order.verb == Verb::Bump {
@@ -330,6 +338,11 @@ impl Reading<'_> {
         }
         match actions.as_slice() {
             [] => {
+                // "flip grafana back to blue": an unknown word before the
+                // application, where a verb stands, is not read as an install.
+                if let Some(i) = self.unknown_verb(primary) {
+                    return Err(self.unknown_verb_failure(i));
+                }
                 // Verbless, or only "need"/"put": an install, or a scale for "grafana to 4 replicas".
                 let to_count = primary.iter().flat_map(|r| r.clone()).any(|i| {
                     self.words[i].is(Lex::Prep(Prep::To))
@@ -428,6 +441,42 @@ impl Reading<'_> {
         )
     }
 
+    /// "bump traefik to 3": a version or a replica count, both choices kept
+    /// in the sentence's words.
+    fn ask_version_or_count(&self, at: usize, values: &Values) -> ParseFailure {
+        let number = values
+            .pending
+            .iter()
+            .find(|(_, p)| matches!(p, Pending::AfterTo))
+            .map(|(n, _)| n.clone());
+        let Some(number) = number else {
+            return self.unclear_verb(at);
+        };
+        let n_at = self
+            .words
+            .iter()
+            .position(|w| w.start == number.at[0])
+            .unwrap_or(at);
+        ParseFailure::understood(format!(
+            "'{}' {} could be version {} or {} replicas",
+            self.words[at].text, number.text, number.text, number.text
+        ))
+        .at(number.at)
+        .ask(
+            "A version or a replica count?",
+            vec![
+                self.rewritten(&[
+                    (at, at + 1, "upgrade"),
+                    (n_at, n_at + 1, &format!("version {}", number.text)),
+                ]),
+                self.rewritten(&[
+                    (at, at + 1, "scale"),
+                    (n_at, n_at + 1, &format!("{} replicas", number.text)),
+                ]),
+            ],
+        )
+    }
+
     pub(super) fn ask_kill(&self, at: usize) -> ParseFailure {
         let apps: Vec<&str> = self.words.iter().filter_map(Word::app).collect();
         let app = apps.first().copied().unwrap_or("the application");
@@ -492,6 +541,38 @@ impl Reading<'_> {
             failure = failure.suggest(vec![format!("status of {app}"), format!("roll back {app}")]);
         }
         failure
+    }
+
+    /// The first word of a primary clause when it stands where a verb would,
+    /// right before the application ("flip grafana back", "stick with grafana"), and is a word
+    /// deckhand does not know (not a typo of an application).
+    fn unknown_verb(&self, primary: &[Range<usize>]) -> Option<usize> {
+        let skipped = |i: usize| self.words[i].is(Lex::Det) || self.words[i].is(Lex::Filler);
+        primary.iter().find_map(|range| {
+            let first = range.clone().find(|&i| !skipped(i))?;
+            // "stick with grafana 12": a preposition may stand between.
+            let object = range
+                .clone()
+                .skip_while(|&i| i <= first)
+                .find(|&i| !skipped(i) && !matches!(self.words[i].kind, Kind::Lex(Lex::Prep(_))));
+            (object.is_some_and(|i| self.words[i].app().is_some())
+                && matches!(self.words[first].kind, Kind::Unknown { typo_of: None, .. }))
+            .then_some(first)
+        })
+    }
+
+    fn unknown_verb_failure(&self, at: usize) -> ParseFailure {
+        let app = self.words.iter().find_map(Word::app).unwrap_or("grafana");
+        ParseFailure::understood(format!(
+            "'{}' is not a verb deckhand knows: it installs, upgrades, scales, removes, rolls back and reports status",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .suggest(vec![
+            format!("roll back {app}"),
+            format!("upgrade {app}"),
+            format!("status of {app}"),
+        ])
     }
 
     pub(super) fn unclear_verb(&self, at: usize) -> ParseFailure {
