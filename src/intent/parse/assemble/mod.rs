@@ -299,6 +299,9 @@ impl Reading<'_> {
             strategy: intent_values.strategy,
             ignored,
         };
+        // The same checks as for the language model and the API (the word-level
+        // ones above name the word; this one guards what they may not cover).
+        intent.check_delivery().map_err(ParseFailure::understood)?;
         Ok(intent)
     }
 
