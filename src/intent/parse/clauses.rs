@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use super::classify::{Kind, Word};
-use super::lexicon::{self, Lex, Verb};
+use super::lexicon::{self, Lex, Prep, Verb};
 
 /// What a clause does in the sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +283,7 @@ pub fn noun_reading(words: &[Word], i: usize) -> bool {
                         | Lex::OwnerNoun
                         | Lex::ReleaseNoun
                 )
-        ) || words[i - 1].lower.ends_with("'s"))
+        ) || (words[i - 1].lower.ends_with("'s") && words[i - 1].lower != "let's"))
 }
 
 /// A finite verb of a statement ("is", "broke", "keeps").
@@ -498,15 +498,30 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
                     )
                     || !matches!(w.kind, Kind::Lex(_) | Kind::Unknown { .. } | Kind::Punct(_))
             });
+            // "install redis in cache, no wait, in sessions": a place said
+            // right after a correction is the correction's.
+            if previous == Role::Correction && first.is(Lex::Prep(Prep::In))
+                || previous == Role::Correction && first.is(Lex::NsMarker)
+            {
+                return Role::Correction;
+            }
             if !has_substance {
                 // "incident follow-up", "after the migration"
                 return Role::Context;
             }
             // "grafana down??", "keycloak healthy? ns iam", "mariadb ok?": a
             // name with a state, or asked, is a question.
-            let stated = words
-                .iter()
-                .any(|w| w.is(Lex::State) || matches!(w.lex(), Some(Lex::Particle("up" | "down"))));
+            // Not "crank nginx up to 8 pods", "autoscale it up to 10", nor
+            // after an unknown first word that stands where a verb would
+            // ("knock up a quick wordpress").
+            let stated = words.iter().enumerate().any(|(i, w)| {
+                w.is(Lex::State)
+                    || (matches!(w.lex(), Some(Lex::Particle("up" | "down")))
+                        && !words
+                            .get(i + 1)
+                            .is_some_and(|n| n.is(Lex::Prep(Prep::To)) || n.is_number()))
+            }) && !matches!(first.kind, Kind::Unknown { typo_of: None, .. })
+                && !words.iter().any(|w| w.is(Lex::Autoscale));
             if verbless && (asked || stated) && words.iter().any(|w| w.app().is_some()) {
                 return Role::Question;
             }

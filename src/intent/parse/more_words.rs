@@ -288,7 +288,7 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
         Lex::StrategyName(StrategyName::Canary),
     ),
     (
-        &["blue-green", "bluegreen", "blue/green"],
+        &["blue-green", "bluegreen", "blue/green", "b/g"],
         Lex::StrategyName(StrategyName::BlueGreen),
     ),
     (&["rolling"], Lex::StrategyName(StrategyName::Rolling)),

@@ -9,6 +9,7 @@ use crate::intent::Platform;
 pub const PHRASES: &[(&[&str], Lex)] = &[
     // install
     (&["set", "up"], Lex::Verb(Verb::Install)),
+    (&["setting", "up"], Lex::Verb(Verb::Install)),
     (&["spin", "up"], Lex::Verb(Verb::Install)),
     (&["fire", "up"], Lex::Verb(Verb::Install)),
     (&["stand", "up"], Lex::Verb(Verb::Install)),
@@ -30,6 +31,9 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["we'd", "like"], Lex::Verb(Verb::Need)),
     (&["we'd", "love"], Lex::Verb(Verb::Need)),
     (&["we", "would", "like"], Lex::Verb(Verb::Need)),
+    // "the web team would like nginx scaled to 6"
+    (&["would", "like"], Lex::Verb(Verb::Need)),
+    (&["they'd", "like"], Lex::Verb(Verb::Need)),
     (&["i", "need"], Lex::Verb(Verb::Need)),
     (&["we", "need"], Lex::Verb(Verb::Need)),
     (&["i'll", "need"], Lex::Verb(Verb::Need)),
@@ -56,7 +60,17 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["want", "you", "to"], Lex::Verb(Verb::Need)),
     // remove
     (&["tear", "down"], Lex::Verb(Verb::Remove)),
-    (&["take", "down"], Lex::Verb(Verb::Remove)),
+    (&["take", "down"], Lex::Verb(Verb::Stop)),
+    (&["shut", "off"], Lex::Verb(Verb::Stop)),
+    (&["get", "shot", "of"], Lex::Verb(Verb::Remove)),
+    (
+        &["dark", "launch"],
+        Lex::Verb(Verb::Unsupported("dark-launch")),
+    ),
+    (
+        &["dark-launch"],
+        Lex::Verb(Verb::Unsupported("dark-launch")),
+    ),
     (&["get", "rid", "of"], Lex::Verb(Verb::Remove)),
     (&["rip", "out"], Lex::Verb(Verb::Remove)),
     (&["wipe", "out"], Lex::Verb(Verb::Remove)),

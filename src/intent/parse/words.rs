@@ -94,7 +94,7 @@ pub const WORDS: &[(&[&str], Lex)] = &[
         ],
         Lex::Verb(Verb::Upgrade),
     ),
-    (&["bump"], Lex::Verb(Verb::Bump)),
+    (&["bump", "crank"], Lex::Verb(Verb::Bump)),
     (&["move"], Lex::Verb(Verb::Move)),
     (&["set", "change", "make"], Lex::Verb(Verb::Set)),
     (&["downgrade"], Lex::Verb(Verb::Downgrade)),

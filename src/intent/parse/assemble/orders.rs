@@ -72,8 +72,8 @@ impl Reading<'_> {
                         "put" => Some(Verb::Place),
                         "wipe" | "rip" | "bin" => Some(Verb::Remove),
                         "take" | "switch" => Some(Verb::Move),
-                        // "get traefik onto 3.3.2": to a version
-                        "get"
+                        // "get traefik onto 3.3.2", "roll gitea to 1.23.7": to a version
+                        "get" | "roll"
                             if self.words[i + 1..range.end].windows(2).any(|w| {
                                 w[0].is(Lex::Prep(Prep::To))
                                     && matches!(w[1].kind, Kind::Version(_) | Kind::Number(_))
@@ -140,6 +140,23 @@ impl Reading<'_> {
                     self.used[k] = true;
                 }
                 orders.push(Order { verb, at: i });
+            }
+        }
+        if !orders.is_empty() && orders.iter().all(|o| o.verb == Verb::Need) {
+            // "legal want nextcloud removed from ns docs", "Priya wants grafana
+            // bumped to 12.0.1": what is wanted done is the participle's verb.
+            for range in primary {
+                for i in range.clone() {
+                    let after_app = (range.start..i).any(|k| self.words[k].app().is_some());
+                    if !self.used[i]
+                        && after_app
+                        && matches!(self.words[i].kind, Kind::Unknown { .. })
+                        && let Some(verb) = lexicon::participle(&self.words[i].lower)
+                    {
+                        self.used[i] = true;
+                        orders.push(Order { verb, at: i });
+                    }
+                }
             }
         }
         if orders.is_empty() {
@@ -340,7 +357,7 @@ impl Reading<'_> {
             [] => {
                 // "flip grafana back to blue": an unknown word before the
                 // application, where a verb stands, is not read as an install.
-                if let Some(i) = self.unknown_verb(primary) {
+                if let Some(i) = self.unknown_verb(primary, orders.is_empty()) {
                     return Err(self.unknown_verb_failure(i));
                 }
                 // Verbless, or only "need"/"put": an install, or a scale for "grafana to 4 replicas".
@@ -543,10 +560,12 @@ impl Reading<'_> {
         failure
     }
 
-    /// The first word of a primary clause when it stands where a verb would,
-    /// right before the application ("flip grafana back", "stick with grafana"), and is a word
-    /// deckhand does not know (not a typo of an application).
-    fn unknown_verb(&self, primary: &[Range<usize>]) -> Option<usize> {
+    /// The first word of a primary clause when it stands where a verb would
+    /// and is a word deckhand does not know (not a typo of an application):
+    /// right before the application ("flip grafana back", "stick with
+    /// grafana"), or anywhere before it when nothing else in the request is a
+    /// verb, not even "need" ("flip traffic to the new authentik").
+    fn unknown_verb(&self, primary: &[Range<usize>], no_order: bool) -> Option<usize> {
         let skipped = |i: usize| self.words[i].is(Lex::Det) || self.words[i].is(Lex::Filler);
         primary.iter().find_map(|range| {
             let first = range.clone().find(|&i| !skipped(i))?;
@@ -555,8 +574,19 @@ impl Reading<'_> {
                 .clone()
                 .skip_while(|&i| i <= first)
                 .find(|&i| !skipped(i) && !matches!(self.words[i].kind, Kind::Lex(Lex::Prep(_))));
-            (object.is_some_and(|i| self.words[i].app().is_some())
-                && matches!(self.words[first].kind, Kind::Unknown { typo_of: None, .. }))
+            let app_after = range
+                .clone()
+                .skip_while(|&i| i <= first)
+                .any(|i| self.words[i].app().is_some());
+            // "turn mongodb sideways": half a phrasal verb is no verb either
+            let unknown = matches!(self.words[first].kind, Kind::Unknown { typo_of: None, .. })
+                || (matches!(self.words[first].lex(), Some(Lex::Head(h)) if !matches!(h, "get" | "put" | "kick"))
+                    && !self
+                        .words
+                        .get(first + 1)
+                        .is_some_and(|w| matches!(w.lex(), Some(Lex::Particle(_)))));
+            ((object.is_some_and(|i| self.words[i].app().is_some()) || (no_order && app_after))
+                && unknown)
             .then_some(first)
         })
     }
@@ -628,6 +658,7 @@ pub(super) fn phrasal(head: &str, particle: &str) -> Option<Verb> {
         ("spin" | "fire" | "stand" | "boot" | "get", "up") => Verb::Install,
         ("get", "running") => Verb::Install,
         ("spin" | "shut" | "turn", "down") => Verb::Stop,
+        ("shut" | "turn" | "switch", "off") => Verb::Stop,
         ("tear", "down") => Verb::Remove,
         ("rip" | "wipe", "out") => Verb::Remove,
         _ => return None,
