@@ -500,8 +500,8 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             });
             // "install redis in cache, no wait, in sessions": a place said
             // right after a correction is the correction's.
-            if previous == Role::Correction && first.is(Lex::Prep(Prep::In))
-                || previous == Role::Correction && first.is(Lex::NsMarker)
+            if previous == Role::Correction
+                && (first.is(Lex::Prep(Prep::In)) || first.is(Lex::NsMarker))
             {
                 return Role::Correction;
             }
