@@ -463,6 +463,12 @@ fn single(
     if let Some(percent) = word.strip_suffix('%').and_then(|n| n.parse::<u32>().ok()) {
         return Kind::Percent(percent);
     }
+    // "2..20": a range said the way code writes it
+    if let Some((low, high)) = word.split_once("..")
+        && let (Ok(low), Ok(high)) = (low.parse::<u32>(), high.parse::<u32>())
+    {
+        return Kind::Numbers(vec![low, high]);
+    }
     if NUMBER_LIST.is_match(word) {
         let numbers = word
             .trim_end_matches('%')

@@ -449,7 +449,10 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             // leads, so it is not a statement.
             // "one replica is enough", "namespace is reporting", "Docker is
             // fine": a value leads, so it is not a statement.
-            let value_first = is_value(first)
+            // ("the canary for wordpress is fine" is a statement: a strategy
+            // named first is what the sentence is about.)
+            let value_first = (is_value(first)
+                && !matches!(first.lex(), Some(Lex::StrategyName(_))))
                 || matches!(first.kind, Kind::Lex(Lex::DomainWord | Lex::StorageWord));
             let mut verbless = true;
             let mut after_copula = false;

@@ -148,6 +148,15 @@ pub fn read_autoscale_bounds(
                 said.min = Some(Said::of(Number::Integer(i64::from(list[0])), &words[k]));
                 said.max = Some(Said::of(Number::Integer(i64::from(list[1])), &words[k]));
             }
+            // "cpu 75", "--cpu 80": a CPU target without the sign
+            Kind::Number(Number::Integer(p))
+                if k > clause.start
+                    && matches!(words[k - 1].lower.as_str(), "cpu" | "--cpu")
+                    && (1..=100).contains(p) =>
+            {
+                used[k - 1..=k].fill(true);
+                said.cpu_percent = Some(Said::new(*p as u32, words, k - 1..k + 1));
+            }
             // "cpu 70 percent", "cpu sixty percent"
             Kind::Number(Number::Integer(p))
                 if k + 1 < end

@@ -328,6 +328,8 @@ pub const FUZZY_VERBS: &[(&str, Verb)] = &[
     ("rollback", Verb::Rollback),
     ("revert", Verb::Rollback),
     ("status", Verb::Status),
+    ("promote", Verb::Promote),
+    ("abort", Verb::Abort),
 ];
 
 /// The one verb a misspelt word is clearly meant to be ("instll", "upgarde").

@@ -305,7 +305,7 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
     ),
     (&["progressive", "a/b"], Lex::Strategy),
     (&["promote"], Lex::Verb(Verb::Promote)),
-    (&["abort"], Lex::Verb(Verb::Abort)),
+    (&["abort", "cancel"], Lex::Verb(Verb::Abort)),
     (&["everything", "all", "every", "things"], Lex::Everything),
     (
         &[

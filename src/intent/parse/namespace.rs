@@ -158,7 +158,14 @@ pub fn read_namespace(
         while j < end && matches!(words[j].lower.as_str(), "the" | "our" | "my") {
             j += 1;
         }
-        if j >= end || used[j] || !bare_namespace_candidate(&words[j]) {
+        // "the vaultwarden in passwords is two releases behind": a noun that
+        // could be an owner ("the passwords") is a place before "is".
+        let placed_noun = j < end
+            && words[j].is(Lex::OwnerNoun)
+            && words.get(j + 1).is_some_and(|n| {
+                matches!(n.lower.as_str(), "is" | "was" | "has" | "keeps" | "seems")
+            });
+        if j >= end || used[j] || !(bare_namespace_candidate(&words[j]) || placed_noun) {
             continue;
         }
         // "in the new customer portal": the word after must end the phrase.

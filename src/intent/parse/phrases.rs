@@ -63,6 +63,12 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["take", "down"], Lex::Verb(Verb::Stop)),
     (&["shut", "off"], Lex::Verb(Verb::Stop)),
     (&["get", "shot", "of"], Lex::Verb(Verb::Remove)),
+    // an upgrade under way: stopped, or taken the rest of the way
+    (&["call", "off"], Lex::Verb(Verb::Abort)),
+    (&["bail", "out", "of"], Lex::Verb(Verb::Abort)),
+    (&["back", "out", "of"], Lex::Verb(Verb::Abort)),
+    (&["cut", "over"], Lex::Verb(Verb::Promote)),
+    (&["cutover"], Lex::Verb(Verb::Promote)),
     (
         &["dark", "launch"],
         Lex::Verb(Verb::Unsupported("dark-launch")),

@@ -132,6 +132,12 @@ pub const WORDS: &[(&[&str], Lex)] = &[
         Lex::Verb(Verb::Unsupported("back up")),
     ),
     (&["restore"], Lex::Verb(Verb::Unsupported("restore"))),
+    (
+        &["retry", "rerun", "re-run"],
+        Lex::Verb(Verb::Unsupported(
+            "retry from a sentence (retry the failed request: POST /api/orchestration/intents/ID/retry)",
+        )),
+    ),
     (&["migrate"], Lex::Verb(Verb::Unsupported("migrate"))),
     (
         &["clone", "duplicate", "copy"],
@@ -178,9 +184,12 @@ pub const WORDS: &[(&[&str], Lex)] = &[
     (&["put"], Lex::Head("put")),
     (&["take"], Lex::Head("take")),
     (&["switch"], Lex::Head("switch")),
-    (&["steps", "stages", "step", "stage"], Lex::Filler),
-    (&["min", "minimum"], Lex::Bound("min")),
-    (&["max", "maximum"], Lex::Bound("max")),
+    (
+        &["steps", "stages", "step", "stage", "strategy", "--strategy"],
+        Lex::Filler,
+    ),
+    (&["min", "minimum", "--min"], Lex::Bound("min")),
+    (&["max", "maximum", "--max"], Lex::Bound("max")),
     (&["clean"], Lex::Head("clean")),
     (&["bin"], Lex::Head("bin")),
     (&["back"], Lex::Particle("back")),

@@ -167,6 +167,14 @@ impl Reading<'_> {
         } else {
             self.action(&orders, &values, &primary)?
         };
+        // "take it to 100%": the percentage said the promotion
+        if action == Action::Promote {
+            for i in primary.iter().flat_map(|r| r.clone()) {
+                if matches!(self.words[i].kind, Kind::Percent(100)) {
+                    self.used[i] = true;
+                }
+            }
+        }
         // "canary grafana 12.3.1", "ship keycloak 26.1 as a canary", "rolling
         // update nextcloud": a strategy is how a running application is
         // upgraded; only words that create something new ("install", "set

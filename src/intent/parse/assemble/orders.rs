@@ -11,7 +11,7 @@ use crate::intent::Action;
 use crate::intent::parse::classify::{Kind, Number, Word};
 use crate::intent::parse::clauses::{is_finite, noun_reading};
 use crate::intent::parse::failure::ParseFailure;
-use crate::intent::parse::lexicon::{self, Lex, Prep, Verb};
+use crate::intent::parse::lexicon::{self, Lex, Prep, StrategyName, Verb};
 use crate::intent::parse::values::{Pending, Said, Values};
 
 impl Reading<'_> {
@@ -276,6 +276,16 @@ impl Reading<'_> {
                 // "drop gitea to 2 replicas"
                 Verb::Remove if counted_to && self.words[at].lower == "drop" => Action::Scale,
                 Verb::Remove => Action::Remove,
+                // "kill the grafana canary", "stop the nextcloud rolling update"
+                Verb::Stop
+                    if matches!(self.words[at].lower.as_str(), "pause" | "suspend")
+                        && self.about_rollout(primary, values) =>
+                {
+                    return Err(
+                        self.unsupported(at, "pause an upgrade under way (promote or abort it)")
+                    );
+                }
+                Verb::Kill | Verb::Stop if self.about_rollout(primary, values) => Action::Abort,
                 Verb::Kill => {
                     let pods = primary.iter().flat_map(|r| r.clone()).any(|i| {
                         self.words[i].is(Lex::PodNoun)
@@ -309,6 +319,16 @@ impl Reading<'_> {
                         && self.words[at..].iter().take(5).any(|w| w.lower == "down") =>
                 {
                     return Err(self.ask_stop(at));
+                }
+                // "go to 100% on the keycloak canary", "take it to 100%"
+                Verb::Bump | Verb::Set | Verb::Move
+                    if self.all_the_way(primary)
+                        && (self.about_rollout(primary, values)
+                            || self.words.iter().any(|w| {
+                                matches!(w.lex(), Some(Lex::StrategyName(StrategyName::Canary)))
+                            })) =>
+                {
+                    Action::Promote
                 }
                 Verb::Bump | Verb::Set | Verb::Move => {
                     // "bump traefik to 3": version 3, or 3 replicas?
@@ -589,6 +609,27 @@ impl Reading<'_> {
                 && unknown)
             .then_some(first)
         })
+    }
+
+    /// The request is about an upgrade under way: a strategy is named ("the
+    /// grafana canary", "the blue/green") or an upgrade or rollout as a noun
+    /// ("the prometheus rollout", "the gitea upgrade").
+    fn about_rollout(&self, primary: &[Range<usize>], values: &Values) -> bool {
+        !values.delivery.is_empty()
+            || primary.iter().flat_map(|r| r.clone()).any(|i| {
+                matches!(
+                    self.words[i].lower.as_str(),
+                    "rollout" | "rollouts" | "upgrade" | "update"
+                ) && noun_reading(self.words, i)
+            })
+    }
+
+    /// "100%": all of the traffic.
+    fn all_the_way(&self, primary: &[Range<usize>]) -> bool {
+        primary
+            .iter()
+            .flat_map(|r| r.clone())
+            .any(|i| matches!(self.words[i].kind, Kind::Percent(100)))
     }
 
     fn unknown_verb_failure(&self, at: usize) -> ParseFailure {
