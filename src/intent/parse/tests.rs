@@ -489,3 +489,14 @@ fn autoscaling_said_the_command_line_way() {
         Some(70)
     );
 }
+
+#[test]
+fn a_relation_to_another_application_is_reported_not_wired() {
+    assert_eq!(ok("install authentik for gitea").ignored, ["for gitea"]);
+    assert_eq!(
+        ok("install authentik in front of gitea").ignored,
+        ["in front of gitea"]
+    );
+    // "instead of" only contrasts: nothing to report.
+    assert!(ok("install redis instead of mongodb").ignored.is_empty());
+}

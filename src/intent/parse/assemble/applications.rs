@@ -220,12 +220,17 @@ impl Reading<'_> {
         let mut beneficiaries: Vec<String> = Vec::new();
         for range in primary {
             let mut kept_out = false;
+            // "in front of gitea", "next to nginx": a relation deckhand does
+            // not wire, noted; "instead of" only contrasts.
+            let mut relation: Option<String> = None;
             let mut for_list = false;
             let mut here = 0;
             for i in range.clone() {
                 if self.words[i].is(Lex::InsteadOf) {
                     self.used[i] = true;
                     kept_out = true;
+                    relation =
+                        (self.words[i].lower != "instead of").then(|| self.words[i].lower.clone());
                     continue;
                 }
                 if self.used[i] {
@@ -236,6 +241,12 @@ impl Reading<'_> {
                     Kind::App { name, .. } => {
                         self.used[i] = true;
                         if kept_out {
+                            if let Some(relation) = &relation {
+                                let note = format!("{relation} {name}");
+                                if !self.noted.contains(&note) {
+                                    self.noted.push(note);
+                                }
+                            }
                             excluded.push(name);
                             continue;
                         }
@@ -300,6 +311,12 @@ impl Reading<'_> {
         if apps.is_empty() {
             apps = beneficiaries;
         } else {
+            for name in &beneficiaries {
+                let note = format!("for {name}");
+                if !self.noted.contains(&note) {
+                    self.noted.push(note);
+                }
+            }
             excluded.extend(beneficiaries);
         }
         Ok((apps, excluded))

@@ -52,6 +52,10 @@ struct Reading<'a> {
     words: &'a mut Vec<Word>,
     used: Vec<bool>,
     catalogue: &'a CatalogueView<'a>,
+    /// What was said about the request that it does not act on ("for
+    /// gitea": deckhand installs authentik, it does not wire it to gitea),
+    /// reported with the ignored words.
+    noted: Vec<String>,
 }
 
 pub fn assemble(
@@ -64,6 +68,7 @@ pub fn assemble(
         words,
         used,
         catalogue,
+        noted: Vec::new(),
     };
     reading.run(clauses)
 }
@@ -290,7 +295,7 @@ impl Reading<'_> {
             .platform
             .or_else(|| inherited.platforms.first().map(|s| s.value));
 
-        let mut ignored = Vec::new();
+        let mut ignored = std::mem::take(&mut self.noted);
         for range in &context {
             let text = self.text_of(range.clone());
             if !text.is_empty() && !self.only_filler(range.clone()) {
