@@ -9,6 +9,7 @@
 
 pub mod blueprint;
 pub mod health;
+pub mod stack;
 mod starter;
 pub use starter::starter_blueprint;
 pub mod workload;
@@ -217,6 +218,18 @@ impl Catalogue {
                 let req = &requirement.value;
                 let line = requirement.referenced.line() as u32;
                 match parsed.get(&req.blueprint) {
+                    Some((dependency, _)) if dependency.is_stack() => {
+                        diagnostics.push(Diagnostic {
+                            file: origin.clone(),
+                            line,
+                            message: format!(
+                                "blueprint '{}' requires '{}', which is a stack: require the applications it is made of instead",
+                                bp.name(),
+                                req.blueprint
+                            ),
+                        });
+                        dependency_facts.insert(req.alias(), BTreeSet::new());
+                    }
                     Some((dependency, _)) => {
                         dependency_facts
                             .insert(req.alias(), provided[req.blueprint.as_str()].clone());
@@ -282,6 +295,23 @@ impl Catalogue {
                         });
                         dependency_facts.insert(req.alias(), BTreeSet::new());
                     }
+                }
+            }
+            if bp.is_stack() {
+                let known = |name: &str| {
+                    parsed.get(name).map(|(blueprint, _)| stack::Known {
+                        blueprint,
+                        provides: &provided[name],
+                        secret_facts: &secret_facts[name],
+                    })
+                };
+                let suggest = |name: &str| nearest(name, names.iter().map(String::as_str), 3);
+                for problem in stack::catalogue_problems(bp, &known, &suggest) {
+                    diagnostics.push(Diagnostic {
+                        file: origin.clone(),
+                        line: problem.line,
+                        message: problem.message,
+                    });
                 }
             }
             for problem in bp.problems(&dependency_facts) {
