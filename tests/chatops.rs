@@ -731,3 +731,73 @@ fn slack_questions_come_with_answer_buttons_that_complete_the_request() {
         "{answer}"
     );
 }
+
+/// Mattermost: a question back comes with an answer button per choice; its
+/// context carries the command, signed; pressing it plans that command,
+/// and a forged command is refused.
+#[test]
+fn mattermost_questions_come_with_signed_answer_buttons() {
+    let hooks = Recorder::start();
+    let server = start(&[], &hooks);
+    let body = serde_urlencoded::to_string([
+        ("channel_id", "c1"),
+        ("command", "/deckhand"),
+        ("response_url", &format!("{}/mm/q", hooks.url)),
+        ("team_id", "t1"),
+        ("text", "stop redis in namespace mmq"),
+        ("token", MM_TOKEN),
+        ("user_id", "UDEP"),
+        ("user_name", "dep"),
+    ])
+    .unwrap();
+    let reply: Value = server
+        .client
+        .post(server.url("/mattermost/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let actions = reply["attachments"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let commands: Vec<&str> = actions
+        .iter()
+        .map(|a| a["integration"]["context"]["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "scale redis in namespace mmq to 0",
+            "remove redis in namespace mmq"
+        ],
+        "{reply}"
+    );
+    let press = |context: &Value| {
+        let response = server
+            .client
+            .post(server.url("/mattermost/actions"))
+            .json(&json!({"user_id": "UDEP", "user_name": "dep", "context": context}))
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap(),
+        )
+    };
+    let mut forged = actions[1]["integration"]["context"].clone();
+    forged["command"] = json!("remove redis in namespace production");
+    assert_eq!(press(&forged).0, 401);
+    // Nothing is installed there, so the removal says so: the pick was planned.
+    let (code, answer) = press(&actions[1]["integration"]["context"]);
+    assert_eq!(code, 200, "{answer}");
+    assert!(
+        answer["update"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redis"),
+        "{answer}"
+    );
+}

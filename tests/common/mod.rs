@@ -21,46 +21,24 @@ pub fn deckhand() -> Command {
 
 /// Runs the binary with `args` and `stdin`, returning its output.
 pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = deckhand();
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("deckhand starts");
-    {
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes()).expect("stdin written");
-        }
-    }
-    child.wait_with_output().expect("deckhand finishes")
+    run_with_env(args, stdin, &[])
 }
 
 /// Runs the binary with `args`, extra environment and `stdin`.
 pub fn run_with_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
-    let mut command = deckhand();
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("deckhand starts");
-    {
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes()).expect("stdin written");
-        }
-    }
-    child.wait_with_output().expect("deckhand finishes")
+    run_raw(args, stdin.unwrap_or_default().as_bytes(), env)
 }
 
 /// Runs the binary with `args` and raw bytes on stdin (not necessarily UTF-8).
 pub fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
+    run_raw(args, stdin, &[])
+}
+
+fn run_raw(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut command = deckhand();
     command
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

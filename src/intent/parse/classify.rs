@@ -117,6 +117,17 @@ impl Word {
     pub fn is_number(&self) -> bool {
         matches!(self.kind, Kind::Number(_))
     }
+    /// A number, size, version, host name or URL: a value that must be used.
+    pub fn is_value_token(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Number(_)
+                | Kind::Size { .. }
+                | Kind::Version(_)
+                | Kind::Domain(_)
+                | Kind::Url { .. }
+        )
+    }
 }
 
 /// What the classifier knows about the catalogue.

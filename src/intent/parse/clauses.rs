@@ -518,14 +518,10 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
 
 /// A word that carries a value of the intent.
 pub fn is_value(word: &Word) -> bool {
-    matches!(
-        word.kind,
-        Kind::Number(_)
-            | Kind::Size { .. }
-            | Kind::Version(_)
-            | Kind::Domain(_)
-            | Kind::Url { .. }
-            | Kind::Lex(
+    word.is_value_token()
+        || matches!(
+            word.kind,
+            Kind::Lex(
                 Lex::NsMarker
                     | Lex::Platform(_)
                     | Lex::Tls
@@ -540,10 +536,9 @@ pub fn is_value(word: &Word) -> bool {
                     | Lex::Autoscale
                     | Lex::RollingSetting(_)
                     | Lex::Bound(_)
-            )
-            | Kind::Percent(_)
-            | Kind::Numbers(_)
-    )
+            ) | Kind::Percent(_)
+                | Kind::Numbers(_)
+        )
 }
 
 #[cfg(test)]

@@ -16,10 +16,6 @@ use super::values::{AutoscaleSaid, Said, Values};
 pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, values: &mut Values) {
     let end = clause.end;
     let number = |k: usize| (k < end).then(|| &words[k]).filter(|w| w.is_number());
-    let said_number = |k: usize| match words[k].kind {
-        Kind::Number(n) => Said::of(n, &words[k]),
-        _ => Said::of(Number::TooLarge, &words[k]),
-    };
     for i in clause.clone() {
         if used[i] {
             continue;
@@ -63,7 +59,7 @@ pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, va
             // "two at a time"
             Some(Lex::AtATime) if i > clause.start && words[i - 1].is_number() && !used[i - 1] => {
                 used[i - 1..=i].fill(true);
-                values.rolling_batch = Some(said_number(i - 1));
+                values.rolling_batch = Some(said_number(words, i - 1));
             }
             Some(Lex::RollingSetting(which)) => {
                 let mut k = i + 1;
@@ -72,7 +68,7 @@ pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, va
                 }
                 if number(k).is_some() {
                     used[i..=k].fill(true);
-                    let said = Some(said_number(k));
+                    let said = Some(said_number(words, k));
                     if which == "surge" {
                         values.rolling_batch = said;
                     } else {
@@ -106,10 +102,6 @@ pub fn read_autoscale_bounds(
     let said = &mut autoscale.value;
     let end = clause.end;
     let number = |k: usize| (k < end).then(|| &words[k]).filter(|w| w.is_number());
-    let said_number = |k: usize| match words[k].kind {
-        Kind::Number(n) => Said::of(n, &words[k]),
-        _ => Said::of(Number::TooLarge, &words[k]),
-    };
     for k in clause.clone() {
         if used[k] {
             continue;
@@ -145,9 +137,9 @@ pub fn read_autoscale_bounds(
                 if number(n).is_some() {
                     used[k..=n].fill(true);
                     if *bound == "min" {
-                        said.min = Some(said_number(n));
+                        said.min = Some(said_number(words, n));
                     } else {
-                        said.max = Some(said_number(n));
+                        said.max = Some(said_number(words, n));
                     }
                 }
             }
@@ -162,11 +154,19 @@ pub fn read_autoscale_bounds(
                 if k > clause.start && matches!(words[k - 1].lower.as_str(), "between" | "from") {
                     used[k - 1] = true;
                 }
-                said.min = Some(said_number(k));
-                said.max = Some(said_number(k + 2));
+                said.min = Some(said_number(words, k));
+                said.max = Some(said_number(words, k + 2));
             }
             Kind::Lex(Lex::ReplicaWord) => used[k] = true,
             _ => {}
         }
+    }
+}
+
+/// Word `k`, a number, with where it was said.
+fn said_number(words: &[Word], k: usize) -> Said<Number> {
+    match words[k].kind {
+        Kind::Number(n) => Said::of(n, &words[k]),
+        _ => Said::of(Number::TooLarge, &words[k]),
     }
 }

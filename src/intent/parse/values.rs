@@ -463,15 +463,7 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
                     continue;
                 }
                 // "from 16 to 17", "7.4 -> 8": the one it is on now
-                if next(i).is_some_and(|n| n.is(Lex::Prep(Prep::To)))
-                    && words
-                        .get(i + 2)
-                        .is_some_and(|n| is_amount(n) && i + 2 < end)
-                {
-                    used[i] = true;
-                    if i > clause.start && words[i - 1].is(Lex::Prep(Prep::From)) {
-                        used[i - 1] = true;
-                    }
+                if is_current_before_target(words, used, i, &clause) {
                     continue;
                 }
                 if let Some(pending) = pending_kind(words, used, i, clause.start) {
@@ -480,16 +472,8 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
                 }
             }
             Kind::Version(_) => {
-                // "from 1.24 to 1.25", "1.24 -> 1.25": the one it is on now
-                if next(i).is_some_and(|n| n.is(Lex::Prep(Prep::To)))
-                    && words
-                        .get(i + 2)
-                        .is_some_and(|n| is_amount(n) && i + 2 < end)
-                {
-                    used[i] = true;
-                    if i > clause.start && words[i - 1].is(Lex::Prep(Prep::From)) {
-                        used[i - 1] = true;
-                    }
+                // "from 16 to 17", "7.4 -> 8": the one it is on now
+                if is_current_before_target(words, used, i, &clause) {
                     continue;
                 }
                 used[i] = true;
@@ -509,6 +493,25 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
             _ => {}
         }
     }
+}
+
+/// "from 16 to 17", "7.4 -> 8": an amount followed by "to" and another is
+/// the one it is on now; it is marked used and sets nothing.
+fn is_current_before_target(
+    words: &[Word],
+    used: &mut [bool],
+    i: usize,
+    clause: &Range<usize>,
+) -> bool {
+    let target =
+        i + 2 < clause.end && words[i + 1].is(Lex::Prep(Prep::To)) && is_amount(&words[i + 2]);
+    if target {
+        used[i] = true;
+        if i > clause.start && words[i - 1].is(Lex::Prep(Prep::From)) {
+            used[i - 1] = true;
+        }
+    }
+    target
 }
 
 pub(super) fn is_amount(word: &Word) -> bool {

@@ -621,15 +621,7 @@ impl Reading<'_> {
                 continue;
             }
             let word = &self.words[i];
-            let value_like = matches!(
-                word.kind,
-                Kind::Number(_)
-                    | Kind::Size { .. }
-                    | Kind::Version(_)
-                    | Kind::Domain(_)
-                    | Kind::Url { .. }
-            );
-            if value_like && !asking {
+            if word.is_value_token() && !asking {
                 return Err(ParseFailure::understood(format!(
                     "I did not understand what '{}' is for in this {action}",
                     word.text
