@@ -360,6 +360,13 @@ pub fn release_from_stored(value: &serde_json::Value) -> Option<crate::render::R
         components: vec![],
         ingress: None,
         provides: Default::default(),
+        member_of: value
+            .get("member_of")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
+        stack_members: value
+            .get("stack_members")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
         wiring: wiring
             .iter()
             .map(|w| crate::render::Wire {

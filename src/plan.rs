@@ -237,6 +237,11 @@ impl<'a> Planner<'a> {
         if let Some(ingress) = p.ingress {
             parameters.insert("ingress".into(), Json::from(ingress));
         }
+        if let Some(autoscale) = &p.autoscale {
+            render::autoscale::refuse_on(platform, &intent)
+                .map_err(PlanError::Refused)?;
+            parameters.insert("autoscale".into(), render::autoscale::parameter(autoscale));
+        }
         let lifecycle = matches!(intent.action, Action::Upgrade | Action::Scale);
         let mut requests: Vec<Request> = Vec::new();
         for app in &intent.applications {
@@ -278,6 +283,8 @@ impl<'a> Planner<'a> {
                 )));
             }
             let mut merged = installed.parameters.clone();
+            render::autoscale::merge(app, &intent, &mut merged)
+                .map_err(PlanError::Refused)?;
             merged.extend(parameters.clone());
             let version = match intent.action {
                 Action::Scale => said_version.or_else(|| Some(installed.version.clone())),
@@ -468,6 +475,9 @@ impl Plan {
                             format!("Ingress http://{}", ingress.host)
                         }
                     }
+                    kubernetes::KubeObject::HorizontalPodAutoscaler(h) => {
+                        render::autoscale::describe(h)
+                    }
                     other => format!("{} {}", other.kind(), other.name()),
                 })
                 .collect(),
@@ -543,7 +553,9 @@ impl Plan {
             );
             for name in wave.iter() {
                 let release = by_name[name.as_str()];
-                let role = if release.requested {
+                let role = if let Some(of) = &release.member_of {
+                    format!("  (member {} of {}, layer {})", of.member, of.stack, of.layer)
+                } else if release.requested {
                     String::new()
                 } else {
                     format!(
@@ -557,6 +569,10 @@ impl Plan {
                     release.release, release.blueprint, release.version
                 );
                 let removing = self.intent.action == Action::Remove;
+                if release.is_stack() {
+                    let _ = writeln!(out, "      {}", stack_layers(release));
+                    continue;
+                }
                 let _ = writeln!(
                     out,
                     "      {}: {}",
@@ -685,6 +701,25 @@ pub struct ManifestFile {
     pub content: String,
     /// Holds secret values.
     pub secret: bool,
+}
+
+/// "a stack, nothing of its own to run: layer 1: prometheus (…); layer 2: …".
+pub fn stack_layers(release: &RenderedRelease) -> String {
+    let mut layers: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for m in &release.stack_members {
+        layers
+            .entry(m.layer)
+            .or_default()
+            .push(format!("{} ({} as {})", m.member, m.blueprint, m.release));
+    }
+    let layers: Vec<String> = layers
+        .into_iter()
+        .map(|(n, members)| format!("layer {n}: {}", members.join(", ")))
+        .collect();
+    format!(
+        "a stack, nothing of its own to run: {}",
+        layers.join("; ")
+    )
 }
 
 /// Writes a file whole or not at all ([`crate::atomic::write`]); secret

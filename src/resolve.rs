@@ -84,7 +84,7 @@ pub struct ReleaseNode {
 }
 
 /// Where a stack member belongs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MemberOf {
     /// The stack's release.
     pub stack: String,

@@ -191,3 +191,164 @@ fn single_instance_components_refuse_replicas() {
     .unwrap_err();
     assert!(err.to_string().contains("single instance"), "{err}");
 }
+
+#[test]
+fn the_monitoring_stack_provisions_its_prometheus_in_grafana() {
+    let releases = render_app("monitoring-stack", None, &[]);
+    let names: Vec<&str> = releases.iter().map(|r| r.release.as_str()).collect();
+    assert_eq!(
+        names.last(),
+        Some(&"monitoring-stack"),
+        "the stack's own release comes last: {names:?}"
+    );
+    let stack = releases.last().unwrap();
+    assert!(stack.is_stack() && stack.components.is_empty());
+    let layers: Vec<(&str, usize)> = stack
+        .stack_members
+        .iter()
+        .map(|m| (m.member.as_str(), m.layer))
+        .collect();
+    assert_eq!(layers, [("prometheus", 1), ("grafana", 2)]);
+    let grafana = releases
+        .iter()
+        .find(|r| r.release == "monitoring-stack-grafana")
+        .unwrap();
+    let prometheus = releases
+        .iter()
+        .find(|r| r.release == "monitoring-stack-prometheus")
+        .unwrap();
+    assert!(grafana.wave > prometheus.wave, "prometheus first");
+    assert!(
+        grafana
+            .dependencies
+            .contains(&"monitoring-stack-prometheus".to_string())
+    );
+    let file = &grafana.components[0].files[0];
+    assert_eq!(
+        file.path,
+        "/etc/grafana/provisioning/datasources/deckhand-prometheus.yaml"
+    );
+    assert!(
+        file.content
+            .contains("url: http://monitoring-stack-prometheus:9090"),
+        "{}",
+        file.content
+    );
+    assert!(file.content.contains("stack monitoring-stack"));
+    assert_eq!(
+        grafana.member_of.as_ref().map(|m| m.layer),
+        Some(2),
+        "{:?}",
+        grafana.member_of
+    );
+}
+
+#[test]
+fn the_sso_stack_hands_one_client_secret_to_both_members() {
+    let releases = render_app("sso-stack", None, &[("tls", Json::Bool(true))]);
+    let authentik = releases
+        .iter()
+        .find(|r| r.release == "sso-stack-authentik")
+        .unwrap();
+    let grafana = releases
+        .iter()
+        .find(|r| r.release == "sso-stack-grafana")
+        .unwrap();
+    let given = env(authentik, "worker", "DECKHAND_SSO_CLIENT_SECRET").unwrap();
+    let taken = env(grafana, "grafana", "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET").unwrap();
+    assert!(given.secret && taken.secret);
+    assert_eq!(given.value, taken.value);
+    assert_eq!(given.value.len(), 48);
+    assert_eq!(
+        env(grafana, "grafana", "GF_AUTH_GENERIC_OAUTH_AUTH_URL")
+            .unwrap()
+            .value,
+        "https://sso-stack-authentik.example.com/application/o/authorize/"
+    );
+    assert_eq!(
+        env(grafana, "grafana", "GF_AUTH_GENERIC_OAUTH_TOKEN_URL")
+            .unwrap()
+            .value,
+        "http://sso-stack-authentik:9000/application/o/token/"
+    );
+    // authentik's blueprint goes to its worker only, naming Grafana's
+    // address before Grafana is deployed, and no secret value.
+    let worker = authentik
+        .components
+        .iter()
+        .find(|c| c.name == "worker")
+        .unwrap();
+    let server = authentik
+        .components
+        .iter()
+        .find(|c| c.name == "server")
+        .unwrap();
+    assert!(server.files.is_empty());
+    let blueprint = &worker.files[0].content;
+    assert!(blueprint.contains("url: https://sso-stack-grafana.example.com/login/generic_oauth"));
+    assert!(!blueprint.contains(&given.value));
+    assert!(authentik.wave < grafana.wave, "authentik first");
+    let stack = releases.last().unwrap();
+    assert_eq!(stack.secrets, ["client_secret"], "the stack owns it");
+}
+
+#[test]
+fn autoscaling_renders_an_hpa_and_leaves_replicas_to_it() {
+    let autoscale = serde_json::json!({"min": 2, "max": 10, "cpu_percent": 70});
+    let releases = render_app("grafana", None, &[("autoscale", autoscale.clone())]);
+    let grafana = releases.last().unwrap();
+    let objects = kubernetes::release_objects(grafana, &RenderOptions::default());
+    let json: Vec<Json> = objects.iter().map(|o| o.to_json()).collect();
+    let deployment = json.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert!(deployment["spec"].get("replicas").is_none(), "{deployment}");
+    let hpa = json
+        .iter()
+        .find(|o| o["kind"] == "HorizontalPodAutoscaler")
+        .unwrap();
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"]["name"],
+        deployment["metadata"]["name"]
+    );
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    // Its PostgreSQL (not requested, not scalable) has none.
+    assert!(
+        kubernetes::release_objects(&releases[0], &RenderOptions::default())
+            .iter()
+            .all(|o| o.kind() != "HorizontalPodAutoscaler")
+    );
+}
+
+#[test]
+fn a_single_instance_application_is_not_autoscaled() {
+    let catalogue = Catalogue::builtin().unwrap();
+    let request = Request {
+        blueprint: "postgresql".into(),
+        version: None,
+        parameters: [(
+            "autoscale".to_string(),
+            serde_json::json!({"min": 2, "max": 4, "cpu_percent": 80}),
+        )]
+        .into(),
+    };
+    let graph = resolve(&catalogue, &[request]).unwrap();
+    let err = render_releases(
+        &catalogue,
+        &graph,
+        &RenderOptions::default(),
+        &mut EphemeralSecrets::new(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot be autoscaled (between 2 and 4 at 80% CPU)")
+            && text.contains("postgres runs as a single instance"),
+        "{text}"
+    );
+}

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -495,13 +495,7 @@ impl Executor for KubernetesExecutor {
             )
             .await?;
         let tls = apply::tls_secret_names(ingresses.iter());
-        for resource in [
-            ApiResource::erase::<Ingress>(&()),
-            ApiResource::erase::<Service>(&()),
-            ApiResource::erase::<Deployment>(&()),
-            ApiResource::erase::<StatefulSet>(&()),
-            ApiResource::erase::<Secret>(&()),
-        ] {
+        for resource in apply::release_kinds() {
             deleted
                 .removed
                 .extend(self.delete_kind(resource, ns, release).await?);
