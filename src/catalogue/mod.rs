@@ -795,6 +795,9 @@ pub struct Detail {
     pub secrets: Vec<String>,
     pub provides: Vec<String>,
     pub components: Vec<ComponentDetail>,
+    /// A stack: its members, layer by layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<stack::StackDetail>,
     pub example: String,
 }
 
@@ -855,7 +858,10 @@ impl Catalogue {
                     }
                 })
                 .collect(),
-            example: if bp.components.iter().any(|c| c.value.expose.is_some()) {
+            stack: bp.is_stack().then(|| stack::detail(bp)),
+            example: if bp.is_stack() {
+                format!("install the {}", bp.name().replace('-', " "))
+            } else if bp.components.iter().any(|c| c.value.expose.is_some()) {
                 format!(
                     "install {} with TLS on {}.example.com",
                     bp.name(),

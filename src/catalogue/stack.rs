@@ -273,6 +273,60 @@ pub fn problems(bp: &Blueprint) -> Vec<Problem> {
     out
 }
 
+/// A stack as `catalogue show` describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackDetail {
+    /// The member a domain said for the stack goes to.
+    pub front: Option<String>,
+    pub layers: Vec<LayerDetail>,
+}
+
+/// One layer: the members deployed together, after every earlier layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerDetail {
+    pub layer: usize,
+    pub members: Vec<MemberDetail>,
+}
+
+/// A member, with what the stack wires into it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberDetail {
+    pub name: String,
+    pub blueprint: String,
+    pub version: Option<String>,
+    pub uses: Vec<String>,
+    /// Variables the stack sets.
+    pub env: Vec<String>,
+    /// Files the stack writes (paths).
+    pub files: Vec<String>,
+}
+
+/// The layers of a (valid) stack.
+pub fn detail(bp: &Blueprint) -> StackDetail {
+    let layer_of = layers(&bp.members).unwrap_or_default();
+    let mut by_layer: BTreeMap<usize, Vec<MemberDetail>> = BTreeMap::new();
+    for m in bp.members.iter().map(|m| &m.value) {
+        by_layer
+            .entry(layer_of.get(&m.name).copied().unwrap_or(1))
+            .or_default()
+            .push(MemberDetail {
+                name: m.name.clone(),
+                blueprint: m.blueprint.clone(),
+                version: m.version.clone(),
+                uses: m.uses.clone(),
+                env: m.env.keys().cloned().collect(),
+                files: m.files.iter().map(|f| f.path.clone()).collect(),
+            });
+    }
+    StackDetail {
+        front: bp.front.clone(),
+        layers: by_layer
+            .into_iter()
+            .map(|(layer, members)| LayerDetail { layer, members })
+            .collect(),
+    }
+}
+
 /// What the catalogue knows of a blueprint that a stack's checks need.
 pub struct Known<'a> {
     pub blueprint: &'a Blueprint,
