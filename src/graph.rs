@@ -287,15 +287,15 @@ impl Graph {
                 .status
                 .as_ref()
                 .map_or(String::new(), |s| format!(" — {s}"));
-            let (stack_attribute, stack_title) = node.stack.as_ref().map_or(
-                (String::new(), String::new()),
-                |stack| {
-                    (
-                        format!(" data-stack=\"{}\"", escape(stack)),
-                        format!("<title>{}</title>", escape(stack)),
-                    )
-                },
-            );
+            let (stack_attribute, stack_title) =
+                node.stack
+                    .as_ref()
+                    .map_or((String::new(), String::new()), |stack| {
+                        (
+                            format!(" data-stack=\"{}\"", escape(stack)),
+                            format!("<title>{}</title>", escape(stack)),
+                        )
+                    });
             let _ = writeln!(
                 out,
                 "<g class=\"node\" data-release=\"{}\" data-wave=\"{}\"{stack_attribute}>{stack_title}<rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{WIDTH:.0}\" height=\"{HEIGHT:.0}\" rx=\"8\" fill=\"{}\" stroke=\"#333\"/><text x=\"{:.0}\" y=\"{:.0}\" font-weight=\"bold\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" fill=\"#333\">{} {}{}</text></g>",

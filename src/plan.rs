@@ -238,8 +238,7 @@ impl<'a> Planner<'a> {
             parameters.insert("ingress".into(), Json::from(ingress));
         }
         if let Some(autoscale) = &p.autoscale {
-            render::autoscale::refuse_on(platform, &intent)
-                .map_err(PlanError::Refused)?;
+            render::autoscale::refuse_on(platform, &intent).map_err(PlanError::Refused)?;
             parameters.insert("autoscale".into(), render::autoscale::parameter(autoscale));
         }
         let lifecycle = matches!(intent.action, Action::Upgrade | Action::Scale);
@@ -283,8 +282,7 @@ impl<'a> Planner<'a> {
                 )));
             }
             let mut merged = installed.parameters.clone();
-            render::autoscale::merge(app, &intent, &mut merged)
-                .map_err(PlanError::Refused)?;
+            render::autoscale::merge(app, &intent, &mut merged).map_err(PlanError::Refused)?;
             merged.extend(parameters.clone());
             let version = match intent.action {
                 Action::Scale => said_version.or_else(|| Some(installed.version.clone())),
@@ -554,7 +552,10 @@ impl Plan {
             for name in wave.iter() {
                 let release = by_name[name.as_str()];
                 let role = if let Some(of) = &release.member_of {
-                    format!("  (member {} of {}, layer {})", of.member, of.stack, of.layer)
+                    format!(
+                        "  (member {} of {}, layer {})",
+                        of.member, of.stack, of.layer
+                    )
                 } else if release.requested {
                     String::new()
                 } else {
@@ -716,10 +717,7 @@ pub fn stack_layers(release: &RenderedRelease) -> String {
         .into_iter()
         .map(|(n, members)| format!("layer {n}: {}", members.join(", ")))
         .collect();
-    format!(
-        "a stack, nothing of its own to run: {}",
-        layers.join("; ")
-    )
+    format!("a stack, nothing of its own to run: {}", layers.join("; "))
 }
 
 /// Writes a file whole or not at all ([`crate::atomic::write`]); secret

@@ -195,10 +195,7 @@ pub fn problems(bp: &Blueprint) -> Vec<Problem> {
             ));
         }
         if !seen.insert(m.name.as_str()) {
-            out.push(problem(
-                line,
-                format!("member '{}' is named twice", m.name),
-            ));
+            out.push(problem(line, format!("member '{}' is named twice", m.name)));
         }
         if m.blueprint == bp.name() {
             out.push(problem(
@@ -219,10 +216,7 @@ pub fn problems(bp: &Blueprint) -> Vec<Problem> {
         }
         for used in &m.uses {
             if used == &m.name {
-                out.push(problem(
-                    line,
-                    format!("member '{}' uses itself", m.name),
-                ));
+                out.push(problem(line, format!("member '{}' uses itself", m.name)));
             } else if !names.contains(used.as_str()) {
                 out.push(problem(
                     line,
@@ -248,7 +242,10 @@ pub fn problems(bp: &Blueprint) -> Vec<Problem> {
             if !paths.insert((file.component.clone(), file.path.clone())) {
                 out.push(problem(
                     line_of(&file.content),
-                    format!("file '{}' of member '{}' is written twice", file.path, m.name),
+                    format!(
+                        "file '{}' of member '{}' is written twice",
+                        file.path, m.name
+                    ),
                 ));
             }
         }
@@ -409,13 +406,16 @@ pub fn catalogue_problems<'a>(
                     format!(
                         "'{}' has no parameter '{param}' (it has: {})",
                         m.blueprint,
-                        mbp.parameters.keys().cloned().collect::<Vec<_>>().join(", ")
+                        mbp.parameters
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )),
             }
         }
-        let own_aliases: BTreeSet<String> =
-            mbp.requires.iter().map(|r| r.value.alias()).collect();
+        let own_aliases: BTreeSet<String> = mbp.requires.iter().map(|r| r.value.alias()).collect();
 
         // What the stack's wiring of this member may read, and which of it is secret.
         let mut allowed: BTreeSet<String> = BTreeSet::new();
@@ -545,7 +545,12 @@ pub fn catalogue_problems<'a>(
                     ),
                 ));
             }
-            check(&format!("file {}", file.path), &file.content, true, &mut out);
+            check(
+                &format!("file {}", file.path),
+                &file.content,
+                true,
+                &mut out,
+            );
         }
     }
     if let Some(front) = &bp.front
@@ -608,9 +613,8 @@ mod tests {
                 ("d".to_string(), 1)
             ]
         );
-        let cycle = members(
-            "- {name: a, blueprint: x, uses: [b]}\n- {name: b, blueprint: x, uses: [a]}\n",
-        );
+        let cycle =
+            members("- {name: a, blueprint: x, uses: [b]}\n- {name: b, blueprint: x, uses: [a]}\n");
         assert!(super::layers(&cycle).is_none());
     }
 }

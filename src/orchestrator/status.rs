@@ -61,11 +61,10 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
                 if !stack {
                     releases.push(name.clone());
                 }
-                let autoscaled = crate::render::autoscale::spec_of(
-                    &super::lifecycle::parameters_of(revision),
-                )
-                .map(|a| format!(", autoscaled {}", a.describe()))
-                .unwrap_or_default();
+                let autoscaled =
+                    crate::render::autoscale::spec_of(&super::lifecycle::parameters_of(revision))
+                        .map(|a| format!(", autoscaled {}", a.describe()))
+                        .unwrap_or_default();
                 let members = if stack {
                     format!(", a stack of {}", revision.dependencies.join(", "))
                 } else {

@@ -157,8 +157,7 @@ pub fn horizontal_pod_autoscaler(
                     },
                 }),
                 ..Default::default()
-            }],
-            ),
+            }]),
             behavior: None,
         },
         status: None,

@@ -15,10 +15,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction, HTTPGetAction,
-    Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec,
-    TCPSocketAction, VolumeMount, VolumeResourceRequirements,
+    ConfigMap, Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction,
+    HTTPGetAction, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort,
+    ServiceSpec, TCPSocketAction, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -261,11 +261,7 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
         let autoscaler = component.autoscale.map(|spec| {
             KubeObject::HorizontalPodAutoscaler(Box::new(
                 super::autoscale::horizontal_pod_autoscaler(
-                    meta(
-                        workload.name(),
-                        ns,
-                        labels(release, Some(&component.name)),
-                    ),
+                    meta(workload.name(), ns, labels(release, Some(&component.name))),
                     workload.kind(),
                     workload.name(),
                     &spec,

@@ -70,11 +70,7 @@ pub(super) fn stack_part(
     let mut members = serde_json::Map::new();
     for other in stack.members.iter().map(|m| &m.value) {
         let release = format!("{}-{}", member_of.stack, other.name);
-        let Some(other_node) = graph
-            .graph
-            .node_weights()
-            .find(|n| n.release == release)
-        else {
+        let Some(other_node) = graph.graph.node_weights().find(|n| n.release == release) else {
             continue;
         };
         let Some(entry) = catalogue.entry(&other_node.blueprint) else {
