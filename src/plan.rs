@@ -19,6 +19,8 @@ use crate::intent::{Action, Intent, ParseFailure, Platform, RuleParser};
 use crate::render::{self, RenderOptions, RenderedRelease, SecretSource, compose, kubernetes};
 use crate::resolve::{self, Request};
 
+mod stacks;
+
 /// Why a plan could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -261,6 +263,12 @@ impl<'a> Planner<'a> {
                     .filter(|(_, r)| r.blueprint == *app)
                     .map(|(name, _)| name.as_str())
                     .collect();
+                // A member of an installed stack moves with its stack.
+                if let Some(refusal) =
+                    stacks::member_refusal(self, app, &as_dependency, &intent, &namespace, platform)
+                {
+                    return Err(PlanError::Refused(refusal));
+                }
                 if !as_dependency.is_empty() {
                     return Err(PlanError::Refused(format!(
                         "{app} is not installed on its own in namespace {namespace} on {platform}; {} is, as a dependency: {} the application that needs it (its dependencies move with it)",
@@ -571,7 +579,7 @@ impl Plan {
                 );
                 let removing = self.intent.action == Action::Remove;
                 if release.is_stack() {
-                    let _ = writeln!(out, "      {}", stack_layers(release));
+                    let _ = writeln!(out, "      {}", stacks::layers_text(release));
                     continue;
                 }
                 let _ = writeln!(
@@ -702,22 +710,6 @@ pub struct ManifestFile {
     pub content: String,
     /// Holds secret values.
     pub secret: bool,
-}
-
-/// "a stack, nothing of its own to run: layer 1: prometheus (…); layer 2: …".
-pub fn stack_layers(release: &RenderedRelease) -> String {
-    let mut layers: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for m in &release.stack_members {
-        layers
-            .entry(m.layer)
-            .or_default()
-            .push(format!("{} ({} as {})", m.member, m.blueprint, m.release));
-    }
-    let layers: Vec<String> = layers
-        .into_iter()
-        .map(|(n, members)| format!("layer {n}: {}", members.join(", ")))
-        .collect();
-    format!("a stack, nothing of its own to run: {}", layers.join("; "))
 }
 
 /// Writes a file whole or not at all ([`crate::atomic::write`]); secret

@@ -443,11 +443,12 @@ fn render_one(
     }
 
     // Replicas, or the bounds of an autoscaler.
-    let autoscaled = autoscale::spec_of(&node.parameters);
+    // (A stack runs nothing itself: what it was asked goes to its members.)
+    let autoscaled = autoscale::spec_of(&node.parameters).filter(|_| !bp.is_stack());
     autoscale::check(&release, bp, autoscaled)?;
     let asked_replicas = autoscaled.map_or(asked_replicas, |a| a.min);
     let any_scalable = bp.components.iter().any(|c| c.value.scalable);
-    if asked_replicas > 1 && !any_scalable {
+    if asked_replicas > 1 && !any_scalable && !bp.is_stack() {
         return Err(RenderError::SingleInstance {
             release: release.clone(),
             replicas: asked_replicas,

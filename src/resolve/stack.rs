@@ -45,6 +45,35 @@ pub(super) fn expand(
         .entry(&stack_name)
         .expect("nodes come from the catalogue")
         .blueprint;
+    // Words said for the stack that no member can take are refused, never
+    // dropped: scaling with no scalable member, a domain with no front.
+    for (key, value) in &request.parameters {
+        let counts = match key.as_str() {
+            "replicas" => value.as_u64().is_some_and(|n| n > 1),
+            "autoscale" | "domain" => !value.is_null(),
+            _ => false,
+        };
+        let taken = stack.members.iter().any(|m| {
+            catalogue.entry(&m.value.blueprint).is_some_and(|e| {
+                routes(
+                    key,
+                    &e.blueprint,
+                    stack.front.as_deref() == Some(m.value.name.as_str()),
+                )
+            })
+        });
+        if counts && !taken {
+            return Err(ResolveError::InvalidParameter {
+                blueprint: stack_name.clone(),
+                parameter: key.clone(),
+                reason: if key == "domain" {
+                    "the stack names no front member for a domain to go to".into()
+                } else {
+                    "no member of the stack can run more than one instance".into()
+                },
+            });
+        }
+    }
     let layer_of = layers(&stack.members).unwrap_or_default();
     let mut members: BTreeMap<String, NodeIndex> = BTreeMap::new();
     for spanned in &stack.members {
