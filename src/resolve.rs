@@ -166,7 +166,14 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
                     suggestions: e.suggestions,
                 })?;
         let root_blueprint = entry.blueprint.name().to_string();
-        let mut parameters = entry.defaults.clone();
+        // A stack keeps only what was said for it (its members get their own
+        // defaults): a built-in default recorded for the stack would later be
+        // handed to its members as if it had been said.
+        let mut parameters = if entry.blueprint.is_stack() {
+            BTreeMap::new()
+        } else {
+            entry.defaults.clone()
+        };
         for (key, value) in &request.parameters {
             if let Some(spec) = entry.blueprint.parameters.get(key) {
                 spec.value

@@ -86,6 +86,29 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
             .is_string()
     );
 
+    // Scaled as one: the replicas go to the member that can run more than
+    // one instance (Grafana), Prometheus stays a single instance.
+    let scaled = run(&server, "scale the monitoring stack to 2 on k8s", json!({}));
+    assert_eq!(scaled["status"], "completed", "{scaled}");
+    let replicas =
+        |kind: &str, name: &str| cluster.get(kind, &ns, name).unwrap()["spec"]["replicas"].clone();
+    assert_eq!(
+        replicas("Deployment", "monitoring-stack-grafana-grafana"),
+        2
+    );
+    assert_eq!(
+        replicas("StatefulSet", "monitoring-stack-prometheus-prometheus"),
+        1
+    );
+    let refused = run(&server, "scale grafana to 3 on k8s", json!({}));
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("as a member of the stack monitoring-stack"),
+        "{refused}"
+    );
+
     let status = run(&server, "status of the monitoring stack on k8s", json!({}));
     let report = last_message(&status);
     for part in [
@@ -93,7 +116,7 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
         "a stack of",
         "monitoring-stack-grafana — grafana",
         "monitoring-stack-prometheus — prometheus",
-        "monitoring-stack-grafana/grafana: 1/1 ready",
+        "monitoring-stack-grafana/grafana: 2/2 ready",
     ] {
         assert!(report.contains(part), "{part:?} not in {report}");
     }

@@ -127,3 +127,71 @@ pub(super) fn expand(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Request, resolve};
+    use super::{BTreeMap, Json};
+    use crate::catalogue::Catalogue;
+    use serde_json::json;
+
+    fn node_params(graph: &super::super::ReleaseGraph, release: &str) -> BTreeMap<String, Json> {
+        graph.node(graph.find(release).unwrap()).parameters.clone()
+    }
+
+    #[test]
+    fn what_is_said_for_a_stack_goes_to_the_members_it_fits() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let request = Request {
+            blueprint: "monitoring-stack".into(),
+            version: None,
+            parameters: [
+                ("replicas".to_string(), json!(2)),
+                ("domain".to_string(), json!("grafana.example.org")),
+            ]
+            .into(),
+        };
+        let graph = resolve(&catalogue, &[request]).unwrap();
+        let stack = node_params(&graph, "monitoring-stack");
+        assert_eq!(stack.len(), 2, "only what was said, no defaults: {stack:?}");
+        let grafana = node_params(&graph, "monitoring-stack-grafana");
+        assert_eq!(grafana["replicas"], 2);
+        assert_eq!(grafana["domain"], "grafana.example.org");
+        let prometheus = node_params(&graph, "monitoring-stack-prometheus");
+        assert!(
+            prometheus.get("replicas") != Some(&json!(2)) && !prometheus.contains_key("domain")
+        );
+        assert_eq!(prometheus["storage"], "10Gi", "its own default");
+    }
+
+    #[test]
+    fn scaling_words_no_member_can_take_are_refused() {
+        let mut sources = Catalogue::builtin_sources();
+        sources.push(crate::catalogue::BlueprintSource {
+            origin: "test/data-stack.yaml".into(),
+            text: "name: data-stack\ndescription: two databases\ncategory: test\nversion: \"1\"\nmembers:\n  - {name: pg, blueprint: postgresql}\n  - {name: cache, blueprint: redis}\n".into(),
+        });
+        let catalogue = Catalogue::from_sources(sources).unwrap_or_else(|e| panic!("{e}"));
+        for (key, value, why) in [
+            (
+                "replicas",
+                json!(3),
+                "no member of the stack can run more than one instance",
+            ),
+            (
+                "autoscale",
+                json!({"min": 2, "max": 3}),
+                "no member of the stack can run more than one instance",
+            ),
+            ("domain", json!("db.example.org"), "names no front member"),
+        ] {
+            let request = Request {
+                blueprint: "data-stack".into(),
+                version: None,
+                parameters: [(key.to_string(), value)].into(),
+            };
+            let err = resolve(&catalogue, &[request]).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains(key), "{err}");
+        }
+    }
+}
