@@ -21,7 +21,7 @@ pub struct GraphNode {
     pub wave: usize,
     /// Optional status (`ready`, `failed`, …) for colouring.
     pub status: Option<String>,
-    /// Its place in a stack: "layer 2 of monitoring-stack", or for the
+    /// Its place in a stack: "layer 2 of prometheus-grafana", or for the
     /// stack itself "stack: layer 1 prometheus, layer 2 grafana".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,

@@ -36,20 +36,24 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
     let ns = cluster.namespace("stack", NamespaceSetup::default());
     let server = cluster.server(&ns, &[]);
 
-    let installed = run(&server, "install the monitoring stack on k8s", json!({}));
+    let installed = run(
+        &server,
+        "install the prometheus grafana stack on k8s",
+        json!({}),
+    );
     assert_eq!(installed["status"], "completed", "{installed}");
     // Layer 1 (Prometheus) is ready before layer 2 (Grafana) starts.
-    let prometheus_ready = event_index(&installed, "monitoring-stack-prometheus", "ready")
+    let prometheus_ready = event_index(&installed, "prometheus-grafana-prometheus", "ready")
         .unwrap_or_else(|| panic!("no ready event for prometheus: {installed}"));
-    let grafana_started = event_index(&installed, "monitoring-stack-grafana", "started")
+    let grafana_started = event_index(&installed, "prometheus-grafana-grafana", "started")
         .unwrap_or_else(|| panic!("no start event for grafana: {installed}"));
-    let stack_ready = event_index(&installed, "monitoring-stack", "ready")
+    let stack_ready = event_index(&installed, "prometheus-grafana", "ready")
         .unwrap_or_else(|| panic!("no ready event for the stack: {installed}"));
     assert!(prometheus_ready < grafana_started && grafana_started < stack_ready);
 
     // Prometheus is provisioned as Grafana's data source, at its Service.
     let files = cluster
-        .get("ConfigMap", &ns, "monitoring-stack-grafana-files")
+        .get("ConfigMap", &ns, "prometheus-grafana-grafana-files")
         .expect("the stack's files");
     let datasource = files["data"]
         .as_object()
@@ -60,17 +64,17 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
         .as_str()
         .unwrap();
     assert!(
-        datasource.contains("url: http://monitoring-stack-prometheus:9090")
+        datasource.contains("url: http://prometheus-grafana-prometheus:9090")
             && datasource.contains("type: prometheus"),
         "{datasource}"
     );
     assert!(
         cluster
-            .get("Service", &ns, "monitoring-stack-prometheus")
+            .get("Service", &ns, "prometheus-grafana-prometheus")
             .is_some()
     );
     let grafana = cluster
-        .get("Deployment", &ns, "monitoring-stack-grafana-grafana")
+        .get("Deployment", &ns, "prometheus-grafana-grafana-grafana")
         .unwrap();
     let mounts = grafana["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
         .as_array()
@@ -88,16 +92,20 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
 
     // Scaled as one: the replicas go to the member that can run more than
     // one instance (Grafana), Prometheus stays a single instance.
-    let scaled = run(&server, "scale the monitoring stack to 2 on k8s", json!({}));
+    let scaled = run(
+        &server,
+        "scale the prometheus grafana stack to 2 on k8s",
+        json!({}),
+    );
     assert_eq!(scaled["status"], "completed", "{scaled}");
     let replicas =
         |kind: &str, name: &str| cluster.get(kind, &ns, name).unwrap()["spec"]["replicas"].clone();
     assert_eq!(
-        replicas("Deployment", "monitoring-stack-grafana-grafana"),
+        replicas("Deployment", "prometheus-grafana-grafana-grafana"),
         2
     );
     assert_eq!(
-        replicas("StatefulSet", "monitoring-stack-prometheus-prometheus"),
+        replicas("StatefulSet", "prometheus-grafana-prometheus-prometheus"),
         1
     );
     let refused = run(&server, "scale grafana to 3 on k8s", json!({}));
@@ -105,24 +113,32 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
         refused["error"]
             .as_str()
             .unwrap_or_default()
-            .contains("as a member of the stack monitoring-stack"),
+            .contains("as a member of the stack prometheus-grafana"),
         "{refused}"
     );
 
-    let status = run(&server, "status of the monitoring stack on k8s", json!({}));
+    let status = run(
+        &server,
+        "status of the prometheus grafana stack on k8s",
+        json!({}),
+    );
     let report = last_message(&status);
     for part in [
-        "monitoring-stack — monitoring-stack",
+        "prometheus-grafana — prometheus-grafana",
         "a stack of",
-        "monitoring-stack-grafana — grafana",
-        "monitoring-stack-prometheus — prometheus",
-        "monitoring-stack-grafana/grafana: 2/2 ready",
+        "prometheus-grafana-grafana — grafana",
+        "prometheus-grafana-prometheus — prometheus",
+        "prometheus-grafana-grafana/grafana: 2/2 ready",
     ] {
         assert!(report.contains(part), "{part:?} not in {report}");
     }
 
     // Volumes are kept (deleting them needs the separate data-removal role).
-    let removed = run(&server, "remove the monitoring stack on k8s", json!({}));
+    let removed = run(
+        &server,
+        "remove the prometheus grafana stack on k8s",
+        json!({}),
+    );
     assert_eq!(removed["status"], "completed", "{removed}");
     let order: Vec<String> = removed["events"]
         .as_array()
@@ -137,12 +153,14 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
             .position(|s| s == &format!("release {release}"))
             .unwrap_or_else(|| panic!("{release} not removed: {order:?}"))
     };
-    assert!(position("monitoring-stack") < position("monitoring-stack-grafana"));
-    assert!(position("monitoring-stack-grafana") < position("monitoring-stack-prometheus"));
-    assert!(position("monitoring-stack-grafana") < position("monitoring-stack-grafana-postgresql"));
+    assert!(position("prometheus-grafana") < position("prometheus-grafana-grafana"));
+    assert!(position("prometheus-grafana-grafana") < position("prometheus-grafana-prometheus"));
+    assert!(
+        position("prometheus-grafana-grafana") < position("prometheus-grafana-grafana-postgresql")
+    );
     assert!(
         last_message(&removed)
-            .contains("volumes kept: data-monitoring-stack-grafana-postgresql-postgres-0"),
+            .contains("volumes kept: data-prometheus-grafana-grafana-postgresql-postgres-0"),
         "{removed}"
     );
     for kind in [

@@ -13,7 +13,7 @@ use serde_json::Value;
 #[test]
 fn catalogue_show_lists_the_layers_of_a_stack() {
     let output = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["catalogue", "show", "monitoring-stack"])
+        .args(["catalogue", "show", "prometheus-grafana"])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -24,7 +24,7 @@ fn catalogue_show_lists_the_layers_of_a_stack() {
         "  layer 2:\n    grafana — grafana",
         "after and wired to: prometheus",
         "file /etc/grafana/provisioning/datasources/deckhand-prometheus.yaml",
-        "try: deckhand plan \"install the monitoring stack\"",
+        "try: deckhand plan \"install prometheus-grafana\"",
     ] {
         assert!(text.contains(part), "{part:?} not in:\n{text}");
     }
@@ -38,7 +38,7 @@ fn the_api_the_page_and_the_graph_show_the_layers() {
         &[("DECKHAND_PUBLIC_CATALOGUE", "true")],
     );
     let (code, detail) = server.get(
-        "/api/orchestration/blueprints/monitoring-stack",
+        "/api/orchestration/blueprints/prometheus-grafana",
         Some(ADMIN_TOKEN),
     );
     assert_eq!(code, 200, "{detail}");
@@ -57,7 +57,7 @@ fn the_api_the_page_and_the_graph_show_the_layers() {
     assert_eq!(layers[1]["members"][0]["uses"][0], "prometheus");
 
     let (code, tree) = server.get(
-        "/api/orchestration/blueprints/monitoring-stack/dependencies",
+        "/api/orchestration/blueprints/prometheus-grafana/dependencies",
         Some(ADMIN_TOKEN),
     );
     assert_eq!(code, 200, "{tree}");
@@ -65,15 +65,15 @@ fn the_api_the_page_and_the_graph_show_the_layers() {
         tree["waves"],
         serde_json::json!([
             [
-                "monitoring-stack-grafana-postgresql",
-                "monitoring-stack-prometheus"
+                "prometheus-grafana-grafana-postgresql",
+                "prometheus-grafana-prometheus"
             ],
-            ["monitoring-stack-grafana"],
-            ["monitoring-stack"]
+            ["prometheus-grafana-grafana"],
+            ["prometheus-grafana"]
         ])
     );
 
-    let (code, page) = server.get("/blueprints/monitoring-stack", None);
+    let (code, page) = server.get("/blueprints/prometheus-grafana", None);
     assert_eq!(code, 200);
     let page = page.as_str().unwrap();
     assert!(page.contains("<h2>Stack layers</h2>"), "{page}");
@@ -83,7 +83,7 @@ fn the_api_the_page_and_the_graph_show_the_layers() {
         "{page}"
     );
     assert!(
-        page.contains("data-stack=\"layer 2 of monitoring-stack\"")
+        page.contains("data-stack=\"layer 2 of prometheus-grafana\"")
             && page.contains("stack: layer 1 prometheus, layer 2 grafana"),
         "the graph labels the layers: {page}"
     );

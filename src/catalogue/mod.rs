@@ -396,6 +396,13 @@ impl Catalogue {
         for entry in self.entries.values() {
             let bp = &entry.blueprint;
             let name = bp.name().to_string();
+            // A stack answers to its own name only: "sso" or "monitoring"
+            // alone still mean the applications ("set up SSO" asks between
+            // authentik and keycloak, as before there were stacks).
+            if bp.is_stack() {
+                index.entry(name.clone()).or_default().push(name);
+                continue;
+            }
             let mut keys: Vec<String> = vec![bp.category.value.to_ascii_lowercase()];
             for word in std::iter::once(name.as_str()).chain(bp.tags.iter().map(String::as_str)) {
                 let word = word.to_ascii_lowercase();
@@ -860,7 +867,7 @@ impl Catalogue {
                 .collect(),
             stack: bp.is_stack().then(|| stack::detail(bp)),
             example: if bp.is_stack() {
-                format!("install the {}", bp.name().replace('-', " "))
+                format!("install {}", bp.name())
             } else if bp.components.iter().any(|c| c.value.expose.is_some()) {
                 format!(
                     "install {} with TLS on {}.example.com",

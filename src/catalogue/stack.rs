@@ -14,7 +14,7 @@
 //! names the application that is deployed after its identity provider).
 //!
 //! ```yaml
-//! name: monitoring-stack
+//! name: prometheus-grafana
 //! description: Prometheus and Grafana, Prometheus provisioned as Grafana's data source
 //! category: monitoring
 //! front: grafana                 # the member a domain said for the stack goes to

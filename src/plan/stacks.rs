@@ -75,9 +75,9 @@ mod tests {
     fn installed(catalogue: &Catalogue) -> Planner<'_> {
         let mut planner = Planner::new(catalogue, RenderOptions::default());
         for (release, blueprint, version) in [
-            ("monitoring-stack", "monitoring-stack", "2026.12"),
-            ("monitoring-stack-prometheus", "prometheus", "3.5.0"),
-            ("monitoring-stack-grafana", "grafana", "13.3.2"),
+            ("prometheus-grafana", "prometheus-grafana", "2026.12"),
+            ("prometheus-grafana-prometheus", "prometheus", "3.5.0"),
+            ("prometheus-grafana-grafana", "grafana", "13.3.2"),
         ] {
             planner
                 .recorded
@@ -96,23 +96,23 @@ mod tests {
     fn a_stack_is_upgraded_as_one_in_layers() {
         let catalogue = Catalogue::builtin().unwrap();
         let planner = installed(&catalogue);
-        let plan = plan(&planner, "upgrade the monitoring stack").unwrap();
+        let plan = plan(&planner, "upgrade the prometheus grafana stack").unwrap();
         let prometheus = plan
             .releases
             .iter()
-            .find(|r| r.release == "monitoring-stack-prometheus")
+            .find(|r| r.release == "prometheus-grafana-prometheus")
             .unwrap();
         assert_eq!(
             prometheus.version, "3.13.2",
             "members move to the stack's versions"
         );
         let position = |name: &str| plan.waves.iter().position(|w| w.iter().any(|r| r == name));
-        assert!(position("monitoring-stack-prometheus") < position("monitoring-stack-grafana"));
-        assert!(position("monitoring-stack-grafana") < position("monitoring-stack"));
+        assert!(position("prometheus-grafana-prometheus") < position("prometheus-grafana-grafana"));
+        assert!(position("prometheus-grafana-grafana") < position("prometheus-grafana"));
         let text = plan.to_text();
         assert!(
-            text.contains("member grafana of monitoring-stack, layer 2")
-                && text.contains("layer 1: prometheus (prometheus as monitoring-stack-prometheus); layer 2: grafana"),
+            text.contains("member grafana of prometheus-grafana, layer 2")
+                && text.contains("layer 1: prometheus (prometheus as prometheus-grafana-prometheus); layer 2: grafana"),
             "{text}"
         );
     }
@@ -123,8 +123,8 @@ mod tests {
         let planner = installed(&catalogue);
         let err = plan(&planner, "upgrade grafana").unwrap_err();
         assert!(
-            err.contains("grafana runs in namespace default on kubernetes as a member of the stack monitoring-stack")
-                && err.contains("\"upgrade monitoring-stack\""),
+            err.contains("grafana runs in namespace default on kubernetes as a member of the stack prometheus-grafana")
+                && err.contains("\"upgrade prometheus-grafana\""),
             "{err}"
         );
         let err = plan(&planner, "scale grafana to 3").unwrap_err();
@@ -135,11 +135,15 @@ mod tests {
     fn scaling_a_stack_goes_to_its_scalable_members_and_is_refused_on_compose() {
         let catalogue = Catalogue::builtin().unwrap();
         let planner = installed(&catalogue);
-        let plan = plan(&planner, "autoscale the monitoring stack between 2 and 6").unwrap();
+        let plan = plan(
+            &planner,
+            "autoscale the prometheus grafana stack between 2 and 6",
+        )
+        .unwrap();
         let grafana = plan
             .releases
             .iter()
-            .find(|r| r.release == "monitoring-stack-grafana")
+            .find(|r| r.release == "prometheus-grafana-grafana")
             .unwrap();
         assert_eq!(
             grafana.parameters["autoscale"],
@@ -149,7 +153,7 @@ mod tests {
         let prometheus = plan
             .releases
             .iter()
-            .find(|r| r.release == "monitoring-stack-prometheus")
+            .find(|r| r.release == "prometheus-grafana-prometheus")
             .unwrap();
         assert!(
             !prometheus.parameters.contains_key("autoscale"),
@@ -159,7 +163,7 @@ mod tests {
         compose.default_platform = Platform::Compose;
         let err = super::super::Planner::plan(
             &compose,
-            "autoscale the monitoring stack between 2 and 6",
+            "autoscale the prometheus grafana stack between 2 and 6",
             &Overrides::default(),
             &mut EphemeralSecrets::new(),
         )

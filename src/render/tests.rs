@@ -194,11 +194,11 @@ fn single_instance_components_refuse_replicas() {
 
 #[test]
 fn the_monitoring_stack_provisions_its_prometheus_in_grafana() {
-    let releases = render_app("monitoring-stack", None, &[]);
+    let releases = render_app("prometheus-grafana", None, &[]);
     let names: Vec<&str> = releases.iter().map(|r| r.release.as_str()).collect();
     assert_eq!(
         names.last(),
-        Some(&"monitoring-stack"),
+        Some(&"prometheus-grafana"),
         "the stack's own release comes last: {names:?}"
     );
     let stack = releases.last().unwrap();
@@ -211,17 +211,17 @@ fn the_monitoring_stack_provisions_its_prometheus_in_grafana() {
     assert_eq!(layers, [("prometheus", 1), ("grafana", 2)]);
     let grafana = releases
         .iter()
-        .find(|r| r.release == "monitoring-stack-grafana")
+        .find(|r| r.release == "prometheus-grafana-grafana")
         .unwrap();
     let prometheus = releases
         .iter()
-        .find(|r| r.release == "monitoring-stack-prometheus")
+        .find(|r| r.release == "prometheus-grafana-prometheus")
         .unwrap();
     assert!(grafana.wave > prometheus.wave, "prometheus first");
     assert!(
         grafana
             .dependencies
-            .contains(&"monitoring-stack-prometheus".to_string())
+            .contains(&"prometheus-grafana-prometheus".to_string())
     );
     let file = &grafana.components[0].files[0];
     assert_eq!(
@@ -230,11 +230,11 @@ fn the_monitoring_stack_provisions_its_prometheus_in_grafana() {
     );
     assert!(
         file.content
-            .contains("url: http://monitoring-stack-prometheus:9090"),
+            .contains("url: http://prometheus-grafana-prometheus:9090"),
         "{}",
         file.content
     );
-    assert!(file.content.contains("stack monitoring-stack"));
+    assert!(file.content.contains("stack prometheus-grafana"));
     assert_eq!(
         grafana.member_of.as_ref().map(|m| m.layer),
         Some(2),

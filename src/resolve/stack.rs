@@ -143,7 +143,7 @@ mod tests {
     fn what_is_said_for_a_stack_goes_to_the_members_it_fits() {
         let catalogue = Catalogue::builtin().unwrap();
         let request = Request {
-            blueprint: "monitoring-stack".into(),
+            blueprint: "prometheus-grafana".into(),
             version: None,
             parameters: [
                 ("replicas".to_string(), json!(2)),
@@ -152,13 +152,13 @@ mod tests {
             .into(),
         };
         let graph = resolve(&catalogue, &[request]).unwrap();
-        let stack = node_params(&graph, "monitoring-stack");
+        let stack = node_params(&graph, "prometheus-grafana");
         assert_eq!(stack.len(), 2, "only what was said, no defaults: {stack:?}");
         // (The members' own defaults: one replica, no domain.)
-        let grafana = node_params(&graph, "monitoring-stack-grafana");
+        let grafana = node_params(&graph, "prometheus-grafana-grafana");
         assert_eq!(grafana["replicas"], 2);
         assert_eq!(grafana["domain"], "grafana.example.org");
-        let prometheus = node_params(&graph, "monitoring-stack-prometheus");
+        let prometheus = node_params(&graph, "prometheus-grafana-prometheus");
         assert!(
             prometheus["replicas"] == 1 && prometheus["domain"] == "",
             "{prometheus:?}"
