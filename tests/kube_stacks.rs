@@ -133,6 +133,15 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
         assert!(report.contains(part), "{part:?} not in {report}");
     }
 
+    // Rolling a stack back as one is not built: refused, naming the members.
+    let refused = run(&server, "roll back prometheus-grafana on k8s", json!({}));
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("not built yet")
+            && error.contains("\"roll back prometheus-grafana-grafana\""),
+        "{refused}"
+    );
+
     // Volumes are kept (deleting them needs the separate data-removal role).
     let removed = run(
         &server,

@@ -21,6 +21,27 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
     target_intent.action = Action::Upgrade;
     let mut versions = Vec::new();
     for app in &intent.applications {
+        // A stack's members keep revisions of their own, which a stack
+        // upgrade that left one unchanged did not add to: going back "one
+        // revision" is not one step for each of them. Not built: said so.
+        if let Some(found) = cx.installed.get(app).filter(|found| {
+            cx.planner
+                .catalogue
+                .entry(&found.blueprint)
+                .is_some_and(|e| e.blueprint.is_stack())
+        }) {
+            return Ok(Err(refuse(format!(
+                "rolling back the stack {app} as one is not built yet: roll back its members one by one by release name, the last layer first ({})",
+                found
+                    .revision
+                    .dependencies
+                    .iter()
+                    .rev()
+                    .map(|m| format!("\"roll back {m}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))));
+        }
         let key = cx.key(app);
         let revisions = cx.store.revisions(&key)?;
         let Some(current) = revisions.last() else {
