@@ -133,12 +133,12 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
         assert!(report.contains(part), "{part:?} not in {report}");
     }
 
-    // Rolling a stack back as one is not built: refused, naming the members.
+    // Rolling a stack back is not built: refused with the reason.
     let refused = run(&server, "roll back prometheus-grafana on k8s", json!({}));
     let error = refused["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("not built yet")
-            && error.contains("\"roll back prometheus-grafana-grafana\""),
+        error.contains("rolling back the stack prometheus-grafana is not built yet")
+            && error.contains("prometheus-grafana-grafana"),
         "{refused}"
     );
 

@@ -31,15 +31,8 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
                 .is_some_and(|e| e.blueprint.is_stack())
         }) {
             return Ok(Err(refuse(format!(
-                "rolling back the stack {app} as one is not built yet: roll back its members one by one by release name, the last layer first ({})",
-                found
-                    .revision
-                    .dependencies
-                    .iter()
-                    .rev()
-                    .map(|m| format!("\"roll back {m}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "rolling back the stack {app} is not built yet: its members ({}) keep revisions of their own that do not line up step by step, and a member is not rolled back on its own; upgrade the stack (its members go to the versions it names, with what was said for it), or remove it and install it again",
+                found.revision.dependencies.join(", ")
             ))));
         }
         let key = cx.key(app);
