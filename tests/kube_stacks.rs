@@ -90,6 +90,14 @@ fn the_monitoring_stack_installs_in_layers_and_is_removed_as_one() {
             .is_string()
     );
 
+    // Upgraded as one: every member is already at the stack's versions.
+    let upgraded = run(&server, "upgrade prometheus-grafana on k8s", json!({}));
+    assert_eq!(upgraded["status"], "completed", "{upgraded}");
+    assert!(
+        last_message(&upgraded).contains("nothing to change"),
+        "{upgraded}"
+    );
+
     // Scaled as one: the replicas go to the member that can run more than
     // one instance (Grafana), Prometheus stays a single instance.
     let scaled = run(
