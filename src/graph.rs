@@ -21,6 +21,25 @@ pub struct GraphNode {
     pub wave: usize,
     /// Optional status (`ready`, `failed`, …) for colouring.
     pub status: Option<String>,
+    /// Its place in a stack: "layer 2 of prometheus-grafana", or for the
+    /// stack itself "stack: layer 1 prometheus, layer 2 grafana".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// A release's place in a stack, for a graph label.
+fn stack_label(release: &RenderedRelease) -> Option<String> {
+    if let Some(of) = &release.member_of {
+        return Some(format!("layer {} of {}", of.layer, of.stack));
+    }
+    release.is_stack().then(|| {
+        let layers: Vec<String> = release
+            .stack_members
+            .iter()
+            .map(|m| format!("layer {} {}", m.layer, m.member))
+            .collect();
+        format!("stack: {}", layers.join(", "))
+    })
 }
 
 /// `from` requires `to`; `wires` are the variables that carry the connection.
@@ -69,6 +88,7 @@ impl Graph {
                 version: r.version.clone(),
                 wave: r.wave,
                 status: statuses.get(&r.release).cloned(),
+                stack: stack_label(r),
             })
             .collect();
         let mut edges = Vec::new();
@@ -131,6 +151,9 @@ impl Graph {
             );
             for node in wave {
                 let mut label = format!("{}\n{} {}", node.release, node.blueprint, node.version);
+                if let Some(stack) = &node.stack {
+                    label.push_str(&format!("\n{stack}"));
+                }
                 if let Some(status) = &node.status {
                     label.push_str(&format!("\n[{status}]"));
                 }
@@ -164,10 +187,13 @@ impl Graph {
         for (i, wave) in self.waves().iter().enumerate() {
             let _ = writeln!(out, "  subgraph wave{} [\"wave {}\"]", i + 1, i + 1);
             for node in wave {
-                let status = node
+                let mut status = node
                     .status
                     .as_ref()
                     .map_or(String::new(), |s| format!("<br/>{s}"));
+                if let Some(stack) = &node.stack {
+                    status = format!("<br/>{stack}{status}");
+                }
                 let _ = writeln!(
                     out,
                     "    {}[\"{}<br/>{} {}{status}\"]",
@@ -193,7 +219,7 @@ impl Graph {
     /// An SVG with a layered layout: waves as columns from left to right.
     pub fn svg(&self) -> String {
         const WIDTH: f64 = 230.0;
-        const HEIGHT: f64 = 58.0;
+        const HEIGHT: f64 = 72.0;
         const COLUMN: f64 = 480.0;
         const ROW: f64 = 110.0;
         const MARGIN: f64 = 30.0;
@@ -261,9 +287,18 @@ impl Graph {
                 .status
                 .as_ref()
                 .map_or(String::new(), |s| format!(" — {s}"));
+            let (stack_attribute, stack_title) =
+                node.stack
+                    .as_ref()
+                    .map_or((String::new(), String::new()), |stack| {
+                        (
+                            format!(" data-stack=\"{}\"", escape(stack)),
+                            format!("<title>{}</title>", escape(stack)),
+                        )
+                    });
             let _ = writeln!(
                 out,
-                "<g class=\"node\" data-release=\"{}\" data-wave=\"{}\"><rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{WIDTH:.0}\" height=\"{HEIGHT:.0}\" rx=\"8\" fill=\"{}\" stroke=\"#333\"/><text x=\"{:.0}\" y=\"{:.0}\" font-weight=\"bold\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" fill=\"#333\">{} {}{}</text></g>",
+                "<g class=\"node\" data-release=\"{}\" data-wave=\"{}\"{stack_attribute}>{stack_title}<rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{WIDTH:.0}\" height=\"{HEIGHT:.0}\" rx=\"8\" fill=\"{}\" stroke=\"#333\"/><text x=\"{:.0}\" y=\"{:.0}\" font-weight=\"bold\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" fill=\"#333\">{} {}{}</text></g>",
                 escape(&node.release),
                 node.wave + 1,
                 colour(node.status.as_deref()),
@@ -276,6 +311,17 @@ impl Graph {
                 escape(&node.version),
                 escape(&status)
             );
+            if let Some(stack) = &node.stack {
+                // The line before `</g>`: the node's place in its stack.
+                out.truncate(out.len() - "</g>\n".len());
+                let _ = writeln!(
+                    out,
+                    "<text class=\"stack\" x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">{}</text></g>",
+                    x + 10.0,
+                    y + 62.0,
+                    escape(stack)
+                );
+            }
         }
         out.push_str("</svg>\n");
         out
@@ -360,6 +406,13 @@ pub fn release_from_stored(value: &serde_json::Value) -> Option<crate::render::R
         components: vec![],
         ingress: None,
         provides: Default::default(),
+        member_of: value
+            .get("member_of")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
+        stack_members: value
+            .get("stack_members")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
         wiring: wiring
             .iter()
             .map(|w| crate::render::Wire {

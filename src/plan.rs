@@ -19,6 +19,8 @@ use crate::intent::{Action, Intent, ParseFailure, Platform, RuleParser};
 use crate::render::{self, RenderOptions, RenderedRelease, SecretSource, compose, kubernetes};
 use crate::resolve::{self, Request};
 
+mod stacks;
+
 /// Why a plan could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -237,6 +239,10 @@ impl<'a> Planner<'a> {
         if let Some(ingress) = p.ingress {
             parameters.insert("ingress".into(), Json::from(ingress));
         }
+        if let Some(autoscale) = &p.autoscale {
+            render::autoscale::refuse_on(platform, &intent).map_err(PlanError::Refused)?;
+            parameters.insert("autoscale".into(), render::autoscale::parameter(autoscale));
+        }
         let lifecycle = matches!(intent.action, Action::Upgrade | Action::Scale);
         let mut requests: Vec<Request> = Vec::new();
         for app in &intent.applications {
@@ -257,6 +263,12 @@ impl<'a> Planner<'a> {
                     .filter(|(_, r)| r.blueprint == *app)
                     .map(|(name, _)| name.as_str())
                     .collect();
+                // A member of an installed stack moves with its stack.
+                if let Some(refusal) =
+                    stacks::member_refusal(self, app, &as_dependency, &intent, &namespace, platform)
+                {
+                    return Err(PlanError::Refused(refusal));
+                }
                 if !as_dependency.is_empty() {
                     return Err(PlanError::Refused(format!(
                         "{app} is not installed on its own in namespace {namespace} on {platform}; {} is, as a dependency: {} the application that needs it (its dependencies move with it)",
@@ -278,6 +290,7 @@ impl<'a> Planner<'a> {
                 )));
             }
             let mut merged = installed.parameters.clone();
+            render::autoscale::merge(app, &intent, &mut merged).map_err(PlanError::Refused)?;
             merged.extend(parameters.clone());
             let version = match intent.action {
                 Action::Scale => said_version.or_else(|| Some(installed.version.clone())),
@@ -468,6 +481,9 @@ impl Plan {
                             format!("Ingress http://{}", ingress.host)
                         }
                     }
+                    kubernetes::KubeObject::HorizontalPodAutoscaler(h) => {
+                        render::autoscale::describe(h)
+                    }
                     other => format!("{} {}", other.kind(), other.name()),
                 })
                 .collect(),
@@ -543,7 +559,12 @@ impl Plan {
             );
             for name in wave.iter() {
                 let release = by_name[name.as_str()];
-                let role = if release.requested {
+                let role = if let Some(of) = &release.member_of {
+                    format!(
+                        "  (member {} of {}, layer {})",
+                        of.member, of.stack, of.layer
+                    )
+                } else if release.requested {
                     String::new()
                 } else {
                     format!(
@@ -557,6 +578,10 @@ impl Plan {
                     release.release, release.blueprint, release.version
                 );
                 let removing = self.intent.action == Action::Remove;
+                if release.is_stack() {
+                    let _ = writeln!(out, "      {}", stacks::layers_text(release));
+                    continue;
+                }
                 let _ = writeln!(
                     out,
                     "      {}: {}",

@@ -21,6 +21,8 @@ use serde_json::Value as Json;
 use crate::catalogue::{Catalogue, did_you_mean};
 use crate::template;
 
+mod stack;
+
 /// Why a set of applications cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -73,8 +75,25 @@ pub struct ReleaseNode {
     pub blueprint: String,
     pub version: String,
     pub parameters: BTreeMap<String, Json>,
-    /// True for the applications the person named; false for dependencies.
+    /// True for the applications the person named and the members of a
+    /// stack they named; false for dependencies.
     pub requested: bool,
+    /// The stack this release is a member of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_of: Option<MemberOf>,
+}
+
+/// Where a stack member belongs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MemberOf {
+    /// The stack's release.
+    pub stack: String,
+    /// The stack's blueprint.
+    pub blueprint: String,
+    /// The member's name in the stack.
+    pub member: String,
+    /// Its layer (1 first).
+    pub layer: usize,
 }
 
 /// The resolved releases: edges go from a release to what it requires,
@@ -147,7 +166,14 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
                     suggestions: e.suggestions,
                 })?;
         let root_blueprint = entry.blueprint.name().to_string();
-        let mut parameters = entry.defaults.clone();
+        // A stack keeps only what was said for it (its members get their own
+        // defaults): a built-in default recorded for the stack would later be
+        // handed to its members as if it had been said.
+        let mut parameters = if entry.blueprint.is_stack() {
+            BTreeMap::new()
+        } else {
+            entry.defaults.clone()
+        };
         for (key, value) in &request.parameters {
             if let Some(spec) = entry.blueprint.parameters.get(key) {
                 spec.value
@@ -173,108 +199,126 @@ pub fn resolve(catalogue: &Catalogue, requests: &[Request]) -> Result<ReleaseGra
                 version,
                 parameters,
                 requested: true,
+                member_of: None,
             },
         )?;
-
-        // blueprint → release within this root's tree
-        let mut tree: HashMap<String, NodeIndex> = HashMap::new();
-        tree.insert(root_blueprint.clone(), root);
-        let mut pending = vec![root];
-        while let Some(current) = pending.pop() {
-            let blueprint_name = graph[current].blueprint.clone();
-            let bp = &catalogue
-                .entry(&blueprint_name)
-                .expect("nodes come from the catalogue")
-                .blueprint;
-            // Conditions see the requiring release's version and parameters.
-            let context = bp.requires.iter().any(|r| r.value.when.is_some()).then(|| {
-                minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
-                    "version": graph[current].version,
-                    "params": graph[current].parameters,
-                })))
-            });
-            for requirement in &bp.requires {
-                let req = &requirement.value;
-                if let (Some(condition), Some(context)) = (&req.when, &context) {
-                    let active = template::evaluate_condition(condition, context).map_err(|e| {
-                        ResolveError::Condition {
-                            blueprint: blueprint_name.clone(),
-                            condition: condition.clone(),
-                            reason: crate::catalogue::blueprint::short_error(&e),
-                        }
-                    })?;
-                    if !active {
-                        continue;
-                    }
-                }
-                let Some(dep_entry) = catalogue.entry(&req.blueprint) else {
-                    return Err(ResolveError::MissingDependency {
-                        requirer: blueprint_name.clone(),
-                        missing: req.blueprint.clone(),
-                        suggestions: catalogue.suggest(&req.blueprint, 3),
-                    });
-                };
-                let dep_name = dep_entry.blueprint.name();
-                let child = match tree.get(dep_name) {
-                    Some(&existing) => {
-                        // Shared within the tree: what this requirement asks
-                        // for must agree with what the release already has.
-                        let have = &graph[existing].parameters;
-                        if let Some(want) = &req.version
-                            && *want != graph[existing].version
-                        {
-                            return Err(ResolveError::ConflictingParameters {
-                                release: graph[existing].release.clone(),
-                                first: format!("version {}", graph[existing].version),
-                                second: format!("version {want} (asked by {blueprint_name})"),
-                            });
-                        }
-                        if let Some((key, want)) = req
-                            .with_parameters
-                            .iter()
-                            .find(|(k, v)| have.get(*k) != Some(*v))
-                        {
-                            return Err(ResolveError::ConflictingParameters {
-                                release: graph[existing].release.clone(),
-                                first: format!(
-                                    "{key}={}",
-                                    have.get(key).cloned().unwrap_or(Json::Null)
-                                ),
-                                second: format!("{key}={want} (asked by {blueprint_name})"),
-                            });
-                        }
-                        existing
-                    }
-                    None => {
-                        let mut dep_parameters = dep_entry.defaults.clone();
-                        for (key, value) in &req.with_parameters {
-                            dep_parameters.insert(key.clone(), value.clone());
-                        }
-                        let child = add_node(
-                            &mut graph,
-                            &mut by_release,
-                            ReleaseNode {
-                                release: format!("{root_blueprint}-{dep_name}"),
-                                blueprint: dep_name.to_string(),
-                                version: req.version.clone().unwrap_or_else(|| {
-                                    dep_entry.blueprint.default_version().to_string()
-                                }),
-                                parameters: dep_parameters,
-                                requested: false,
-                            },
-                        )?;
-                        tree.insert(dep_name.to_string(), child);
-                        pending.push(child);
-                        child
-                    }
-                };
-                graph.add_edge(current, child, req.alias());
-            }
+        if entry.blueprint.is_stack() {
+            stack::expand(catalogue, &mut graph, &mut by_release, root, request)?;
+        } else {
+            expand(catalogue, &mut graph, &mut by_release, root)?;
         }
     }
 
     let waves = waves_of(&graph)?;
     Ok(ReleaseGraph { graph, waves })
+}
+
+/// Adds what `root` requires, directly or not, as releases named
+/// `<root>-<blueprint>`, shared within its tree.
+fn expand(
+    catalogue: &Catalogue,
+    graph: &mut DiGraph<ReleaseNode, String>,
+    by_release: &mut HashMap<String, NodeIndex>,
+    root: NodeIndex,
+) -> Result<(), ResolveError> {
+    let prefix = graph[root].release.clone();
+    // blueprint → release within this root's tree
+    let mut tree: HashMap<String, NodeIndex> = HashMap::new();
+    tree.insert(graph[root].blueprint.clone(), root);
+    let mut pending = vec![root];
+    while let Some(current) = pending.pop() {
+        let blueprint_name = graph[current].blueprint.clone();
+        let bp = &catalogue
+            .entry(&blueprint_name)
+            .expect("nodes come from the catalogue")
+            .blueprint;
+        // Conditions see the requiring release's version and parameters.
+        let context = bp.requires.iter().any(|r| r.value.when.is_some()).then(|| {
+            minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
+                "version": graph[current].version,
+                "params": graph[current].parameters,
+            })))
+        });
+        for requirement in &bp.requires {
+            let req = &requirement.value;
+            if let (Some(condition), Some(context)) = (&req.when, &context) {
+                let active = template::evaluate_condition(condition, context).map_err(|e| {
+                    ResolveError::Condition {
+                        blueprint: blueprint_name.clone(),
+                        condition: condition.clone(),
+                        reason: crate::catalogue::blueprint::short_error(&e),
+                    }
+                })?;
+                if !active {
+                    continue;
+                }
+            }
+            let Some(dep_entry) = catalogue.entry(&req.blueprint) else {
+                return Err(ResolveError::MissingDependency {
+                    requirer: blueprint_name.clone(),
+                    missing: req.blueprint.clone(),
+                    suggestions: catalogue.suggest(&req.blueprint, 3),
+                });
+            };
+            let dep_name = dep_entry.blueprint.name();
+            let child = match tree.get(dep_name) {
+                Some(&existing) => {
+                    // Shared within the tree: what this requirement asks
+                    // for must agree with what the release already has.
+                    let have = &graph[existing].parameters;
+                    if let Some(want) = &req.version
+                        && *want != graph[existing].version
+                    {
+                        return Err(ResolveError::ConflictingParameters {
+                            release: graph[existing].release.clone(),
+                            first: format!("version {}", graph[existing].version),
+                            second: format!("version {want} (asked by {blueprint_name})"),
+                        });
+                    }
+                    if let Some((key, want)) = req
+                        .with_parameters
+                        .iter()
+                        .find(|(k, v)| have.get(*k) != Some(*v))
+                    {
+                        return Err(ResolveError::ConflictingParameters {
+                            release: graph[existing].release.clone(),
+                            first: format!(
+                                "{key}={}",
+                                have.get(key).cloned().unwrap_or(Json::Null)
+                            ),
+                            second: format!("{key}={want} (asked by {blueprint_name})"),
+                        });
+                    }
+                    existing
+                }
+                None => {
+                    let mut dep_parameters = dep_entry.defaults.clone();
+                    for (key, value) in &req.with_parameters {
+                        dep_parameters.insert(key.clone(), value.clone());
+                    }
+                    let child = add_node(
+                        graph,
+                        by_release,
+                        ReleaseNode {
+                            release: format!("{prefix}-{dep_name}"),
+                            blueprint: dep_name.to_string(),
+                            version: req.version.clone().unwrap_or_else(|| {
+                                dep_entry.blueprint.default_version().to_string()
+                            }),
+                            parameters: dep_parameters,
+                            requested: false,
+                            member_of: None,
+                        },
+                    )?;
+                    tree.insert(dep_name.to_string(), child);
+                    pending.push(child);
+                    child
+                }
+            };
+            graph.add_edge(current, child, req.alias());
+        }
+    }
+    Ok(())
 }
 
 fn add_node(

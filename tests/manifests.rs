@@ -194,6 +194,36 @@ fn kubernetes_wiring_points_at_real_services_and_matching_passwords() {
         }
         for release in &plan.releases {
             for wire in &release.wiring {
+                // A stack's file: the value it was wired with is in the
+                // release's ConfigMap, and the host is a Service.
+                if let Some(path) = wire.variable.strip_prefix("file ") {
+                    let files = objects
+                        .iter()
+                        .find(|o| {
+                            o["kind"] == "ConfigMap"
+                                && o["metadata"]["name"] == format!("{}-files", release.release)
+                        })
+                        .unwrap_or_else(|| panic!("{label}: no ConfigMap for {path}"));
+                    let content: String = files["data"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    assert!(
+                        content.contains(&wire.shown),
+                        "{label}: {path} does not hold {}",
+                        wire.shown
+                    );
+                    let host = wire.shown.trim_start_matches("http://").split(':').next();
+                    assert!(
+                        host.is_some_and(|h| services.contains(&h)),
+                        "{label}: {path} points at {}, not a Service",
+                        wire.shown
+                    );
+                    checked += 1;
+                    continue;
+                }
                 let dependency = plan
                     .releases
                     .iter()

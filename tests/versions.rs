@@ -27,6 +27,10 @@ fn every_default_is_recorded_current_and_still_supported() {
     let catalogue = Catalogue::builtin().unwrap();
     let mut problems = Vec::new();
     for name in catalogue.names() {
+        // A stack's version is its own; its members' are checked as blueprints.
+        if catalogue.entry(name).unwrap().blueprint.is_stack() {
+            continue;
+        }
         let default = catalogue.entry(name).unwrap().blueprint.default_version();
         let Some(entry) = entries.get(name) else {
             problems.push(format!("{name}: no entry in reference/versions.yaml"));

@@ -66,7 +66,15 @@ pub struct Blueprint {
     /// migration is declared).
     #[serde(default)]
     pub data_compatibility: Option<Spanned<DataCompatibility>>,
+    /// The workloads (none for a stack).
+    #[serde(default)]
     pub components: Vec<Spanned<Component>>,
+    /// A stack: the blueprints it is made of, with its wiring ([`super::stack`]).
+    #[serde(default)]
+    pub members: Vec<Spanned<super::stack::Member>>,
+    /// A stack: the member people reach (a domain said for the stack is its).
+    #[serde(default)]
+    pub front: Option<String>,
 }
 
 /// `requires:` entry: another blueprint this one needs.
@@ -266,6 +274,11 @@ impl Blueprint {
         &self.name.value
     }
 
+    /// True for a stack of other blueprints (`members`, no components).
+    pub fn is_stack(&self) -> bool {
+        !self.members.is_empty()
+    }
+
     pub fn default_version(&self) -> &str {
         self.version.as_ref().map_or("latest", |v| v.value.as_str())
     }
@@ -356,10 +369,12 @@ impl Blueprint {
                 format!("version '{}' is not a plausible image tag", version.value),
             ));
         }
-        if self.components.is_empty() {
+        if self.is_stack() {
+            out.extend(super::stack::problems(self));
+        } else if self.components.is_empty() {
             out.push(problem(
                 name_line,
-                "a blueprint needs at least one component",
+                "a blueprint needs at least one component (or `members`, for a stack)",
             ));
         }
         if let Some(data) = &self.data_compatibility

@@ -8,7 +8,10 @@
 //! fuzzy suggestions, and search.
 
 pub mod blueprint;
+mod detail;
+pub use detail::{ComponentDetail, Detail};
 pub mod health;
+pub mod stack;
 mod starter;
 pub use starter::starter_blueprint;
 pub mod workload;
@@ -217,6 +220,18 @@ impl Catalogue {
                 let req = &requirement.value;
                 let line = requirement.referenced.line() as u32;
                 match parsed.get(&req.blueprint) {
+                    Some((dependency, _)) if dependency.is_stack() => {
+                        diagnostics.push(Diagnostic {
+                            file: origin.clone(),
+                            line,
+                            message: format!(
+                                "blueprint '{}' requires '{}', which is a stack: require the applications it is made of instead",
+                                bp.name(),
+                                req.blueprint
+                            ),
+                        });
+                        dependency_facts.insert(req.alias(), BTreeSet::new());
+                    }
                     Some((dependency, _)) => {
                         dependency_facts
                             .insert(req.alias(), provided[req.blueprint.as_str()].clone());
@@ -282,6 +297,23 @@ impl Catalogue {
                         });
                         dependency_facts.insert(req.alias(), BTreeSet::new());
                     }
+                }
+            }
+            if bp.is_stack() {
+                let known = |name: &str| {
+                    parsed.get(name).map(|(blueprint, _)| stack::Known {
+                        blueprint,
+                        provides: &provided[name],
+                        secret_facts: &secret_facts[name],
+                    })
+                };
+                let suggest = |name: &str| nearest(name, names.iter().map(String::as_str), 3);
+                for problem in stack::catalogue_problems(bp, &known, &suggest) {
+                    diagnostics.push(Diagnostic {
+                        file: origin.clone(),
+                        line: problem.line,
+                        message: problem.message,
+                    });
                 }
             }
             for problem in bp.problems(&dependency_facts) {
@@ -366,6 +398,13 @@ impl Catalogue {
         for entry in self.entries.values() {
             let bp = &entry.blueprint;
             let name = bp.name().to_string();
+            // A stack answers to its own name only: "sso" or "monitoring"
+            // alone still mean the applications ("set up SSO" asks between
+            // authentik and keycloak, as before there were stacks).
+            if bp.is_stack() {
+                index.entry(name.clone()).or_default().push(name);
+                continue;
+            }
             let mut keys: Vec<String> = vec![bp.category.value.to_ascii_lowercase()];
             for word in std::iter::once(name.as_str()).chain(bp.tags.iter().map(String::as_str)) {
                 let word = word.to_ascii_lowercase();
@@ -752,88 +791,5 @@ mod tests {
             vec!["authentik".to_string()]
         );
         assert_eq!(catalogue.get("redi").unwrap_err().suggestions[0], "redis");
-    }
-}
-
-/// Everything `catalogue show` tells about one blueprint.
-#[derive(Debug, Clone, Serialize)]
-pub struct Detail {
-    #[serde(flatten)]
-    pub summary: Summary,
-    pub requirements: Vec<Requirement>,
-    pub parameters: BTreeMap<String, blueprint::ParameterSpec>,
-    pub secrets: Vec<String>,
-    pub provides: Vec<String>,
-    pub components: Vec<ComponentDetail>,
-    pub example: String,
-}
-
-/// A component as `catalogue show` describes it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ComponentDetail {
-    pub name: String,
-    pub image: String,
-    pub ports: Vec<blueprint::Port>,
-    pub expose: Option<String>,
-    pub scalable: bool,
-    pub health: Option<blueprint::Health>,
-    pub volumes: Vec<String>,
-    /// Who it runs as, for a person ("uid 1000, gid 1000" or "root: why").
-    pub runs_as: String,
-}
-
-impl Catalogue {
-    pub fn detail(&self, entry: &Entry) -> Detail {
-        let bp = &entry.blueprint;
-        Detail {
-            summary: self.summary(entry),
-            requirements: bp.requires.iter().map(|r| r.value.clone()).collect(),
-            parameters: bp
-                .parameters
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect(),
-            secrets: bp.secrets.keys().cloned().collect(),
-            provides: bp.provides.keys().cloned().collect(),
-            components: bp
-                .components
-                .iter()
-                .map(|c| {
-                    let c = &c.value;
-                    ComponentDetail {
-                        name: c.name.clone(),
-                        image: c.image.clone(),
-                        ports: c.ports.clone(),
-                        expose: c.expose.clone(),
-                        scalable: c.scalable,
-                        health: c.health.clone(),
-                        volumes: c.volumes.iter().map(|v| v.path.value.clone()).collect(),
-                        runs_as: match &c.security {
-                            Some(s) if s.non_root() => format!(
-                                "uid {}, gid {}{} (restricted)",
-                                s.user.unwrap_or_default(),
-                                s.run_group().unwrap_or_default(),
-                                s.volume_group()
-                                    .filter(|_| !c.volumes.is_empty())
-                                    .map_or(String::new(), |g| format!(", volumes group {g}"))
-                            ),
-                            Some(s) if s.root.is_some() => {
-                                format!("root: {}", s.root.clone().unwrap_or_default())
-                            }
-                            _ => "the image's default user (the blueprint does not say)".into(),
-                        },
-                    }
-                })
-                .collect(),
-            example: if bp.components.iter().any(|c| c.value.expose.is_some()) {
-                format!(
-                    "install {} with TLS on {}.example.com",
-                    bp.name(),
-                    bp.name()
-                )
-            } else {
-                format!("install {}", bp.name())
-            },
-        }
     }
 }

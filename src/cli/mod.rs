@@ -697,7 +697,33 @@ fn catalogue_command(extra: &[PathBuf], command: CatalogueCommand) -> Result<Exi
                     );
                 }
             }
-            println!("components:");
+            if let Some(stack) = &detail.stack {
+                println!("a stack, deployed layer by layer, removed and upgraded as one:");
+                for layer in &stack.layers {
+                    println!("  layer {}:", layer.layer);
+                    for m in &layer.members {
+                        let version = m.version.as_deref().unwrap_or("(its default version)");
+                        let front = if stack.front.as_deref() == Some(m.name.as_str()) {
+                            " (front: a domain said for the stack is its)"
+                        } else {
+                            ""
+                        };
+                        println!("    {} — {} {version}{front}", m.name, m.blueprint);
+                        if !m.uses.is_empty() {
+                            println!("      after and wired to: {}", m.uses.join(", "));
+                        }
+                        if !m.env.is_empty() {
+                            println!("      environment: {}", m.env.join(", "));
+                        }
+                        for f in &m.files {
+                            println!("      file {f}");
+                        }
+                    }
+                }
+            }
+            if !detail.components.is_empty() {
+                println!("components:");
+            }
             for c in &detail.components {
                 let ports: Vec<String> = c
                     .ports

@@ -404,6 +404,7 @@ impl Executor for ComposeExecutor {
                     ready: u32::from(verdict == Ok(true)),
                     desired: 1,
                     problem: verdict.err(),
+                    autoscaler: None,
                 }
             })
             .collect();

@@ -85,6 +85,39 @@ pub struct LiveComponent {
     pub desired: u32,
     /// Why it is not ready, in the engine's words.
     pub problem: Option<String>,
+    /// The HorizontalPodAutoscaler that owns its count, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaler: Option<LiveAutoscaler>,
+}
+
+/// A HorizontalPodAutoscaler as the cluster reports it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LiveAutoscaler {
+    pub name: String,
+    pub min: u32,
+    pub max: u32,
+    /// Replicas running now, and what the autoscaler wants.
+    pub current: u32,
+    pub desired: u32,
+    /// The CPU target in percent of the requests.
+    pub cpu_percent: Option<u32>,
+}
+
+impl LiveAutoscaler {
+    /// "autoscaled 2 to 10 at 70% CPU by HPA x: 2 now, 2 wanted".
+    pub fn describe(&self) -> String {
+        format!(
+            "autoscaled {} to {}{} by HorizontalPodAutoscaler {}: {} now, {} wanted",
+            self.min,
+            self.max,
+            self.cpu_percent
+                .map(|c| format!(" at {c}% CPU"))
+                .unwrap_or_default(),
+            self.name,
+            self.current,
+            self.desired
+        )
+    }
 }
 
 /// A release as the engine sees it.

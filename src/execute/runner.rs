@@ -210,6 +210,23 @@ impl Runner {
             ),
             None,
         );
+        // A stack has nothing of its own to run: its members are releases
+        // of their own, and it depends on all of them, so they are ready.
+        if work.release.is_stack() {
+            send(
+                RunStep::Applied,
+                "a stack: nothing of its own to apply, its members are releases of their own"
+                    .into(),
+                Some(started.elapsed()),
+            );
+            let members = work.release.dependencies.join(", ");
+            send(
+                RunStep::Ready,
+                format!("its members are ready: {members}"),
+                Some(started.elapsed()),
+            );
+            return (name.clone(), true, Ok(()));
+        }
         let applied = tokio::select! {
             result = self.executor.apply(&work) => result,
             _ = cancel.cancelled() => Err(ExecError::Cancelled),

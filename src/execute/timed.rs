@@ -95,6 +95,8 @@ pub fn work(name: &str, dependencies: &[&str]) -> ReleaseWork {
             timeout: None,
             parameters: Default::default(),
             published: None,
+            member_of: None,
+            stack_members: vec![],
         },
         platform: crate::intent::Platform::Kubernetes,
         namespace: "default".into(),

@@ -336,11 +336,6 @@ pub fn prepare(
             strategy.name()
         ))));
     }
-    if intent.parameters.autoscale.is_some() {
-        return Ok(Err(refuse(
-            "autoscaling is not available yet: scale to a fixed number of replicas".to_string(),
-        )));
-    }
     let outcome = match intent.action {
         Action::Promote | Action::Abort => {
             return Ok(Err(refuse(format!(

@@ -27,8 +27,23 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
         .collect();
     let mut targets: BTreeSet<String> = intent.applications.iter().cloned().collect();
     let mut notes = Vec::new();
-    if intent.parameters.cascade == Some(true) {
-        let mut queue: Vec<String> = targets.iter().cloned().collect();
+    // A stack is removed as one: its members and what only they need go
+    // with it, as "and its dependencies" does.
+    let catalogue = cx.planner.catalogue;
+    let is_stack = |name: &String| {
+        installed.get(name).is_some_and(|found| {
+            catalogue
+                .entry(&found.blueprint)
+                .is_some_and(|e| e.blueprint.is_stack())
+        })
+    };
+    let cascade_from: Vec<String> = if intent.parameters.cascade == Some(true) {
+        targets.iter().cloned().collect()
+    } else {
+        targets.iter().filter(|t| is_stack(t)).cloned().collect()
+    };
+    if !cascade_from.is_empty() {
+        let mut queue = cascade_from;
         while let Some(name) = queue.pop() {
             for dependency in dependencies
                 .get(&name)
@@ -202,9 +217,30 @@ impl Orchestrator {
                 ),
             )
             .await?;
-            match executor.delete(&target, delete_data).await {
+            let blueprint = self
+                .store
+                .call({
+                    let (namespace, name) = (plan.namespace.clone(), release.clone());
+                    move |s| s.release(&namespace, &name)
+                })
+                .await?
+                .into_iter()
+                .find(|r| r.platform == plan.platform.as_str())
+                .map(|r| r.blueprint);
+            let stack = blueprint
+                .and_then(|b| self.catalogue.entry(&b))
+                .is_some_and(|e| e.blueprint.is_stack());
+            let deleted = if stack {
+                // Nothing of its own runs: its members were removed before it.
+                Ok(execute::Deleted::default())
+            } else {
+                executor.delete(&target, delete_data).await
+            };
+            match deleted {
                 Ok(deleted) => {
-                    let mut message = if deleted.removed.is_empty() {
+                    let mut message = if stack {
+                        "a stack: its members were removed before it".to_string()
+                    } else if deleted.removed.is_empty() {
                         "nothing of it was found".to_string()
                     } else {
                         format!("removed {}", deleted.removed.join(", "))

@@ -21,6 +21,20 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
     target_intent.action = Action::Upgrade;
     let mut versions = Vec::new();
     for app in &intent.applications {
+        // A stack's members keep revisions of their own, which a stack
+        // upgrade that left one unchanged did not add to: going back "one
+        // revision" is not one step for each of them. Not built: said so.
+        if let Some(found) = cx.installed.get(app).filter(|found| {
+            cx.planner
+                .catalogue
+                .entry(&found.blueprint)
+                .is_some_and(|e| e.blueprint.is_stack())
+        }) {
+            return Ok(Err(refuse(format!(
+                "rolling back the stack {app} is not built yet: its members ({}) keep revisions of their own that do not line up step by step, and a member is not rolled back on its own; upgrade the stack (its members go to the versions it names, with what was said for it), or remove it and install it again",
+                found.revision.dependencies.join(", ")
+            ))));
+        }
         let key = cx.key(app);
         let revisions = cx.store.revisions(&key)?;
         let Some(current) = revisions.last() else {

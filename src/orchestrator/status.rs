@@ -22,11 +22,31 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
     shell.action = Action::Install;
     shell.applications.clear();
     let plan = Plan::empty(shell, platform, namespace.clone(), render.clone());
-    let wanted: Vec<&String> = if intent.applications.is_empty() {
+    let mut wanted: Vec<&String> = if intent.applications.is_empty() {
         installed.keys().collect()
     } else {
         intent.applications.iter().collect()
     };
+    // A stack asked for by name: its members too, right after it.
+    let catalogue = cx.planner.catalogue;
+    let stack_of = |name: &String| {
+        installed.get(name).filter(|found| {
+            catalogue
+                .entry(&found.blueprint)
+                .is_some_and(|e| e.blueprint.is_stack())
+        })
+    };
+    let mut i = 0;
+    while i < wanted.len() {
+        if let Some(found) = stack_of(wanted[i]) {
+            for member in found.revision.dependencies.iter().rev() {
+                if !wanted.contains(&member) {
+                    wanted.insert(i + 1, member);
+                }
+            }
+        }
+        i += 1;
+    }
     let mut lines = vec![format!("Status in namespace {namespace} on {platform}:")];
     let mut releases = Vec::new();
     let host_ports = store.host_ports(platform.as_str())?;
@@ -37,14 +57,26 @@ pub(super) fn prepare(cx: &mut Context<'_>, intent: Intent) -> Outcome {
                 blueprint,
                 status,
             }) => {
-                releases.push(name.clone());
+                let stack = stack_of(name).is_some();
+                if !stack {
+                    releases.push(name.clone());
+                }
+                let autoscaled =
+                    crate::render::autoscale::spec_of(&super::lifecycle::parameters_of(revision))
+                        .map(|a| format!(", autoscaled {}", a.describe()))
+                        .unwrap_or_default();
+                let members = if stack {
+                    format!(", a stack of {}", revision.dependencies.join(", "))
+                } else {
+                    String::new()
+                };
                 let published: Vec<String> = host_ports
                     .iter()
                     .filter(|p| p.namespace == namespace && &p.release == name)
                     .map(|p| format!("http://127.0.0.1:{} ({})", p.host_port, p.port_name))
                     .collect();
                 lines.push(format!(
-                    "  {name} — {blueprint} {}: {status}, revision {} ({} by {} at {}){}",
+                    "  {name} — {blueprint} {}: {status}, revision {} ({} by {} at {}){}{autoscaled}{members}",
                     revision.version,
                     revision.number,
                     revision.action,
@@ -142,8 +174,12 @@ impl Orchestrator {
                 Ok(status) => {
                     for c in status.components {
                         let problem = c.problem.map(|p| format!(" — {p}")).unwrap_or_default();
+                        let scaled = c
+                            .autoscaler
+                            .map(|a| format!(", {}", a.describe()))
+                            .unwrap_or_default();
                         lines.push(format!(
-                            "  {release}/{}: {}/{} ready{problem}",
+                            "  {release}/{}: {}/{} ready{scaled}{problem}",
                             c.name, c.ready, c.desired
                         ));
                     }

@@ -25,6 +25,22 @@ pub struct ComposeFile {
     pub networks: BTreeMap<String, ComposeNetwork>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub volumes: BTreeMap<String, ComposeVolume>,
+    /// Files a stack puts into its members' services, inline.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub configs: BTreeMap<String, ComposeConfig>,
+}
+
+/// A top-level config with its content inline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComposeConfig {
+    pub content: String,
+}
+
+/// A service's use of a config: mounted read-only at `target`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServiceConfig {
+    pub source: String,
+    pub target: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -44,6 +60,8 @@ pub struct ComposeService {
     pub expose: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ServiceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<ComposeHealthcheck>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -161,6 +179,7 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
         services: BTreeMap::new(),
         networks: BTreeMap::new(),
         volumes: BTreeMap::new(),
+        configs: BTreeMap::new(),
     };
     let mut env_files = BTreeMap::new();
     let by_name: BTreeMap<&str, &RenderedRelease> =
@@ -201,6 +220,19 @@ pub fn project(releases: &[RenderedRelease], scope: Scope) -> ComposeProject {
                 let name = volume_name(release, component, &volume.name);
                 file.volumes
                     .insert(name.clone(), ComposeVolume { name: Some(name) });
+            }
+            for f in &component.files {
+                let name = super::config_files::compose_config_name(component, &f.path);
+                file.configs.insert(
+                    name.clone(),
+                    ComposeConfig {
+                        content: literal(&f.content),
+                    },
+                );
+                service.configs.push(ServiceConfig {
+                    source: name,
+                    target: f.path.clone(),
+                });
             }
             if let Some(content) = env_file {
                 env_files.insert(format!("{}.env", component.service), content);
@@ -392,6 +424,7 @@ fn service(
             .iter()
             .map(|v| format!("{}:{}", volume_name(release, component, &v.name), v.path))
             .collect(),
+        configs: vec![],
         healthcheck: component
             .readiness
             .as_ref()

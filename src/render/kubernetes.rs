@@ -13,11 +13,12 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction, HTTPGetAction,
-    Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec,
-    TCPSocketAction, VolumeMount, VolumeResourceRequirements,
+    ConfigMap, Container, ContainerPort, EnvVar as KubeEnvVar, EnvVarSource, ExecAction,
+    HTTPGetAction, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort,
+    ServiceSpec, TCPSocketAction, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -41,10 +42,12 @@ pub const MANAGER: &str = "deckhand";
 pub enum KubeObject {
     Namespace(Box<Namespace>),
     Secret(Box<Secret>),
+    ConfigMap(Box<ConfigMap>),
     Deployment(Box<Deployment>),
     StatefulSet(Box<StatefulSet>),
     Service(Box<Service>),
     Ingress(Box<Ingress>),
+    HorizontalPodAutoscaler(Box<HorizontalPodAutoscaler>),
 }
 
 impl KubeObject {
@@ -52,10 +55,12 @@ impl KubeObject {
         match self {
             KubeObject::Namespace(_) => "Namespace",
             KubeObject::Secret(_) => "Secret",
+            KubeObject::ConfigMap(_) => "ConfigMap",
             KubeObject::Deployment(_) => "Deployment",
             KubeObject::StatefulSet(_) => "StatefulSet",
             KubeObject::Service(_) => "Service",
             KubeObject::Ingress(_) => "Ingress",
+            KubeObject::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
         }
     }
 
@@ -63,10 +68,12 @@ impl KubeObject {
         match self {
             KubeObject::Namespace(o) => &o.metadata,
             KubeObject::Secret(o) => &o.metadata,
+            KubeObject::ConfigMap(o) => &o.metadata,
             KubeObject::Deployment(o) => &o.metadata,
             KubeObject::StatefulSet(o) => &o.metadata,
             KubeObject::Service(o) => &o.metadata,
             KubeObject::Ingress(o) => &o.metadata,
+            KubeObject::HorizontalPodAutoscaler(o) => &o.metadata,
         }
     }
 
@@ -95,6 +102,12 @@ impl KubeObject {
             "Ingress" => {
                 KubeObject::Ingress(Box::new(serde_json::from_value(value).map_err(fail)?))
             }
+            "ConfigMap" => {
+                KubeObject::ConfigMap(Box::new(serde_json::from_value(value).map_err(fail)?))
+            }
+            "HorizontalPodAutoscaler" => KubeObject::HorizontalPodAutoscaler(Box::new(
+                serde_json::from_value(value).map_err(fail)?,
+            )),
             other => return Err(format!("deckhand does not apply objects of kind '{other}'")),
         })
     }
@@ -233,8 +246,30 @@ pub fn release_objects(release: &RenderedRelease, options: &RenderOptions) -> Ve
         })));
     }
 
+    if let Some(files) = super::config_files::config_map(
+        release,
+        meta(
+            &super::config_files::config_map_name(&release.release),
+            ns,
+            labels(release, None),
+        ),
+    ) {
+        objects.push(KubeObject::ConfigMap(Box::new(files)));
+    }
     for component in &release.components {
-        objects.push(workload(release, component));
+        let workload = workload(release, component);
+        let autoscaler = component.autoscale.map(|spec| {
+            KubeObject::HorizontalPodAutoscaler(Box::new(
+                super::autoscale::horizontal_pod_autoscaler(
+                    meta(workload.name(), ns, labels(release, Some(&component.name))),
+                    workload.kind(),
+                    workload.name(),
+                    &spec,
+                ),
+            ))
+        });
+        objects.push(workload);
+        objects.extend(autoscaler);
     }
     for component in &release.components {
         if component.ports.is_empty() {
@@ -334,16 +369,21 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
             ..Default::default()
         })
         .collect();
+    let mut volumes = pod_volumes(component).unwrap_or_default();
+    volumes.extend(super::config_files::volume(release, component));
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(pod_labels.clone()),
+            annotations: super::config_files::checksum(component).map(|sum| {
+                BTreeMap::from([(super::config_files::FILES_CHECKSUM.to_string(), sum)])
+            }),
             ..Default::default()
         }),
         spec: Some(PodSpec {
             containers: vec![main],
             init_containers: (!init.is_empty()).then_some(init),
             security_context: Some(pod_security(component)),
-            volumes: pod_volumes(component),
+            volumes: (!volumes.is_empty()).then_some(volumes),
             ..Default::default()
         }),
     };
@@ -351,7 +391,11 @@ fn workload(release: &RenderedRelease, component: &RenderedComponent) -> KubeObj
         match_labels: Some(selector(release, &component.name)),
         ..Default::default()
     };
-    let replicas = Some(component.replicas as i32);
+    // An autoscaled workload's count is its HorizontalPodAutoscaler's.
+    let replicas = component
+        .autoscale
+        .is_none()
+        .then_some(component.replicas as i32);
     if component.volumes.is_empty() {
         KubeObject::Deployment(Box::new(Deployment {
             metadata: meta(&name, ns, pod_labels),
@@ -520,6 +564,7 @@ fn container(release: &RenderedRelease, component: &RenderedComponent) -> Contai
                     ..Default::default()
                 });
             }
+            mounts.extend(super::config_files::mounts(component));
             (!mounts.is_empty()).then_some(mounts)
         },
         security_context: Some(container_security(component)),

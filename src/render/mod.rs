@@ -10,10 +10,14 @@
 //! can put it in a Secret (Kubernetes) or an env file (Compose) and never in
 //! plain text.
 
+pub mod autoscale;
 pub mod compose;
+pub mod config_files;
+mod entry;
 pub mod kubernetes;
 mod pod_security;
 pub mod secrets;
+mod stack;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -26,6 +30,7 @@ use crate::catalogue::blueprint::{Check, Security, short_error};
 use crate::resolve::ReleaseGraph;
 use crate::template;
 pub use secrets::{EphemeralSecrets, SecretSource};
+pub use stack::RenderedFile;
 
 /// Settings that shape every render.
 #[derive(Debug, Clone)]
@@ -71,6 +76,15 @@ pub enum RenderError {
     SingleInstance {
         release: String,
         replicas: u32,
+        components: Vec<String>,
+    },
+    #[error(
+        "{release} cannot be autoscaled ({autoscale}): {} runs as a single instance (the blueprint marks it so), so there is nothing for a HorizontalPodAutoscaler to scale",
+        .components.join(", ")
+    )]
+    NotScalable {
+        release: String,
+        autoscale: String,
         components: Vec<String>,
     },
     #[error("{release}: volume size '{size}' is not a Kubernetes quantity")]
@@ -143,8 +157,12 @@ pub struct RenderedComponent {
     pub args: Vec<String>,
     pub ports: Vec<crate::catalogue::blueprint::Port>,
     pub expose: Option<String>,
+    /// The replicas asked for; with `autoscale`, the HPA's minimum (the
+    /// workload is rendered without a count: the HPA owns it).
     pub replicas: u32,
     pub scalable: bool,
+    /// Bounds of its HorizontalPodAutoscaler, when autoscaled.
+    pub autoscale: Option<autoscale::AutoscaleSpec>,
     pub readiness: Option<Check>,
     pub liveness: Option<Check>,
     pub start_period: Option<u32>,
@@ -163,6 +181,8 @@ pub struct RenderedComponent {
     pub shm: Option<String>,
     /// Containers that run to completion before it, in order.
     pub init: Vec<RenderedInit>,
+    /// Files a stack puts into it (plain text: never a secret).
+    pub files: Vec<RenderedFile>,
 }
 
 /// An init container with its image decided.
@@ -222,9 +242,29 @@ pub struct RenderedRelease {
     pub parameters: BTreeMap<String, Json>,
     /// The host port of its exposed port (Compose, requested releases).
     pub published: Option<Published>,
+    /// The stack it is a member of, with its layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_of: Option<crate::resolve::MemberOf>,
+    /// A stack: its members, layer by layer (empty for an application).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack_members: Vec<StackMember>,
+}
+
+/// One member of a rendered stack.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct StackMember {
+    pub member: String,
+    pub release: String,
+    pub blueprint: String,
+    pub layer: usize,
 }
 
 impl RenderedRelease {
+    /// A stack: its members are releases of their own, it has nothing to run.
+    pub fn is_stack(&self) -> bool {
+        !self.stack_members.is_empty()
+    }
+
     /// Where people reach it: the Ingress URL or the in-cluster service address.
     pub fn endpoints(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -333,82 +373,20 @@ fn render_one(
         .collect();
 
     // Public entry point.
-    let tls = node
-        .parameters
-        .get("tls")
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let ingress_asked = node
-        .parameters
-        .get("ingress")
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let given_domain = node
-        .parameters
-        .get("domain")
-        .and_then(Json::as_str)
-        .unwrap_or("")
-        .to_string();
-    let first = bp.components.first().map(|c| &c.value);
-    let exposed = bp.components.iter().enumerate().find_map(|(i, c)| {
-        let c = &c.value;
-        let port_name = c.expose.as_ref()?;
-        let port = c.ports.iter().find(|p| &p.name == port_name)?;
-        Some((service_name(&release, i, &c.name), port.clone()))
-    });
-    let wants_ingress = tls || ingress_asked || !given_domain.is_empty();
-    let ingress = match (&exposed, wants_ingress) {
-        (Some((service, port)), true) => {
-            let default_host = given_domain.is_empty();
-            let host = if default_host {
-                format!("{release}.{}", options.base_domain)
-            } else {
-                given_domain.clone()
-            };
-            Some(IngressSpec {
-                host,
-                tls,
-                default_host,
-                service: service.clone(),
-                port: port.port,
-                port_name: port.name.clone(),
-            })
-        }
-        _ => None,
-    };
+    let entry = entry::entry_point(node, bp, options, secret_source)?;
+    let (ingress, published, url, tls, asked_replicas) = (
+        entry.ingress,
+        entry.published,
+        entry.url,
+        entry.tls,
+        entry.asked_replicas,
+    );
     let domain = ingress.as_ref().map(|i| i.host.clone()).unwrap_or_default();
-    // A person reaches a Compose release through its published port.
-    let asked_replicas = node
-        .parameters
-        .get("replicas")
-        .and_then(Json::as_u64)
-        .unwrap_or(1) as u32;
-    let published = match &exposed {
-        Some((_, port)) if options.publish_host_ports && node.requested && asked_replicas <= 1 => {
-            Some(
-                secret_source
-                    .host_port(&release, &port.name, port.port)
-                    .map_err(|reason| RenderError::HostPort {
-                        release: release.clone(),
-                        reason,
-                    })?,
-            )
-        }
-        _ => None,
-    };
-    let url = match (&ingress, &exposed, first) {
-        (None, _, _) if published.is_some() => format!(
-            "http://127.0.0.1:{}",
-            published.as_ref().map_or(0, |p| p.host_port)
-        ),
-        (Some(i), _, _) => format!("{}://{}", if i.tls { "https" } else { "http" }, i.host),
-        (None, Some((service, port)), _) => format!("http://{service}:{}", port.port),
-        (None, None, Some(c)) => match c.ports.first() {
-            Some(p) => format!("http://{release}:{}", p.port),
-            None => format!("http://{release}"),
-        },
-        (None, None, None) => format!("http://{release}"),
-    };
+    // A stack member: its stack's variables, environment and files.
+    let stack_part = stack::stack_part(catalogue, graph, node, options, secret_source)?;
+    if let Some(part) = &stack_part {
+        secret_vars.extend(part.secret_vars.iter().cloned());
+    }
 
     let mut context = serde_json::Map::new();
     context.insert(
@@ -434,6 +412,9 @@ fn render_one(
     );
     for (alias, facts) in &dependency_facts {
         context.insert(alias.clone(), facts.clone());
+    }
+    if let Some(part) = &stack_part {
+        context.insert("stack".into(), part.context.clone());
     }
     let context = minijinja::Value::from(minijinja::value::Serde(Json::Object(context)));
 
@@ -461,9 +442,13 @@ fn render_one(
         }
     }
 
-    // Replicas.
+    // Replicas, or the bounds of an autoscaler.
+    // (A stack runs nothing itself: what it was asked goes to its members.)
+    let autoscaled = autoscale::spec_of(&node.parameters).filter(|_| !bp.is_stack());
+    autoscale::check(&release, bp, autoscaled)?;
+    let asked_replicas = autoscaled.map_or(asked_replicas, |a| a.min);
     let any_scalable = bp.components.iter().any(|c| c.value.scalable);
-    if asked_replicas > 1 && !any_scalable {
+    if asked_replicas > 1 && !any_scalable && !bp.is_stack() {
         return Err(RenderError::SingleInstance {
             release: release.clone(),
             replicas: asked_replicas,
@@ -519,9 +504,16 @@ fn render_one(
         }
         Ok(out)
     };
-    let shared_env = env_for(None, &bp.env)?;
+    let mut shared_env = env_for(None, &bp.env)?;
+    if let Some(part) = &stack_part {
+        for var in env_for(None, &part.env)? {
+            shared_env.retain(|e| e.name != var.name);
+            shared_env.push(var);
+        }
+    }
 
     let mut components = Vec::new();
+    let mut file_wiring = Vec::new();
     for (i, spanned) in bp.components.iter().enumerate() {
         let c = &spanned.value;
         let tag = match &c.tag {
@@ -568,6 +560,32 @@ fn render_one(
                 size,
             });
         }
+        let mut files = Vec::new();
+        for file in stack_part.iter().flat_map(|p| &p.files) {
+            let target = file.component.as_deref().unwrap_or_else(|| {
+                bp.components
+                    .first()
+                    .map_or("", |first| first.value.name.as_str())
+            });
+            if target != c.name {
+                continue;
+            }
+            if let Some((content, _, vars)) =
+                render(&format!("file {}", file.path), &file.content.value)?
+            {
+                file_wiring.extend(stack::file_wires(
+                    &c.name,
+                    &file.path,
+                    &vars,
+                    &alias_release,
+                    &dependency_facts,
+                ));
+                files.push(RenderedFile {
+                    path: file.path.clone(),
+                    content,
+                });
+            }
+        }
         let health = c.health.as_ref();
         let resources = c.resources.clone().unwrap_or_default();
         components.push(RenderedComponent {
@@ -583,6 +601,7 @@ fn render_one(
                 asked_replicas.min(1)
             },
             scalable: c.scalable,
+            autoscale: autoscaled.filter(|_| c.scalable),
             readiness: health.map(|h| h.readiness()),
             liveness: health.map(|h| h.liveness()),
             start_period: health.and_then(|h| h.start_period),
@@ -597,6 +616,7 @@ fn render_one(
             memory_limit: resources.memory_limit.clone(),
             security: c.security.clone(),
             shm: c.shm.clone(),
+            files,
             init: c
                 .init
                 .iter()
@@ -611,6 +631,7 @@ fn render_one(
         });
     }
 
+    wiring.extend(file_wiring);
     Ok(RenderedRelease {
         release: release.clone(),
         blueprint: node.blueprint.clone(),
@@ -630,6 +651,8 @@ fn render_one(
         timeout: bp.timeout,
         parameters: node.parameters.clone(),
         published,
+        member_of: node.member_of.clone(),
+        stack_members: stack::members_of(graph, &release),
     })
 }
 
@@ -649,196 +672,4 @@ fn has_tag(image: &str) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::resolve::{Request, resolve};
-
-    pub(crate) fn render_app(
-        name: &str,
-        version: Option<&str>,
-        params: &[(&str, Json)],
-    ) -> Vec<RenderedRelease> {
-        let catalogue = Catalogue::builtin().unwrap();
-        let request = Request {
-            blueprint: name.into(),
-            version: version.map(str::to_string),
-            parameters: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        };
-        let graph = resolve(&catalogue, &[request]).unwrap();
-        render_releases(
-            &catalogue,
-            &graph,
-            &RenderOptions::default(),
-            &mut EphemeralSecrets::new(),
-        )
-        .unwrap()
-    }
-
-    /// Renders `name` from the built-in catalogue plus one more blueprint file.
-    pub(crate) fn render_with(extra: &str, name: &str) -> Vec<RenderedRelease> {
-        let mut sources = Catalogue::builtin_sources();
-        sources.push(crate::catalogue::BlueprintSource {
-            origin: "test/extra.yaml".into(),
-            text: extra.into(),
-        });
-        let catalogue = Catalogue::from_sources(sources).unwrap_or_else(|e| panic!("{e}"));
-        let request = Request {
-            blueprint: name.into(),
-            ..Default::default()
-        };
-        let graph = resolve(&catalogue, &[request]).unwrap();
-        render_releases(
-            &catalogue,
-            &graph,
-            &RenderOptions::default(),
-            &mut EphemeralSecrets::new(),
-        )
-        .unwrap()
-    }
-
-    /// A blueprint with two init containers, one on another image.
-    pub(crate) const WITH_INIT: &str = "name: migrator\ndescription: runs migrations first\ncategory: test\nversion: \"1.36\"\ncomponents:\n  - name: app\n    image: busybox\n    args: [httpd, -f, -p, \"8080\"]\n    security: {user: 1000, group: 1000, fs_group: 1000}\n    ports: [{name: http, port: 8080}]\n    volumes: [{name: data, path: /data, size: 1Gi}]\n    init:\n      - {name: migrate, args: [sh, -c, \"echo migrated > /data/done\"]}\n      - {name: check, image: \"busybox:1.37\", command: [test, -f, /data/done]}\n";
-
-    #[test]
-    fn init_containers_take_the_component_image_unless_they_name_one() {
-        let releases = render_with(WITH_INIT, "migrator");
-        let init = &releases[0].components[0].init;
-        assert_eq!(init[0].image, "busybox:1.36");
-        assert_eq!(init[1].image, "busybox:1.37");
-    }
-
-    fn env<'a>(release: &'a RenderedRelease, component: &str, name: &str) -> Option<&'a EnvVar> {
-        release
-            .components
-            .iter()
-            .find(|c| c.name == component)?
-            .env
-            .iter()
-            .find(|e| e.name == name)
-    }
-
-    #[test]
-    fn authentik_is_wired_to_its_own_postgresql() {
-        let releases = render_app("authentik", None, &[]);
-        let [pg, ak] = &releases[..] else {
-            panic!("{releases:?}")
-        };
-        assert_eq!(pg.release, "authentik-postgresql");
-        assert_eq!(
-            env(ak, "server", "AUTHENTIK_POSTGRESQL__HOST")
-                .unwrap()
-                .value,
-            "authentik-postgresql"
-        );
-        let password = env(ak, "server", "AUTHENTIK_POSTGRESQL__PASSWORD").unwrap();
-        assert!(password.secret);
-        assert_eq!(
-            password.value,
-            env(pg, "postgres", "POSTGRES_PASSWORD").unwrap().value
-        );
-        assert_eq!(
-            env(pg, "postgres", "POSTGRES_DB").unwrap().value,
-            "authentik"
-        );
-        assert!(
-            env(ak, "server", "AUTHENTIK_REDIS__HOST").is_none(),
-            "2026.x has no redis"
-        );
-        assert!(
-            env(ak, "worker", "AUTHENTIK_BOOTSTRAP_PASSWORD")
-                .unwrap()
-                .secret
-        );
-        assert!(env(ak, "server", "AUTHENTIK_BOOTSTRAP_PASSWORD").is_none());
-        assert!(
-            ak.wiring
-                .iter()
-                .any(|w| w.variable == "AUTHENTIK_POSTGRESQL__PASSWORD" && w.shown == MASK)
-        );
-        assert_eq!(
-            ak.components[0].image,
-            "ghcr.io/goauthentik/server:2026.8.7"
-        );
-        assert_eq!(ak.components[0].volumes[0].path, "/data");
-    }
-
-    #[test]
-    fn serialized_releases_mask_every_secret() {
-        let releases = render_app("authentik", None, &[]);
-        let json = serde_json::to_string(&releases).unwrap();
-        for release in &releases {
-            for (value, secret) in release.provides.values() {
-                assert!(!*secret || !json.contains(value.as_str()));
-            }
-            for var in release
-                .components
-                .iter()
-                .flat_map(|c| &c.env)
-                .filter(|v| v.secret)
-            {
-                assert!(!json.contains(&var.value), "{} leaked", var.name);
-            }
-        }
-    }
-
-    #[test]
-    fn old_authentik_gets_redis_and_media() {
-        let releases = render_app("authentik", Some("2025.2.4"), &[]);
-        let ak = releases.last().unwrap();
-        assert_eq!(
-            env(ak, "server", "AUTHENTIK_REDIS__HOST").unwrap().value,
-            "authentik-redis"
-        );
-        assert_eq!(ak.components[0].volumes[0].path, "/media");
-    }
-
-    #[test]
-    fn postgresql_data_directory_follows_the_version() {
-        let new = render_app("postgresql", None, &[]);
-        assert_eq!(new[0].components[0].volumes[0].path, "/var/lib/postgresql");
-        assert!(env(&new[0], "postgres", "PGDATA").is_none());
-        let old = render_app("postgresql", Some("16"), &[]);
-        assert_eq!(
-            old[0].components[0].volumes[0].path,
-            "/var/lib/postgresql/data"
-        );
-        assert_eq!(
-            env(&old[0], "postgres", "PGDATA").unwrap().value,
-            "/var/lib/postgresql/data/pgdata"
-        );
-        assert_eq!(old[0].components[0].image, "postgres:16");
-    }
-
-    #[test]
-    fn tls_gives_an_ingress_with_a_default_host() {
-        let releases = render_app("authentik", None, &[("tls", Json::Bool(true))]);
-        let ingress = releases.last().unwrap().ingress.clone().unwrap();
-        assert_eq!(
-            (ingress.host.as_str(), ingress.tls, ingress.port),
-            ("authentik.example.com", true, 9000)
-        );
-        assert!(releases[0].ingress.is_none());
-    }
-
-    #[test]
-    fn single_instance_components_refuse_replicas() {
-        let catalogue = Catalogue::builtin().unwrap();
-        let request = Request {
-            blueprint: "postgresql".into(),
-            version: None,
-            parameters: [("replicas".to_string(), Json::from(3))].into(),
-        };
-        let graph = resolve(&catalogue, &[request]).unwrap();
-        let err = render_releases(
-            &catalogue,
-            &graph,
-            &RenderOptions::default(),
-            &mut EphemeralSecrets::new(),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("single instance"), "{err}");
-    }
-}
+pub(crate) mod tests;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions,
@@ -18,6 +18,10 @@ use kube::core::GroupVersionKind;
 use super::{KubernetesExecutor, kube_error};
 use crate::execute::{ExecError, ReleaseWork};
 use crate::render::kubernetes::{KubeObject, MANAGER};
+
+/// The field manager that holds a workload's replica count while it passes
+/// from deckhand to a HorizontalPodAutoscaler.
+pub const HANDOVER_MANAGER: &str = "deckhand-handover-to-hpa";
 
 /// cert-manager's annotation naming the ClusterIssuer of an Ingress.
 pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
@@ -32,6 +36,10 @@ fn resource_of(object: &KubeObject) -> (ApiResource, bool) {
     match object {
         KubeObject::Namespace(_) => (ApiResource::erase::<Namespace>(&()), false),
         KubeObject::Secret(_) => (ApiResource::erase::<Secret>(&()), true),
+        KubeObject::ConfigMap(_) => (ApiResource::erase::<ConfigMap>(&()), true),
+        KubeObject::HorizontalPodAutoscaler(_) => {
+            (ApiResource::erase::<HorizontalPodAutoscaler>(&()), true)
+        }
         KubeObject::Deployment(_) => (ApiResource::erase::<Deployment>(&()), true),
         KubeObject::StatefulSet(_) => (ApiResource::erase::<StatefulSet>(&()), true),
         KubeObject::Service(_) => (ApiResource::erase::<Service>(&()), true),
@@ -39,14 +47,17 @@ fn resource_of(object: &KubeObject) -> (ApiResource, bool) {
     }
 }
 
-/// The kinds a release is made of, in the order they are pruned.
-fn release_kinds() -> [ApiResource; 5] {
+/// The kinds a release is made of, in the order they are pruned and
+/// removed (an autoscaler before what it scales).
+pub(super) fn release_kinds() -> [ApiResource; 7] {
     [
+        ApiResource::erase::<HorizontalPodAutoscaler>(&()),
         ApiResource::erase::<Ingress>(&()),
         ApiResource::erase::<Service>(&()),
         ApiResource::erase::<Deployment>(&()),
         ApiResource::erase::<StatefulSet>(&()),
         ApiResource::erase::<Secret>(&()),
+        ApiResource::erase::<ConfigMap>(&()),
     ]
 }
 
@@ -98,8 +109,17 @@ impl KubernetesExecutor {
             format!("the Ingresses of {release}"),
         );
         let before = self.list::<Ingress>(ns, &params, &what);
-        let (_, before, scaled) =
+        let (_, before, mut scaled) =
             futures_util::future::try_join3(checks, before, self.autoscaled(ns)).await?;
+        // The autoscalers this revision brings own their workloads' counts
+        // from this apply on.
+        scaled.extend(work.objects.iter().filter_map(|o| match o {
+            KubeObject::HorizontalPodAutoscaler(h) => Some((
+                h.spec.scale_target_ref.kind.clone(),
+                h.spec.scale_target_ref.name.clone(),
+            )),
+            _ => None,
+        }));
         // The namespace first, then the Secrets the pods read, then the
         // rest together.
         let stage = |o: &KubeObject| match o {
@@ -168,6 +188,7 @@ impl KubernetesExecutor {
             if let Some(spec) = body.get_mut("spec").and_then(|s| s.as_object_mut()) {
                 spec.remove("replicas");
             }
+            self.hand_over_replicas(&api, object).await?;
             note = Some(format!(
                 "replicas of {} {} left to its HorizontalPodAutoscaler",
                 object.kind(),
@@ -280,6 +301,56 @@ impl KubernetesExecutor {
             }
         }
         Ok(())
+    }
+
+    /// Before deckhand stops applying a workload's `replicas` (an HPA owns
+    /// them now), the count running is applied under a second field manager,
+    /// [`HANDOVER_MANAGER`], so that dropping deckhand's claim leaves it in
+    /// place instead of resetting it to 1 (Kubernetes' documented handover
+    /// to an autoscaler with server-side apply); the HPA controller's own
+    /// writes then take it from there. Nothing to hand over for a workload
+    /// that does not exist yet; a conflict means the HPA already owns the
+    /// count with another value, which is what is wanted.
+    async fn hand_over_replicas(
+        &self,
+        api: &Api<DynamicObject>,
+        object: &KubeObject,
+    ) -> Result<(), ExecError> {
+        let doing = format!("reading {} {}", object.kind(), object.name());
+        let live = match api.get_opt(object.name()).await {
+            Ok(live) => live,
+            Err(err) => return Err(kube_error(&self.server, &doing, err)),
+        };
+        let Some(replicas) = live.and_then(|l| l.data["spec"]["replicas"].as_i64()) else {
+            return Ok(());
+        };
+        let json = object.to_json();
+        let body = serde_json::json!({
+            "apiVersion": json["apiVersion"],
+            "kind": json["kind"],
+            "metadata": {"name": object.name()},
+            "spec": {"replicas": replicas},
+        });
+        match api
+            .patch(
+                object.name(),
+                &PatchParams::apply(HANDOVER_MANAGER),
+                &Patch::Apply(&body),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+            Err(err) => Err(kube_error(
+                &self.server,
+                &format!(
+                    "handing the replicas of {} {} over to its HorizontalPodAutoscaler",
+                    object.kind(),
+                    object.name()
+                ),
+                err,
+            )),
+        }
     }
 
     /// (kind, name) of the workloads a HorizontalPodAutoscaler scales.

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -42,7 +43,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Deleted, ExecError, Executor, LiveComponent, LiveStatus, ReleaseTarget, ReleaseWork};
+use super::{
+    Deleted, ExecError, Executor, LiveAutoscaler, LiveComponent, LiveStatus, ReleaseTarget,
+    ReleaseWork,
+};
 use crate::render::kubernetes::{KubeObject, MANAGER};
 use readiness::{Grace, Persistence, Problem, Verdict};
 
@@ -495,13 +499,7 @@ impl Executor for KubernetesExecutor {
             )
             .await?;
         let tls = apply::tls_secret_names(ingresses.iter());
-        for resource in [
-            ApiResource::erase::<Ingress>(&()),
-            ApiResource::erase::<Service>(&()),
-            ApiResource::erase::<Deployment>(&()),
-            ApiResource::erase::<StatefulSet>(&()),
-            ApiResource::erase::<Secret>(&()),
-        ] {
+        for resource in apply::release_kinds() {
             deleted
                 .removed
                 .extend(self.delete_kind(resource, ns, release).await?);
@@ -544,6 +542,35 @@ impl Executor for KubernetesExecutor {
         let deployments: Vec<Deployment> = self.list(ns, &params, &doing).await?;
         let statefulsets: Vec<StatefulSet> = self.list(ns, &params, &doing).await?;
         let pods = self.pods(ns, &target.release).await?;
+        let autoscalers: Vec<HorizontalPodAutoscaler> = self.list(ns, &params, &doing).await?;
+        let autoscaler_of = |kind: &str, name: Option<&String>| {
+            autoscalers
+                .iter()
+                .find(|h| {
+                    h.spec.scale_target_ref.kind == kind
+                        && Some(&h.spec.scale_target_ref.name) == name
+                })
+                .map(|h| LiveAutoscaler {
+                    name: h.metadata.name.clone().unwrap_or_default(),
+                    min: h.spec.min_replicas.unwrap_or(1).max(0) as u32,
+                    max: h.spec.max_replicas.max(0) as u32,
+                    current: h
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.current_replicas)
+                        .unwrap_or(0)
+                        .max(0) as u32,
+                    desired: h.status.as_ref().map_or(0, |s| s.desired_replicas.max(0)) as u32,
+                    cpu_percent: h
+                        .spec
+                        .metrics
+                        .iter()
+                        .flatten()
+                        .filter_map(|m| m.resource.as_ref()?.target.average_utilization)
+                        .next()
+                        .map(|c| c.max(0) as u32),
+                })
+        };
         let problems: Vec<Problem> = pods
             .iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -564,22 +591,27 @@ impl Executor for KubernetesExecutor {
                 desired: desired.unwrap_or(1).max(0) as u32,
                 problem: problem_of(&component),
                 name: component,
+                autoscaler: None,
             }
         };
         let mut components = Vec::new();
         for d in &deployments {
-            components.push(live(
+            let mut component = live(
                 &d.metadata,
                 d.status.as_ref().and_then(|s| s.available_replicas),
                 d.spec.replicas,
-            ));
+            );
+            component.autoscaler = autoscaler_of("Deployment", d.metadata.name.as_ref());
+            components.push(component);
         }
         for s in &statefulsets {
-            components.push(live(
+            let mut component = live(
                 &s.metadata,
                 s.status.as_ref().and_then(|s| s.ready_replicas),
                 s.spec.replicas,
-            ));
+            );
+            component.autoscaler = autoscaler_of("StatefulSet", s.metadata.name.as_ref());
+            components.push(component);
         }
         Ok(LiveStatus {
             found: !components.is_empty(),

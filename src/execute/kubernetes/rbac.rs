@@ -62,18 +62,14 @@ const READ: &[&str] = &["get", "list", "watch"];
 pub fn namespaced_rules() -> Vec<PolicyRule> {
     vec![
         // What it renders: applied, watched, pruned and removed.
-        rule(&[""], &["secrets", "services"], MANAGE),
+        rule(&[""], &["secrets", "services", "configmaps"], MANAGE),
         rule(&["apps"], &["deployments", "statefulsets"], MANAGE),
         rule(&["networking.k8s.io"], &["ingresses"], MANAGE),
         // Readiness by revision, and the reasons it is not coming.
         rule(&["apps"], &["replicasets"], &["get", "list"]),
         rule(&[""], &["events"], &["get", "list"]),
         rule(&[""], &["persistentvolumeclaims"], READ),
-        rule(
-            &["autoscaling"],
-            &["horizontalpodautoscalers"],
-            &["get", "list"],
-        ),
+        rule(&["autoscaling"], &["horizontalpodautoscalers"], MANAGE),
         // Pods are read, and deleted only for a StatefulSet's forced rollback.
         rule(&[""], &["pods"], &["get", "list", "watch", "delete"]),
     ]
