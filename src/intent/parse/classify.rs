@@ -250,7 +250,14 @@ pub fn classify(tokens: &[Token], vocabulary: &Vocabulary, releases: &[String]) 
                 joined.remove(token.lower.len());
                 name = vocabulary.spellings.get(&joined);
             }
-            if let Some(name) = name {
+            // "status grafana prometheus": two applications, not the stack
+            // named after both ("the prometheus grafana stack" is the stack).
+            let two_apps = vocabulary.spellings.contains_key(&token.lower)
+                && vocabulary.spellings.contains_key(&next.lower)
+                && !tokens
+                    .get(i + 2)
+                    .is_some_and(|t| matches!(t.lower.as_str(), "stack" | "stacks"));
+            if let Some(name) = name.filter(|_| !two_apps) {
                 words.push(word_of(
                     tokens,
                     i,

@@ -122,6 +122,11 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["instead", "of"], Lex::InsteadOf),
     (&["rather", "than"], Lex::InsteadOf),
     (&["so", "that"], Lex::Subordinate),
+    // "following a review of our monitoring stack, …": what came before
+    (&["following", "a"], Lex::Subordinate),
+    (&["following", "an"], Lex::Subordinate),
+    (&["following", "the"], Lex::Subordinate),
+    (&["following", "our"], Lex::Subordinate),
     (&["like", "we"], Lex::Subordinate),
     (&["like", "i"], Lex::Subordinate),
     (&["as", "we"], Lex::Subordinate),
