@@ -723,7 +723,9 @@ fn progress_line(event: &EventRecord) -> Option<String> {
         .then(|| format!("{release}: {} — {}", event.status, event.message));
     }
     match (event.step.as_str(), event.status.as_str()) {
-        ("deploy", "waited") | ("rollback", _) | ("approval", _) => Some(event.message.clone()),
+        ("deploy", "waited") | ("rollback", _) | ("approval", _) | ("strategy", _) => {
+            Some(event.message.clone())
+        }
         _ => None,
     }
 }

@@ -330,12 +330,6 @@ pub fn prepare(
     )?;
 
     // Understood, not yet done: refused with the reason, never ignored.
-    if let Some(strategy) = &intent.strategy {
-        return Ok(Err(refuse(format!(
-            "the {} strategy is not available yet: upgrade without it (a plain apply that rolls back when the new revision fails)",
-            strategy.name()
-        ))));
-    }
     if intent.parameters.autoscale.is_some() {
         return Ok(Err(refuse(
             "autoscaling is not available yet: scale to a fixed number of replicas".to_string(),
@@ -343,9 +337,13 @@ pub fn prepare(
     }
     let outcome = match intent.action {
         Action::Promote | Action::Abort => {
+            // Words for a running rollout are carried out when they are
+            // understood ([`super::strategy::control`]), never planned.
             return Ok(Err(refuse(format!(
-                "there is no canary to {}: no upgrade waits between stages",
-                intent.action
+                "{} steers a canary or blue-green upgrade while it runs; say it again (\"{} {}\") while one runs",
+                intent.action,
+                intent.action,
+                intent.applications.join(" and ")
             ))));
         }
         Action::Status => super::status::prepare(&mut cx, intent),

@@ -1,0 +1,46 @@
+//! The pods a delivery stage validates (a canary's, green's), read by label
+//! selector: Ready as the kubelet reports it (on a real node, the
+//! blueprint's HTTP, TCP or command readiness probe passing), container
+//! restarts, and why a pod is not ready in the cluster's words.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+
+use super::{KubernetesExecutor, readiness};
+use crate::execute::{ExecError, PodHealth};
+
+impl KubernetesExecutor {
+    pub(super) async fn pods_matching(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<PodHealth>, ExecError> {
+        let pods: Vec<Pod> = self
+            .list(
+                namespace,
+                &ListParams::default().labels(selector),
+                &format!("the pods {selector}"),
+            )
+            .await?;
+        Ok(pods
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(|pod| PodHealth {
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                ready: readiness::pod_ready(pod),
+                restarts: pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.restart_count.max(0) as u32)
+                    .sum(),
+                problem: readiness::pod_problems(pod, &self.grace)
+                    .into_iter()
+                    .next()
+                    .map(|p| p.reason),
+            })
+            .collect())
+    }
+}
