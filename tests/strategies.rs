@@ -3,7 +3,7 @@
 //! directory, nothing mocked): every refusal names the strategy and says
 //! why. The strategies themselves run on the real test control plane
 //! (`tests/kube_strategies.rs`) and on the real Docker Engine
-//! (`tests/docker.rs`).
+//! (`tests/docker_strategies.rs`).
 
 mod common;
 

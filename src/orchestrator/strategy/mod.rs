@@ -4,6 +4,9 @@
 //! [`blue_green`]; rolling and recreate are fields of the new revision's
 //! Deployments and run as a plain apply), and steered while they run
 //! ([`control`]: promote, pause, abort, by intent id or by release).
+//! On Compose, recreate is what `docker compose up` does and blue-green is
+//! a second project validated beside the first ([`compose_blue_green`]);
+//! canary and rolling are refused with the reason.
 //!
 //! Every stage is an event of the upgrade's intent (step `strategy`), so
 //! the API, server-sent events and chat progress show it with its
@@ -15,6 +18,7 @@
 
 mod blue_green;
 mod canary;
+mod compose_blue_green;
 pub mod control;
 
 use std::collections::HashMap;
@@ -75,9 +79,18 @@ pub(super) fn prepare(
             ));
         }
         (true, Strategy::BlueGreen {}) => {
-            return Err(refuse(
-                "blue-green on Compose (a second project, then the published port moved) is not built yet: upgrade with recreate or without a strategy",
-            ));
+            let stateful: Vec<&str> = plan
+                .releases
+                .iter()
+                .filter(|r| r.requested && r.components.iter().any(|c| !c.volumes.is_empty()))
+                .map(|r| r.release.as_str())
+                .collect();
+            if !stateful.is_empty() {
+                return Err(refuse(format!(
+                    "{} keeps its data in volumes that a second project of the new version cannot share safely, so blue-green cannot run beside it on Compose: upgrade with recreate or without a strategy",
+                    stateful.join(", ")
+                )));
+            }
         }
         _ => {}
     }
@@ -135,14 +148,34 @@ pub(super) fn prepare(
     }
     let mut rollout = RolloutPlan::new(&strategy, timing, replicas).map_err(refuse)?;
     if compose {
-        rollout.stages = vec![crate::rollout::Stage {
-            name: "recreate".into(),
-            percent: None,
-            description: "docker compose up stops each changed container, then starts its replacement (a short outage; no two versions at once)".into(),
-        }];
+        rollout.stages = compose_stages(&strategy, &rollout.timing);
     }
     plan.rollout = Some(rollout);
     Ok(())
+}
+
+/// The stages of a strategy on Compose (recreate or blue-green).
+fn compose_stages(strategy: &Strategy, timing: &Timing) -> Vec<crate::rollout::Stage> {
+    let stage = |name: &str, description: String| crate::rollout::Stage {
+        name: name.into(),
+        percent: None,
+        description,
+    };
+    if let Strategy::BlueGreen {} = strategy {
+        return vec![
+            stage("green", format!(
+                "the new version starts as a second project (<project>-green) on a free temporary port while blue keeps serving; validated for {} s, checked every {} s: its containers running and healthy, no restarts",
+                timing.stage_seconds,
+                timing.interval().as_secs()
+            )),
+            stage("switch", "green's project is removed and the release's project takes the new version on its published port (docker compose up recreates its containers: the port moves with a short gap)".into()),
+            stage("note", "Compose cannot keep blue for an instant switch back (a container's ports are fixed when it is created): after the switch, going back is a rollback".into()),
+        ];
+    }
+    vec![stage(
+        "recreate",
+        "docker compose up stops each changed container, then starts its replacement (a short outage; no two versions at once)".into(),
+    )]
 }
 
 /// The objects a stored revision applied.
@@ -440,6 +473,28 @@ impl Orchestrator {
                 .await;
         }
         let before = before.expect("checked above");
+        if plan.platform == crate::intent::Platform::Compose {
+            let (signals, registered) = self.rollouts.register(
+                run.id,
+                &plan.namespace,
+                &release.release,
+                rollout.strategy.name(),
+            );
+            let mut steering = Steering {
+                signals,
+                pause_asked: None,
+            };
+            self.run_compose_blue_green(run, &mut steering, release, before, &timing)
+                .await?;
+            drop(registered);
+            return match self.intent(run.id).await {
+                Ok(record) if !record.status.is_terminal() => {
+                    self.apply_releases(run, &HashMap::new(), previous, atomic)
+                        .await
+                }
+                _ => Ok(()),
+            };
+        }
         let old = match stored_objects(before) {
             Ok(objects) => objects,
             Err(message) => return self.fail(run.id, message, vec![]).await,
