@@ -76,6 +76,26 @@ fn a_healthy_canary_promotes_through_every_stage() {
     }
     let stages = planned["plan"]["rollout"]["stages"].as_array().unwrap();
     assert_eq!(stages.len(), 4, "{}", planned["plan"]["rollout"]);
+    // The CLI shows the same stages before it asks (not a terminal here,
+    // so it asks nobody and changes nothing).
+    let kubeconfig = cluster.deckhand_kubeconfig.to_str().unwrap().to_string();
+    let (db, data) = (server.db(), server.data());
+    let cli = common::run_with_env(
+        &["chat", "upgrade nginx to 1.30 as a canary on k8s"],
+        None,
+        &[
+            ("DECKHAND_DB", db.to_str().unwrap()),
+            ("DECKHAND_DATA_DIR", data.to_str().unwrap()),
+            ("DECKHAND_KUBECONFIG", &kubeconfig),
+            ("DECKHAND_NAMESPACE", &ns),
+        ],
+    );
+    let shown = common::stdout(&cli);
+    assert!(
+        shown.contains("Strategy: canary") && shown.contains("stage 2 of 4 (25%)"),
+        "{shown}\n{}",
+        common::stderr(&cli)
+    );
 
     let id = start(&server, "upgrade nginx to 1.30 as a canary on k8s", options);
     // While stage 1 runs: 3 stable pods and a canary Deployment of 1.30.
