@@ -118,8 +118,22 @@ fn a_healthy_canary_promotes_through_every_stage() {
     let done = server.wait_for_within(&id, &["completed", "failed", "cancelled"], LIMIT);
     assert_eq!(done["status"], "completed", "{}", done["error"]);
     let events = strategy_events(&done);
-    let validated = events.iter().filter(|(s, _)| s == "validated").count();
-    assert_eq!(validated, 3, "{events:#?}");
+    let validated: Vec<&String> = events
+        .iter()
+        .filter(|(s, _)| s == "validated")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(validated.len(), 3, "{events:#?}");
+    // The endpoint slice controller's view: the Service sends traffic to
+    // the canary's pods (1, 1, then 2 of them) beside the stable ones.
+    for (message, canary, stable) in [(validated[0], 1, 3), (validated[2], 2, 2)] {
+        assert!(
+            message.contains(&format!(
+                "routes to these {canary} pod(s) and {stable} other(s)"
+            )),
+            "{message}"
+        );
+    }
     for percent in ["(5%)", "(25%)", "(50%)", "(100%)"] {
         assert!(
             events
@@ -264,7 +278,14 @@ fn blue_green_switches_and_switches_back() {
         "upgrade nginx to 1.30 with blue-green on k8s",
         options.clone(),
     );
-    server.wait_for_event(&id, Some("strategy"), "switched", LIMIT);
+    let switched = server.wait_for_event(&id, Some("strategy"), "switched", LIMIT);
+    assert!(
+        switched["message"]
+            .as_str()
+            .unwrap()
+            .contains("Service nginx routes to these 2 pod(s) only"),
+        "{switched}"
+    );
     assert_eq!(selector_version(&cluster, &ns).as_deref(), Some("1.30"));
     assert_eq!(
         image(&cluster, "Deployment", &ns, "nginx-nginx"),
@@ -280,8 +301,14 @@ fn blue_green_switches_and_switches_back() {
     let done = server.wait_for_within(&id, &["completed", "failed", "cancelled"], LIMIT);
     assert_eq!(done["status"], "cancelled", "{done}");
     let events = strategy_events(&done);
+    let back = events.iter().find(|(s, _)| s == "switched_back");
     assert!(
-        events.iter().any(|(s, _)| s == "switched_back"),
+        back.is_some_and(|(_, m)| m.contains("routes to these 2 pod(s) only")),
+        "{events:#?}"
+    );
+    let validated = events.iter().find(|(s, _)| s == "validated");
+    assert!(
+        validated.is_some_and(|(_, m)| m.contains("blue still serves")),
         "{events:#?}"
     );
     assert_eq!(

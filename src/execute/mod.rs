@@ -146,6 +146,15 @@ pub trait Executor: Send + Sync {
             self.name()
         )))
     }
+    /// The pods a Service sends traffic to now (its ready endpoints, by pod
+    /// name). Engines without Services say so.
+    async fn routed_pods(&self, namespace: &str, service: &str) -> Result<Vec<String>, ExecError> {
+        let _ = (namespace, service);
+        Err(ExecError::Failed(format!(
+            "the {} executor has no Services whose endpoints a stage could check",
+            self.name()
+        )))
+    }
 }
 
 /// One pod as a stage's validation sees it.

@@ -166,6 +166,35 @@ pub fn changed_deployments(old: &[KubeObject], new: &[KubeObject]) -> Vec<String
         .collect()
 }
 
+/// The Services that route to the changed Deployments' pods (by the
+/// component their selector names): where a stage checks the traffic goes.
+pub fn routing_services(old: &[KubeObject], new: &[KubeObject]) -> Vec<String> {
+    let changed = changed_deployments(old, new);
+    let component = |labels: Option<&BTreeMap<String, String>>| {
+        labels
+            .and_then(|l| l.get("app.kubernetes.io/component"))
+            .cloned()
+    };
+    let components: Vec<String> = deployments(new)
+        .filter(|d| {
+            d.metadata
+                .name
+                .as_ref()
+                .is_some_and(|n| changed.contains(n))
+        })
+        .filter_map(|d| component(d.metadata.labels.as_ref()))
+        .collect();
+    new.iter()
+        .filter_map(|o| match o {
+            KubeObject::Service(s) => {
+                let selected = component(s.spec.as_ref().and_then(|s| s.selector.as_ref()))?;
+                components.contains(&selected).then(|| o.name().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A copy of `deployment` named `<name>-<track>`, labelled and selecting
 /// `deckhand.io/track: <track>`, with `replicas`.
 fn tracked(deployment: &Deployment, track: &str, replicas: u32) -> Deployment {

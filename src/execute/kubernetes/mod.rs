@@ -597,4 +597,8 @@ impl Executor for KubernetesExecutor {
     ) -> Result<Vec<super::PodHealth>, ExecError> {
         self.pods_matching(namespace, selector).await
     }
+
+    async fn routed_pods(&self, namespace: &str, service: &str) -> Result<Vec<String>, ExecError> {
+        self.service_endpoints(namespace, service).await
+    }
 }

@@ -23,6 +23,16 @@ use crate::rollout::kubernetes::{BlueGreenPhase, TRACK_LABEL, blue_green_stage, 
 use crate::store::StoreError;
 use crate::store::releases::RevisionRecord;
 
+/// What a switch back needs: blue's objects, the objects with green still
+/// running, blue's pods, and why.
+struct Back<'a> {
+    old: Vec<KubeObject>,
+    green: Vec<KubeObject>,
+    blue_pods: &'a str,
+    why: String,
+    by_person: bool,
+}
+
 impl Orchestrator {
     /// Pin, green, switch, then wait to retire or switch back; returns with
     /// the intent ended (gone back) or still deploying (retire now).
@@ -51,6 +61,11 @@ impl Orchestrator {
         let blue = version_of(&old).unwrap_or_default();
         let green_version = version_of(&new).unwrap_or_default();
         let expected = crate::rollout::kubernetes::changed_replicas(&old, &new);
+        let services = crate::rollout::kubernetes::routing_services(&old, &new);
+        let blue_pods = format!(
+            "app.kubernetes.io/instance={},app.kubernetes.io/version={blue}",
+            release.release
+        );
 
         // Pin: the Services select blue only.
         self.stage_event(
@@ -128,13 +143,23 @@ impl Orchestrator {
             .await
         {
             Held::Passed(checked) | Held::Promoted { checked, .. } => {
-                self.stage_event(
-                    id,
-                    "validated",
-                    format!("green validated: {checked}"),
-                    Some(validating.elapsed()),
-                )
-                .await?
+                // Green runs, and no request reaches it yet.
+                match self.check_routing(run, &services, &blue_pods, true).await {
+                    Ok(routed) => {
+                        self.stage_event(
+                            id,
+                            "validated",
+                            format!("green validated: {checked}; blue still serves: {routed}"),
+                            Some(validating.elapsed()),
+                        )
+                        .await?
+                    }
+                    Err(why) => {
+                        let reason = format!("before the switch: {why}");
+                        self.stage_event(id, "failed", reason.clone(), None).await?;
+                        return self.go_back(run, release, before, old, reason, false).await;
+                    }
+                }
             }
             Held::Failed(why) => {
                 let reason = format!("green failed its validation: {why}");
@@ -171,11 +196,25 @@ impl Orchestrator {
                 .go_back(run, release, before, old, reason, by_person)
                 .await;
         }
+        let routed = match self.check_routing(run, &services, &selector, true).await {
+            Ok(routed) => routed,
+            Err(why) => {
+                let reason = format!("the switch did not take: {why}");
+                let back = Back {
+                    old,
+                    green,
+                    blue_pods: &blue_pods,
+                    why: reason,
+                    by_person: false,
+                };
+                return self.switch_back(run, release, before, back).await;
+            }
+        };
         self.stage_event(
             id,
             "switched",
             format!(
-                "switch: the Services of {} select version {green_version} (green); blue ({blue}) keeps running for an instant switch back: abort (POST /api/orchestration/intents/{id}/abort, or \"abort the {} upgrade\") switches back; promote, or {} s, retires blue",
+                "switch: the Services of {} select version {green_version} (green; {routed}); blue ({blue}) keeps running for an instant switch back: abort (POST /api/orchestration/intents/{id}/abort, or \"abort the {} upgrade\") switches back; promote, or {} s, retires blue",
                 release.release, release.release, timing.retire_after_seconds
             ),
             Some(started.elapsed()),
@@ -190,14 +229,26 @@ impl Orchestrator {
             Word::Promote(by) => format!("promoted by {by}"),
             Word::Elapsed => format!("kept for {} s", timing.retire_after_seconds),
             Word::Abort(by) => {
-                return self
-                    .switch_back(run, release, before, old, green, format!("aborted by {by}"))
-                    .await;
+                let why = format!("aborted by {by}");
+                let back = Back {
+                    old,
+                    green,
+                    blue_pods: &blue_pods,
+                    why,
+                    by_person: true,
+                };
+                return self.switch_back(run, release, before, back).await;
             }
             Word::Cancelled => {
-                return self
-                    .switch_back(run, release, before, old, green, "cancelled".into())
-                    .await;
+                let why = "cancelled".to_string();
+                let back = Back {
+                    old,
+                    green,
+                    blue_pods: &blue_pods,
+                    why,
+                    by_person: true,
+                };
+                return self.switch_back(run, release, before, back).await;
             }
         };
         self.stage_event(
@@ -246,26 +297,46 @@ impl Orchestrator {
         .await
     }
 
-    /// Moves the Services back to blue at once, then removes green.
+    /// Moves the Services back to blue at once (and checks they route to
+    /// blue's pods only), then removes green.
     async fn switch_back(
         &self,
         run: &Run<'_>,
         release: &RenderedRelease,
         before: &RevisionRecord,
-        old: Vec<KubeObject>,
-        green: Vec<KubeObject>,
-        why: String,
+        back: Back<'_>,
     ) -> Result<(), StoreError> {
+        let Back {
+            old,
+            green,
+            blue_pods,
+            why,
+            by_person,
+        } = back;
         let started = Instant::now();
-        let back = tokio_util::sync::CancellationToken::new();
+        let token = tokio_util::sync::CancellationToken::new();
+        let services = crate::rollout::kubernetes::routing_services(&old, &green);
         let message = match self
-            .apply_stage(run, release, green, before.number + 1, "switch-back", &back)
+            .apply_stage(
+                run,
+                release,
+                green,
+                before.number + 1,
+                "switch-back",
+                &token,
+            )
             .await
         {
-            Ok(_) => format!(
-                "switched back: the Services of {} select blue (revision {}) again",
-                release.release, before.number
-            ),
+            Ok(_) => {
+                let routed = self
+                    .check_routing(run, &services, blue_pods, true)
+                    .await
+                    .unwrap_or_else(|why| format!("but {why}"));
+                format!(
+                    "switched back: the Services of {} select blue (revision {}) again; {routed}",
+                    release.release, before.number
+                )
+            }
             Err(err) => format!("switching back failed: {err}"),
         };
         self.stage_event(
@@ -275,7 +346,14 @@ impl Orchestrator {
             Some(started.elapsed()),
         )
         .await?;
-        self.go_back(run, release, before, old, format!("{why}; {message}"), true)
-            .await
+        self.go_back(
+            run,
+            release,
+            before,
+            old,
+            format!("{why}; {message}"),
+            by_person,
+        )
+        .await
     }
 }

@@ -47,6 +47,7 @@ impl Orchestrator {
             release.release
         );
         let revision = before.number + 1;
+        let services = crate::rollout::kubernetes::routing_services(&old, &new);
         for (index, stage) in stages.iter().enumerate() {
             let percent = stage.percent.unwrap_or(100);
             if percent >= 100 {
@@ -115,10 +116,20 @@ impl Orchestrator {
                 }
             }
             let validating = Instant::now();
-            match self
+            let held = match self
                 .hold_stage(run, steering, &selector, expected, timing)
                 .await
             {
+                // The traffic really reaches the canary.
+                Held::Passed(checked) => {
+                    match self.check_routing(run, &services, &selector, false).await {
+                        Ok(routed) => Held::Passed(format!("{checked}; {routed}")),
+                        Err(why) => Held::Failed(why),
+                    }
+                }
+                other => other,
+            };
+            match held {
                 Held::Passed(checked) => {
                     self.stage_event(
                         id,

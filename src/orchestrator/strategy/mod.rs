@@ -21,7 +21,7 @@ mod canary;
 mod compose_blue_green;
 pub mod control;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -177,6 +177,10 @@ fn compose_stages(strategy: &Strategy, timing: &Timing) -> Vec<crate::rollout::S
         "docker compose up stops each changed container, then starts its replacement (a short outage; no two versions at once)".into(),
     )]
 }
+
+/// How long a Service may take to route as a stage expects (the endpoint
+/// slice controller batches its updates, usually within a second).
+const ROUTING_LIMIT: Duration = Duration::from_secs(15);
 
 /// The objects a stored revision applied.
 fn stored_objects(revision: &RevisionRecord) -> Result<Vec<KubeObject>, String> {
@@ -344,6 +348,74 @@ impl Orchestrator {
                     None => {}
                 },
             }
+        }
+    }
+
+    /// Waits (at most `limit`) until `services` route to every Ready pod
+    /// `selector` names and, with `only`, to no other pod (the endpoint
+    /// slice controller's view, so the traffic really goes there). What
+    /// they route to, or why not.
+    async fn check_routing(
+        &self,
+        run: &Run<'_>,
+        services: &[String],
+        selector: &str,
+        only: bool,
+    ) -> Result<String, String> {
+        if services.is_empty() {
+            return Ok("no Service routes to these pods".into());
+        }
+        let ns = &run.plan.namespace;
+        let deadline = Instant::now() + ROUTING_LIMIT;
+        loop {
+            let wanted: BTreeSet<String> = run
+                .executor
+                .pod_health(ns, selector)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|p| p.ready)
+                .map(|p| p.name)
+                .collect();
+            let mut routed = BTreeSet::new();
+            for service in services {
+                routed.extend(
+                    run.executor
+                        .routed_pods(ns, service)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let missing: Vec<&String> = wanted.difference(&routed).collect();
+            let others = routed.difference(&wanted).count();
+            let names = services.join(", ");
+            if !wanted.is_empty() && missing.is_empty() && (!only || others == 0) {
+                return Ok(if only {
+                    format!(
+                        "Service {names} routes to these {} pod(s) only",
+                        wanted.len()
+                    )
+                } else {
+                    format!(
+                        "Service {names} routes to these {} pod(s) and {others} other(s)",
+                        wanted.len()
+                    )
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "after {} s Service {names} does not route as it should ({selector}): {} pod(s) ready, {} not routed{}",
+                    ROUTING_LIMIT.as_secs(),
+                    wanted.len(),
+                    missing.len(),
+                    if only {
+                        format!(", {others} other pod(s) still routed")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
