@@ -94,7 +94,7 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
     if !docker_ready() {
         return;
     }
-    let (blue, green) = ("dh-bg_published", "dh-bg_published-green");
+    let (blue, green) = ("dh-bg_served", "dh-bg_served-green");
     clean(blue);
     clean(green);
     let blueprints = common::root().join("tests/blueprints");
@@ -115,7 +115,7 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
         intent["id"].as_str().unwrap().to_string()
     };
     let id = run(
-        "install published version 1.36 on docker in namespace dh-bg",
+        "install served version 1.36 on docker in namespace dh-bg",
         json!({}),
     );
     let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(90));
@@ -129,7 +129,7 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
     assert_eq!(before.len(), 1, "{before:?}");
 
     let id = run(
-        "upgrade published to 1.35 with blue-green on docker in namespace dh-bg",
+        "upgrade served to 1.35 with blue-green on docker in namespace dh-bg",
         json!({"strategy": {"stage_seconds": 3, "interval_seconds": 1}}),
     );
     // Green healthy: blue is the same container, still answering.
@@ -145,7 +145,16 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
     assert!(serves(port), "blue serves while green is validated");
 
     // The switch: measure how long the port does not answer.
-    server.wait_for_event(&id, Some("strategy"), "validated", Duration::from_secs(60));
+    let validated =
+        server.wait_for_event(&id, Some("strategy"), "validated", Duration::from_secs(60));
+    // deckhand itself asked green's trial port for the blueprint's HTTP path.
+    let message = validated["message"].as_str().unwrap();
+    assert!(
+        message.contains("HTTP GET http://127.0.0.1:")
+            && message.contains("/index.html: 200")
+            && message.contains("latency mean"),
+        "{message}"
+    );
     let mut longest = Duration::ZERO;
     let mut down_since: Option<Instant> = None;
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -184,7 +193,7 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
     assert!(containers(green).is_empty(), "green's project is gone");
 
     let id = run(
-        "remove published on docker in namespace dh-bg",
+        "remove served on docker in namespace dh-bg",
         json!({"delete_data": true}),
     );
     server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(60));

@@ -139,7 +139,7 @@ impl Orchestrator {
         );
         let validating = Instant::now();
         match self
-            .hold_stage(run, steering, &selector, expected, timing)
+            .hold_stage(run, steering, &selector, expected, timing, None)
             .await
         {
             Held::Passed(checked) | Held::Promoted { checked, .. } => {

@@ -117,7 +117,7 @@ impl Orchestrator {
             }
             let validating = Instant::now();
             let held = match self
-                .hold_stage(run, steering, &selector, expected, timing)
+                .hold_stage(run, steering, &selector, expected, timing, None)
                 .await
             {
                 // The traffic really reaches the canary.

@@ -4,11 +4,13 @@
 //! publishing on a free temporary port, while blue keeps serving on the
 //! release's port. Green is waited for (the engine's health) and validated
 //! like a canary stage (containers running and healthy, no restarts, for
-//! the stage's time). Then green's project is removed and the release's
-//! own project takes the new version on its published port (`docker
-//! compose up` recreates its containers: the port moves with a short gap
-//! while the new container starts, because Docker fixes a container's
-//! ports when it is created). A failure, an abort or a cancel before that
+//! the stage's time), and deckhand itself sends the exposed component's
+//! check to the trial port every interval: its HTTP path (status below
+//! 400, latency reported) or a TCP connection. Then green's project is
+//! removed and the release's own project takes the new version on its
+//! published port (`docker compose up` recreates its containers: the port
+//! moves with a short gap while the new container starts, because Docker
+//! fixes a container's ports when it is created). A failure, an abort or a cancel before that
 //! removes green and leaves blue as it was.
 //!
 //! What Compose cannot do: keep blue for an instant switch back. Once the
@@ -17,7 +19,7 @@
 
 use std::time::Instant;
 
-use super::{Held, Steering};
+use super::{Held, Probe, Steering};
 use crate::execute::{self, ExecError, ReleaseTarget, ReleaseWork};
 use crate::orchestrator::Orchestrator;
 use crate::orchestrator::deploy::Run;
@@ -33,6 +35,24 @@ fn free_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free host port for green: {e}"))
+}
+
+/// What deckhand itself sends to green each check, on its trial port: the
+/// exposed component's HTTP check (its path), else a TCP connection.
+fn probe(green: &RenderedRelease) -> Option<Probe> {
+    let published = green.published.as_ref()?;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], published.host_port));
+    let component = green
+        .components
+        .iter()
+        .find(|c| c.expose.as_deref() == Some(published.port_name.as_str()))?;
+    match component.readiness.as_ref().and_then(|c| c.http.as_ref()) {
+        Some(http) if http.port == published.container_port => Some(Probe::Http(format!(
+            "http://127.0.0.1:{}{}",
+            published.host_port, http.path
+        ))),
+        _ => Some(Probe::Tcp(address)),
+    }
 }
 
 impl Orchestrator {
@@ -122,6 +142,7 @@ impl Orchestrator {
                         &project,
                         green.components.len() as u32,
                         timing,
+                        probe(&green).as_ref(),
                     )
                     .await
                 {

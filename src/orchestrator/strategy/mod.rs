@@ -193,6 +193,50 @@ fn stored_objects(revision: &RevisionRecord) -> Result<Vec<KubeObject>, String> 
     crate::render::kubernetes::from_yaml(text)
 }
 
+/// A request a stage sends from deckhand itself, each check: the
+/// blueprint's HTTP check (status below 400, with its latency) or TCP check
+/// (a connection) against an address deckhand can reach.
+#[derive(Debug, Clone)]
+enum Probe {
+    Http(String),
+    Tcp(std::net::SocketAddr),
+}
+
+impl Probe {
+    /// What one request found: its description and latency, or why it failed.
+    async fn send(&self, http: &reqwest::Client) -> Result<(String, Duration), String> {
+        let started = Instant::now();
+        match self {
+            Probe::Http(url) => {
+                let answer = http
+                    .get(url)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .map_err(|e| format!("HTTP GET {url}: {e}"))?;
+                let status = answer.status();
+                if status.as_u16() >= 400 {
+                    return Err(format!("HTTP GET {url} answered {status}"));
+                }
+                Ok((
+                    format!("HTTP GET {url}: {}", status.as_u16()),
+                    started.elapsed(),
+                ))
+            }
+            Probe::Tcp(address) => {
+                tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::net::TcpStream::connect(address),
+                )
+                .await
+                .map_err(|_| format!("TCP {address}: no connection within 5 s"))?
+                .map_err(|e| format!("TCP {address}: {e}"))?;
+                Ok((format!("TCP {address}: connected"), started.elapsed()))
+            }
+        }
+    }
+}
+
 /// How a stage's validation ended.
 enum Held {
     /// The whole stage passed: what was checked.
@@ -293,11 +337,15 @@ impl Orchestrator {
         selector: &str,
         expected: u32,
         timing: &Timing,
+        probe: Option<&Probe>,
     ) -> Held {
         let started = Instant::now();
         let until = started + timing.stage();
         let mut baseline: HashMap<String, u32> = HashMap::new();
         let mut checks = 0;
+        let http = reqwest::Client::new();
+        let mut latencies: Vec<Duration> = Vec::new();
+        let mut probed = String::new();
         loop {
             let pods = match run.executor.pod_health(&run.plan.namespace, selector).await {
                 Ok(pods) => pods,
@@ -329,11 +377,28 @@ impl Orchestrator {
                     ));
                 }
             }
-            let checked = format!(
+            if let Some(probe) = probe {
+                match probe.send(&http).await {
+                    Ok((what, took)) => {
+                        probed = what;
+                        latencies.push(took);
+                    }
+                    Err(why) => return Held::Failed(why),
+                }
+            }
+            let mut checked = format!(
                 "{checks} check(s) over {:.0} s: {} pod(s) Ready, no restarts",
                 started.elapsed().as_secs_f64(),
                 pods.len()
             );
+            if let Some(slowest) = latencies.iter().max() {
+                let mean = latencies.iter().sum::<Duration>() / latencies.len() as u32;
+                checked.push_str(&format!(
+                    "; {probed} every check (latency mean {} ms, slowest {} ms)",
+                    mean.as_millis(),
+                    slowest.as_millis()
+                ));
+            }
             if Instant::now() >= until {
                 return Held::Passed(checked);
             }
