@@ -396,6 +396,19 @@ fn rolling_and_recreate_set_the_deployment_strategy() {
     assert_eq!(done["status"], "completed", "{}", done["error"]);
     let strategy = &cluster.get("Deployment", &ns, "nginx-nginx").unwrap()["spec"]["strategy"];
     assert_eq!(strategy["type"], "Recreate", "{strategy}");
+
+    // A StatefulSet cannot have a canary beside it: refused with the reason,
+    // before anything is applied.
+    let installed = run(&server, "install redis on k8s", json!({}));
+    assert_eq!(installed["status"], "completed", "{}", installed["error"]);
+    let canary = run(&server, "upgrade redis to 7.4.2 as a canary on k8s", json!({}));
+    assert_eq!(canary["status"], "failed");
+    let error = canary["error"].as_str().unwrap();
+    assert!(
+        error.contains("StatefulSet") && error.contains("ReadWriteOnce"),
+        "{error}"
+    );
+    assert_eq!(revisions(&server, &ns, "redis").len(), 1);
     assert_eq!(
         image(&cluster, "Deployment", &ns, "nginx-nginx"),
         "nginx:1.29-alpine"
