@@ -401,7 +401,11 @@ fn rolling_and_recreate_set_the_deployment_strategy() {
     // before anything is applied.
     let installed = run(&server, "install redis on k8s", json!({}));
     assert_eq!(installed["status"], "completed", "{}", installed["error"]);
-    let canary = run(&server, "upgrade redis to 7.4.2 as a canary on k8s", json!({}));
+    let canary = run(
+        &server,
+        "upgrade redis to 7.4.2 as a canary on k8s",
+        json!({}),
+    );
     assert_eq!(canary["status"], "failed");
     let error = canary["error"].as_str().unwrap();
     assert!(
@@ -414,4 +418,124 @@ fn rolling_and_recreate_set_the_deployment_strategy() {
         "nginx:1.29-alpine"
     );
     cluster.drop_namespace(&ns);
+}
+
+/// With ingress-nginx's class configured, a canary's percentages are
+/// request weights: a canary Ingress (canary-weight = the stage's percent)
+/// and a `-canary` Service route to the canary's pods, while the main
+/// Service is pinned to the stable version; all of it is gone after the
+/// promote. (The test cluster runs no ingress controller: the objects are
+/// the real API server's, the weighting itself is ingress-nginx's job.)
+#[test]
+fn a_canary_behind_ingress_nginx_is_weighted_by_requests() {
+    let Some(cluster) = cluster() else { return };
+    cluster.apply(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}),
+    );
+    let ns = cluster.namespace(
+        "canary-weight",
+        NamespaceSetup {
+            standin: &[("ready-delay", "1s")],
+            ..Default::default()
+        },
+    );
+    let server = cluster.server(&ns, &[("DECKHAND_INGRESS_CLASS", "nginx")]);
+    let installed = run(
+        &server,
+        "install nginx version 1.29 with 4 replicas and ingress on k8s",
+        json!({}),
+    );
+    assert_eq!(installed["status"], "completed", "{}", installed["error"]);
+
+    let id = start(
+        &server,
+        "upgrade nginx to 1.30 as a canary in steps of 10 50 on k8s",
+        json!({"strategy": {"stage_seconds": 1, "interval_seconds": 1, "pause": true}}),
+    );
+    let paused = server.wait_for_event(&id, Some("strategy"), "paused", LIMIT);
+    let (_, intent) = server.get(
+        &format!("/api/orchestration/intents/{id}"),
+        Some(ADMIN_TOKEN),
+    );
+    assert!(
+        intent["plan_text"]
+            .as_str()
+            .unwrap()
+            .contains("share of requests"),
+        "{}",
+        intent["plan_text"]
+    );
+    let weight = |cluster: &common::kube::Cluster| {
+        cluster.get("Ingress", &ns, "nginx-canary").unwrap()["metadata"]["annotations"]
+            ["nginx.ingress.kubernetes.io/canary-weight"]
+            .clone()
+    };
+    assert_eq!(weight(&cluster), "10", "{paused}");
+    let canary_service = cluster.get("Service", &ns, "nginx-canary").unwrap();
+    assert_eq!(
+        canary_service["spec"]["selector"]["deckhand.io/track"],
+        "canary"
+    );
+    assert_eq!(selector_of(&cluster, &ns, "nginx").as_deref(), Some("1.29"));
+    let events = strategy_events(&intent);
+    let validated = events.iter().find(|(s, _)| s == "validated").unwrap();
+    assert!(
+        validated
+            .1
+            .contains("Service nginx-canary routes to these 1 pod(s) only")
+            && validated
+                .1
+                .contains("Service nginx routes to these 3 pod(s) only"),
+        "{validated:?}"
+    );
+
+    let promote = || {
+        let (code, body) = server.post(
+            &format!("/api/orchestration/intents/{id}/promote"),
+            Some(ADMIN_TOKEN),
+            json!({}),
+        );
+        assert_eq!(code, 202, "{body}");
+    };
+    promote();
+    cluster.wait_until(LIMIT, "canary-weight 50", || weight(&cluster) == "50");
+    let done = loop {
+        let (_, intent) = server.get(
+            &format!("/api/orchestration/intents/{id}"),
+            Some(ADMIN_TOKEN),
+        );
+        if intent["status"] != "deploying" {
+            break intent;
+        }
+        let pauses = strategy_events(&intent)
+            .iter()
+            .filter(|(s, _)| s == "paused")
+            .count();
+        if pauses == 2 {
+            promote();
+            break server.wait_for_within(&id, &["completed", "failed", "cancelled"], LIMIT);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    for kind in ["Ingress", "Service", "Deployment"] {
+        assert!(
+            cluster.get(kind, &ns, "nginx-canary").is_none()
+                && cluster.get(kind, &ns, "nginx-nginx-canary").is_none(),
+            "a canary {kind} is left"
+        );
+    }
+    assert_eq!(selector_of(&cluster, &ns, "nginx"), None);
+    assert_eq!(
+        image(&cluster, "Deployment", &ns, "nginx-nginx"),
+        "nginx:1.30-alpine"
+    );
+    cluster.drop_namespace(&ns);
+}
+
+fn selector_of(cluster: &common::kube::Cluster, ns: &str, service: &str) -> Option<String> {
+    cluster.get("Service", ns, service).unwrap()["spec"]["selector"]["app.kubernetes.io/version"]
+        .as_str()
+        .map(str::to_string)
 }

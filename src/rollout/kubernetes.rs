@@ -254,12 +254,104 @@ pub struct CanaryStage {
     pub split: Vec<(String, u32, u32)>,
 }
 
+/// The ingress class whose controller weights a canary's traffic by
+/// annotation (ingress-nginx: `canary`, `canary-weight`).
+pub const WEIGHTING_CLASS: &str = "nginx";
+const CANARY_ANNOTATION: &str = "nginx.ingress.kubernetes.io/canary";
+const WEIGHT_ANNOTATION: &str = "nginx.ingress.kubernetes.io/canary-weight";
+
+/// Whether the canary's traffic is weighted by the ingress controller: the
+/// release has an Ingress and the configured class is ingress-nginx's.
+pub fn weighted_by_ingress(new: &[KubeObject], ingress_class: Option<&str>) -> bool {
+    ingress_class == Some(WEIGHTING_CLASS)
+        && new.iter().any(|o| matches!(o, KubeObject::Ingress(_)))
+}
+
+/// The name of a Service's or Ingress's canary twin.
+pub fn canary_name(name: &str) -> String {
+    format!("{name}-canary")
+}
+
+/// Traffic weighted by ingress-nginx: the routing Services select the
+/// stable version only (pinned by version label, no pod restarts), a
+/// `<service>-canary` Service selects the canary's pods, and a
+/// `<ingress>-canary` Ingress with the same rules sends `percent` of the
+/// requests to it (no TLS section of its own: the main Ingress's serves).
+fn weigh_traffic(
+    objects: &mut Vec<KubeObject>,
+    old: &[KubeObject],
+    new: &[KubeObject],
+    percent: u32,
+) {
+    let services = routing_services(old, new);
+    let stable = version_of(old).unwrap_or_default();
+    let mut twins = Vec::new();
+    for object in objects.iter_mut() {
+        match object {
+            KubeObject::Service(s)
+                if services.iter().any(|n| Some(n) == s.metadata.name.as_ref()) =>
+            {
+                let mut twin = s.clone();
+                twin.metadata.name = Some(canary_name(&services_name(s)));
+                if let Some(selector) = twin.spec.as_mut().and_then(|s| s.selector.as_mut()) {
+                    selector.insert(TRACK_LABEL.into(), "canary".into());
+                }
+                twins.push(KubeObject::Service(twin));
+                if let Some(selector) = s.spec.as_mut().and_then(|s| s.selector.as_mut()) {
+                    selector.insert(VERSION_LABEL.into(), stable.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    for ingress in new.iter().filter_map(|o| match o {
+        KubeObject::Ingress(i) => Some(i),
+        _ => None,
+    }) {
+        let mut twin = ingress.clone();
+        twin.metadata.name = Some(canary_name(
+            ingress.metadata.name.as_deref().unwrap_or_default(),
+        ));
+        twin.metadata.annotations = Some(BTreeMap::from([
+            (CANARY_ANNOTATION.to_string(), "true".to_string()),
+            (WEIGHT_ANNOTATION.to_string(), percent.to_string()),
+        ]));
+        if let Some(spec) = twin.spec.as_mut() {
+            spec.tls = None;
+            for rule in spec.rules.iter_mut().flatten() {
+                for path in rule.http.iter_mut().flat_map(|h| h.paths.iter_mut()) {
+                    if let Some(backend) = path.backend.service.as_mut()
+                        && services.contains(&backend.name)
+                    {
+                        backend.name = canary_name(&backend.name);
+                    }
+                }
+            }
+        }
+        twins.push(KubeObject::Ingress(twin));
+    }
+    objects.extend(twins);
+}
+
+fn services_name(service: &k8s_openapi::api::core::v1::Service) -> String {
+    service.metadata.name.clone().unwrap_or_default()
+}
+
 /// The objects of a canary stage at `percent` (below 100): the old
 /// objects, each changed Deployment scaled to its stable share, and a
-/// canary Deployment of its new template with the rest.
-pub fn canary_stage(old: &[KubeObject], new: &[KubeObject], percent: u32) -> CanaryStage {
+/// canary Deployment of its new template with the rest; with `weighted`,
+/// the ingress controller's canary objects too ([`weigh_traffic`]).
+pub fn canary_stage(
+    old: &[KubeObject],
+    new: &[KubeObject],
+    percent: u32,
+    weighted: bool,
+) -> CanaryStage {
     let changed = changed_deployments(old, new);
     let mut objects = old_with_new_secret(old, new);
+    if weighted {
+        weigh_traffic(&mut objects, old, new, percent);
+    }
     let mut split = Vec::new();
     for name in &changed {
         let Some(fresh) = deployments(new).find(|d| d.metadata.name.as_ref() == Some(name)) else {
@@ -386,7 +478,7 @@ mod tests {
         let old = objects("install nginx version 1.29 with 4 replicas");
         let new = objects("install nginx version 1.30 with 4 replicas");
         assert_eq!(changed_deployments(&old, &new), ["nginx-nginx"]);
-        let stage = canary_stage(&old, &new, 25);
+        let stage = canary_stage(&old, &new, 25, false);
         assert_eq!(stage.split, [("nginx-nginx".to_string(), 1, 3)]);
         let stable = deployment(&stage.objects, "nginx-nginx");
         assert_eq!(stable.spec.replicas, Some(3));

@@ -48,6 +48,19 @@ impl Orchestrator {
         );
         let revision = before.number + 1;
         let services = crate::rollout::kubernetes::routing_services(&old, &new);
+        let weighted = crate::rollout::kubernetes::weighted_by_ingress(
+            &new,
+            run.plan.options.ingress_class.as_deref(),
+        );
+        let canary_services: Vec<String> = services
+            .iter()
+            .map(|s| crate::rollout::kubernetes::canary_name(s))
+            .collect();
+        let stable_pods = format!(
+            "app.kubernetes.io/instance={},app.kubernetes.io/version={}",
+            release.release,
+            crate::rollout::kubernetes::version_of(&old).unwrap_or_default()
+        );
         for (index, stage) in stages.iter().enumerate() {
             let percent = stage.percent.unwrap_or(100);
             if percent >= 100 {
@@ -65,7 +78,7 @@ impl Orchestrator {
                 .await?;
                 return Ok(());
             }
-            let planned = canary_stage(&old, &new, percent);
+            let planned = canary_stage(&old, &new, percent, weighted);
             let split: Vec<String> = planned
                 .split
                 .iter()
@@ -79,8 +92,21 @@ impl Orchestrator {
                 .collect();
             let expected = planned.split.iter().map(|(_, c, _)| c).sum();
             let name = format!("stage {} of {count} ({percent}%)", index + 1);
-            self.stage_event(id, "stage", format!("{name}: {}", split.join("; ")), None)
-                .await?;
+            let traffic = if weighted {
+                format!(
+                    "; traffic: {percent}% of the requests through ingress-nginx (a canary Ingress with canary-weight {percent} and Service {}), the rest to the stable pods",
+                    canary_services.join(", ")
+                )
+            } else {
+                String::new()
+            };
+            self.stage_event(
+                id,
+                "stage",
+                format!("{name}: {}{traffic}", split.join("; ")),
+                None,
+            )
+            .await?;
             let started = Instant::now();
             let label = format!("canary-{percent}");
             match self
@@ -122,7 +148,22 @@ impl Orchestrator {
             {
                 // The traffic really reaches the canary.
                 Held::Passed(checked) => {
-                    match self.check_routing(run, &services, &selector, false).await {
+                    let routed = if weighted {
+                        // Each Service routes to its own version only.
+                        match self
+                            .check_routing(run, &canary_services, &selector, true)
+                            .await
+                        {
+                            Ok(canary) => self
+                                .check_routing(run, &services, &stable_pods, true)
+                                .await
+                                .map(|stable| format!("{canary}; {stable}")),
+                            Err(why) => Err(why),
+                        }
+                    } else {
+                        self.check_routing(run, &services, &selector, false).await
+                    };
+                    match routed {
                         Ok(routed) => Held::Passed(format!("{checked}; {routed}")),
                         Err(why) => Held::Failed(why),
                     }

@@ -147,6 +147,19 @@ pub(super) fn prepare(
         replicas = replicas.max(crate::rollout::kubernetes::replicas(&new));
     }
     let mut rollout = RolloutPlan::new(&strategy, timing, replicas).map_err(refuse)?;
+    if let Strategy::Canary { .. } = strategy
+        && !compose
+        && requested.iter().any(|r| {
+            crate::rollout::kubernetes::weighted_by_ingress(
+                &plan.kubernetes_objects(r),
+                plan.options.ingress_class.as_deref(),
+            )
+        })
+    {
+        rollout.notes.push(
+            "the ingress class is ingress-nginx's: each stage's percentage is the share of requests its controller sends to the canary (a canary Ingress with canary-weight, and a <service>-canary Service), while the Services select the stable version only".into(),
+        );
+    }
     if compose {
         rollout.stages = compose_stages(&strategy, &rollout.timing);
     }
