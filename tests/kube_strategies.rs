@@ -298,6 +298,13 @@ fn blue_green_switches_and_switches_back() {
     // "abort the nginx upgrade", in words, is the switch back.
     let words = run(&server, "abort the nginx upgrade", json!({}));
     assert_eq!(words["status"], "completed", "{}", words["error"]);
+    assert!(
+        words["plan_text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("abort sent to intent {id}")),
+        "{words}"
+    );
     let done = server.wait_for_within(&id, &["completed", "failed", "cancelled"], LIMIT);
     assert_eq!(done["status"], "cancelled", "{done}");
     let events = strategy_events(&done);

@@ -214,13 +214,20 @@ impl Orchestrator {
         let namespace = self.namespace_of(intent);
         let mut sent = Vec::new();
         let mut missing = Vec::new();
+        let mut steered = None;
         for app in &intent.applications {
             let Some(target) = self.rollouts.of_release(&namespace, app) else {
                 missing.push(app.clone());
                 continue;
             };
             match self.steer(&target, actor, kind).await {
-                Ok(_) => sent.push(format!("{} sent to intent {target} ({app})", kind.as_str())),
+                Ok(record) => {
+                    sent.push(format!(
+                        "{} sent to intent {target} (the upgrade of {app}); its events say what it does",
+                        kind.as_str()
+                    ));
+                    steered = Some(record);
+                }
                 Err(err) => missing.push(format!("{app} ({err})")),
             }
         }
@@ -232,11 +239,29 @@ impl Orchestrator {
             );
             return self.fail(id, message, vec![]).await;
         }
+        // What was done is this intent's text, as a plan is (chat and the
+        // CLI show it).
+        let text = sent.join("; ");
+        if let Some(target) = steered {
+            let (owned, shown) = (id.to_string(), text.clone());
+            self.store
+                .call(move |s| {
+                    s.set_plan(
+                        &owned,
+                        &serde_json::Value::Null,
+                        &shown,
+                        target.platform.as_deref().unwrap_or_default(),
+                        &namespace,
+                        target.executor.as_deref().unwrap_or_default(),
+                    )
+                })
+                .await?;
+        }
         self.transition(
             id,
             None,
             IntentStatus::Completed,
-            NewEvent::new("finish", "completed", sent.join("; ")),
+            NewEvent::new("finish", "completed", text),
         )
         .await
     }
