@@ -37,8 +37,9 @@ fn strategy_events(intent: &Value) -> Vec<(String, String)> {
 }
 
 /// A healthy canary goes through 5, 25, 50 and 100 %, each validated; the
-/// plan (a dry run) shows the stages first; afterwards only the stable
-/// Deployment is left, on the new version at full size.
+/// plan (a dry run, and the CLI) shows the stages first; afterwards only
+/// the stable Deployment is left, on the new version at full size. A second
+/// canary, paused, refuses a removal and is aborted by "roll back nginx".
 #[test]
 fn a_healthy_canary_promotes_through_every_stage() {
     let Some(cluster) = cluster() else { return };
@@ -153,8 +154,40 @@ fn a_healthy_canary_promotes_through_every_stage() {
         image(&cluster, "Deployment", &ns, "nginx-nginx"),
         "nginx:1.30-alpine"
     );
-    let revisions = revisions(&server, &ns, "nginx");
-    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert_eq!(revisions(&server, &ns, "nginx").len(), 2);
+
+    // Another canary, paused after its first stage: a removal is refused
+    // while it runs, and "roll back nginx" is its abort.
+    let id = start(
+        &server,
+        "upgrade nginx to 1.29 as a canary on k8s",
+        json!({"strategy": {"stage_seconds": 1, "interval_seconds": 1, "pause": true}}),
+    );
+    server.wait_for_event(&id, Some("strategy"), "paused", LIMIT);
+    let (code, refused) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "remove nginx on k8s"}),
+    );
+    assert_eq!(code, 422, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("promote it"),
+        "{refused}"
+    );
+    let words = run(&server, "roll back nginx on k8s", json!({}));
+    assert_eq!(words["status"], "completed", "{}", words["error"]);
+    let done = server.wait_for_within(&id, &["completed", "failed", "cancelled"], LIMIT);
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert!(
+        cluster
+            .get("Deployment", &ns, "nginx-nginx-canary")
+            .is_none()
+    );
+    assert_eq!(
+        image(&cluster, "Deployment", &ns, "nginx-nginx"),
+        "nginx:1.30-alpine"
+    );
+    assert_eq!(revisions(&server, &ns, "nginx").len(), 2);
     cluster.drop_namespace(&ns);
 }
 

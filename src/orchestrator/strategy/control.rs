@@ -175,11 +175,13 @@ impl Orchestrator {
     }
 
     /// Whether `intent` (just parsed) is a word for a running rollout:
-    /// promote or abort, or a rollback of a release whose rollout runs.
+    /// promote or abort, a rollback of a release whose rollout runs, or a
+    /// removal of one (refused: "retire the old grafana" reads as a
+    /// removal, and would otherwise wait for the rollout, then remove).
     pub(in crate::orchestrator) fn steers(&self, intent: &Intent) -> bool {
         match intent.action {
             Action::Promote | Action::Abort => true,
-            Action::Rollback => {
+            Action::Rollback | Action::Remove => {
                 let namespace = self.namespace_of(intent);
                 intent
                     .applications
@@ -206,12 +208,27 @@ impl Orchestrator {
         actor: &Actor,
         intent: &Intent,
     ) -> Result<(), StoreError> {
+        let namespace = self.namespace_of(intent);
+        if intent.action == Action::Remove {
+            let running: Vec<String> = intent
+                .applications
+                .iter()
+                .filter_map(|app| {
+                    let id = self.rollouts.of_release(&namespace, app)?;
+                    Some(format!("{app} (intent {id})"))
+                })
+                .collect();
+            let message = format!(
+                "{} has an upgrade with a strategy running in namespace {namespace}: promote it (after a blue-green switch, that retires the old version) or abort it first, then remove",
+                running.join(", ")
+            );
+            return self.fail(id, message, vec![]).await;
+        }
         let kind = if intent.action == Action::Promote {
             SignalKind::Promote
         } else {
             SignalKind::Abort
         };
-        let namespace = self.namespace_of(intent);
         let mut sent = Vec::new();
         let mut missing = Vec::new();
         let mut steered = None;
