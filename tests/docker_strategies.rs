@@ -88,7 +88,8 @@ fn serves(port: u16) -> bool {
 /// validated while the old project keeps serving on the release's port
 /// (same container, answering); then green goes and the release's project
 /// takes the new version on the same port. The gap while the port moves
-/// is measured and printed.
+/// is measured and printed. A second one aborted during its validation
+/// removes green and leaves the release's container as it was.
 #[test]
 fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy() {
     if !docker_ready() {
@@ -191,6 +192,35 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
     assert_eq!(after.len(), 1);
     assert!(after[0].1.ends_with("1.35"), "{after:?}");
     assert!(containers(green).is_empty(), "green's project is gone");
+
+    // Another one, aborted while green is validated: green goes, the
+    // release's container is the same and still serves.
+    let serving = containers(blue);
+    let id = run(
+        "upgrade served to 1.36 with blue-green on docker in namespace dh-bg",
+        json!({"strategy": {"stage_seconds": 60, "interval_seconds": 1}}),
+    );
+    server.wait_for_event(&id, Some("strategy"), "ready", Duration::from_secs(90));
+    assert_eq!(containers(green).len(), 1);
+    let (code, body) = server.post(
+        &format!("/api/orchestration/intents/{id}/abort"),
+        Some(ADMIN_TOKEN),
+        json!({}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let done = server.wait_for_within(
+        &id,
+        &["completed", "failed", "cancelled"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert!(containers(green).is_empty(), "green's project is gone");
+    assert_eq!(
+        containers(blue),
+        serving,
+        "the release's container was not touched"
+    );
+    assert!(serves(port));
 
     let id = run(
         "remove served on docker in namespace dh-bg",
