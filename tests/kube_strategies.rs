@@ -393,6 +393,31 @@ fn blue_green_switches_and_switches_back() {
     );
     assert_eq!(selector_version(&cluster, &ns), None);
     assert_eq!(revisions(&server, &ns, "nginx").len(), 2);
+
+    // And one retired by time: nobody promotes, blue goes after 2 s.
+    let done = run(
+        &server,
+        "upgrade nginx to 1.29 with blue-green on k8s",
+        json!({"strategy": {"stage_seconds": 1, "interval_seconds": 1, "retire_after_seconds": 2}}),
+    );
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let events = strategy_events(&done);
+    assert!(
+        events
+            .iter()
+            .any(|(s, m)| s == "retiring" && m.contains("kept for 2 s")),
+        "{events:#?}"
+    );
+    assert!(
+        cluster
+            .get("Deployment", &ns, "nginx-nginx-green")
+            .is_none()
+    );
+    assert_eq!(
+        image(&cluster, "Deployment", &ns, "nginx-nginx"),
+        "nginx:1.29-alpine"
+    );
+    assert_eq!(revisions(&server, &ns, "nginx").len(), 3);
     cluster.drop_namespace(&ns);
 }
 
@@ -436,6 +461,25 @@ fn rolling_and_recreate_set_the_deployment_strategy() {
     assert_eq!(done["status"], "completed", "{}", done["error"]);
     let strategy = &cluster.get("Deployment", &ns, "nginx-nginx").unwrap()["spec"]["strategy"];
     assert_eq!(strategy["type"], "Recreate", "{strategy}");
+
+    // A canary of an upgrade that changes no pod (only the replica count)
+    // has nothing to stage: applied as usual, and says so.
+    let done = run(
+        &server,
+        "upgrade nginx to 1.29 with 4 replicas as a canary on k8s",
+        json!({}),
+    );
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    assert!(
+        strategy_events(&done)
+            .iter()
+            .any(|(_, m)| m.contains("nothing to stage")),
+        "{done}"
+    );
+    assert_eq!(
+        cluster.get("Deployment", &ns, "nginx-nginx").unwrap()["spec"]["replicas"],
+        4
+    );
 
     // A StatefulSet cannot have a canary beside it: refused with the reason,
     // before anything is applied.

@@ -650,6 +650,19 @@ impl Orchestrator {
             Err(message) => return self.fail(run.id, message, vec![]).await,
         };
         let (_, new, _) = execute::render::release_files(plan, release);
+        if crate::rollout::kubernetes::changed_deployments(&old, &new).is_empty() {
+            // No pod changes (a Service, an Ingress, a Secret): nothing
+            // runs beside the old pods, so there is nothing to stage.
+            let message = format!(
+                "the upgrade changes no Deployment's pods of {}, so the {} has nothing to stage: applied as usual",
+                release.release,
+                rollout.strategy.name()
+            );
+            self.stage_event(run.id, "stage", message, None).await?;
+            return self
+                .apply_releases(run, &HashMap::new(), previous, atomic)
+                .await;
+        }
         let (signals, registered) = self.rollouts.register(
             run.id,
             &plan.namespace,
