@@ -335,6 +335,13 @@ impl Intent {
         if !said.is_empty() {
             out.push_str(&format!(" with {}", said.join(", ")));
         }
+        match &self.strategy {
+            Some(Strategy::Canary { .. }) => out.push_str(" as a canary"),
+            Some(Strategy::BlueGreen {}) => out.push_str(" with blue-green"),
+            Some(Strategy::Rolling { .. }) => out.push_str(", rolling"),
+            Some(Strategy::Recreate {}) => out.push_str(" with recreate"),
+            None => {}
+        }
         if let Some(ns) = &self.namespace {
             out.push_str(&format!(" in namespace {ns}"));
         }
