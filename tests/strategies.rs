@@ -40,6 +40,20 @@ fn a_strategy_on_anything_but_an_upgrade_is_refused_naming_it() {
         error.contains("canary strategy is for an upgrade") && error.contains("install"),
         "{error}"
     );
+    // A scale or a removal neither.
+    for command in ["scale nginx to 2", "remove nginx"] {
+        let (code, body) = server.post(
+            "/api/orchestration/deploy",
+            Some(ADMIN_TOKEN),
+            json!({"command": command, "options": {"strategy": {"type": "blue_green"}}}),
+        );
+        assert_eq!(code, 422, "{command}: {body}");
+        let error = body["detail"].as_str().unwrap();
+        assert!(
+            error.contains("blue-green strategy is for an upgrade"),
+            "{error}"
+        );
+    }
     // A setting of another strategy is named too.
     let (code, body) = server.post(
         "/api/orchestration/deploy",
