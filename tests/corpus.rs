@@ -11,9 +11,11 @@
 //! - `tests/data/intents-people.jsonl` (a copy of
 //!   `shared/corpus/intents-people.jsonl`: commands written without sight of
 //!   the parser): at least 97 %.
-//! - `tests/data/intents-heldout-{1,2,3}.jsonl`: commands written by people
+//! - `tests/data/intents-heldout-{1,2,3,4}.jsonl`: commands written by people
 //!   who had not seen the parser either (terse, non-native, long e-mails,
 //!   command-line fragments, changes of mind): at least 97 %.
+//! - `tests/data/intents-heldout-5.jsonl`: delivery and operations, written
+//!   blind: at least 85 % (first contact 66.7 % with 24 silent misreads).
 //!
 //! No outside parts: the binary and the embedded catalogue only.
 
@@ -200,11 +202,24 @@ fn what_people_type_is_understood_without_a_silent_misread() {
 
 #[test]
 fn held_out_corpora_are_understood_without_a_silent_misread() {
-    for n in 1..=3 {
+    for n in 1..=4 {
         let name = format!("intents-heldout-{n}.jsonl");
         let cases = read_corpus(&common::root().join("tests/data").join(&name));
         check_corpus(&name, &cases, 97.0);
     }
+}
+
+/// The fifth held-out corpus is about delivery and operations (canaries,
+/// blue-green, promote, abort, autoscaling, retries) said in everyday words;
+/// many of its sentences ask for what deckhand does not do from a sentence
+/// yet ("retry", "turn off autoscaling"), so it is held to no silent misread
+/// and to the share understood today, not yet to 97 %.
+#[test]
+fn the_delivery_corpus_is_understood_without_a_silent_misread() {
+    let name = "intents-heldout-5.jsonl";
+    let cases = read_corpus(&common::root().join("tests/data").join(name));
+    assert!(cases.len() >= 300, "{} cases", cases.len());
+    check_corpus(name, &cases, 85.0);
 }
 
 #[test]

@@ -131,7 +131,7 @@ pub fn answer_schema(catalogue: &Catalogue) -> Json {
     json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["action", "applications", "platform", "namespace", "parameters", "unclear"],
+        "required": ["action", "applications", "platform", "namespace", "parameters", "strategy", "unclear"],
         "properties": {
             "action": {"type": "string", "enum": LLM_ACTIONS.iter().map(|a| a.as_str()).collect::<Vec<_>>()},
             "applications": {
@@ -144,14 +144,41 @@ pub fn answer_schema(catalogue: &Catalogue) -> Json {
             "parameters": {
                 "type": "object",
                 "additionalProperties": false,
-                "required": ["tls", "ingress", "domain", "replicas", "version", "storage"],
+                "required": ["tls", "ingress", "domain", "replicas", "version", "storage", "autoscale"],
                 "properties": {
                     "tls": nullable("boolean", "true when TLS, HTTPS, SSL or a certificate is asked for"),
                     "ingress": nullable("boolean", "true when an ingress is asked for"),
                     "domain": nullable("string", "a host name such as app.example.com"),
                     "replicas": {"type": ["integer", "null"], "minimum": 0, "maximum": Replicas::MAX},
                     "version": nullable("string", "an image tag such as 16 or 2024.10.1"),
-                    "storage": nullable("string", "a Kubernetes quantity such as 20Gi")
+                    "storage": nullable("string", "a Kubernetes quantity such as 20Gi"),
+                    "autoscale": {
+                        "type": ["object", "null"],
+                        "description": "scale only: replicas left to an autoscaler between min and max",
+                        "additionalProperties": false,
+                        "required": ["min", "max", "cpu_percent"],
+                        "properties": {
+                            "min": {"type": "integer", "minimum": 1, "maximum": Replicas::MAX},
+                            "max": {"type": "integer", "minimum": 1, "maximum": Replicas::MAX},
+                            "cpu_percent": {"type": ["integer", "null"], "minimum": 1, "maximum": 100}
+                        }
+                    }
+                }
+            },
+            "strategy": {
+                "type": ["object", "null"],
+                "description": "upgrade only: how the new version is rolled out, null when not said",
+                "additionalProperties": false,
+                "required": ["type", "steps", "batch", "max_unavailable"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["canary", "blue_green", "rolling", "recreate"]},
+                    "steps": {
+                        "type": ["array", "null"],
+                        "items": {"type": "integer", "minimum": 1, "maximum": 100},
+                        "description": "canary: traffic percentages per stage, ending at 100"
+                    },
+                    "batch": {"type": ["integer", "null"], "minimum": 1, "maximum": Replicas::MAX, "description": "rolling: pods replaced at a time"},
+                    "max_unavailable": {"type": ["integer", "null"], "minimum": 1, "maximum": Replicas::MAX}
                 }
             },
             "unclear": nullable("string", "null when understood; else one short question for the person")
@@ -187,6 +214,8 @@ pub fn system_prompt(catalogue: &Catalogue) -> Result<String, LlmError> {
         Action::Remove,
         Action::Rollback,
         Action::Status,
+        Action::Promote,
+        Action::Abort,
     ]
     .into_iter()
     .filter(|a| !LLM_ACTIONS.contains(a))
@@ -221,6 +250,7 @@ pub fn validate(answer: &Json, model: &str, catalogue: &Catalogue) -> Result<Int
         "platform",
         "namespace",
         "parameters",
+        "strategy",
         "unclear",
     ];
     if let Some(extra) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
@@ -255,7 +285,15 @@ pub fn validate(answer: &Json, model: &str, catalogue: &Catalogue) -> Result<Int
         )));
     }
     // Parameters: nulls are "not said"; anything outside the contract is refused.
-    const PARAMETERS: &[&str] = &["tls", "ingress", "domain", "replicas", "version", "storage"];
+    const PARAMETERS: &[&str] = &[
+        "tls",
+        "ingress",
+        "domain",
+        "replicas",
+        "version",
+        "storage",
+        "autoscale",
+    ];
     let mut parameters = Map::new();
     match object.get("parameters") {
         None | Some(Json::Null) => {}
@@ -267,7 +305,7 @@ pub fn validate(answer: &Json, model: &str, catalogue: &Catalogue) -> Result<Int
             }
             for (key, value) in given {
                 if !value.is_null() {
-                    parameters.insert(key.clone(), value.clone());
+                    parameters.insert(key.clone(), without_nulls(value));
                 }
             }
         }
@@ -284,6 +322,7 @@ pub fn validate(answer: &Json, model: &str, catalogue: &Catalogue) -> Result<Int
         "platform": object.get("platform").cloned().unwrap_or(Json::Null),
         "namespace": object.get("namespace").cloned().unwrap_or(Json::Null),
         "parameters": parameters,
+        "strategy": object.get("strategy").map(without_nulls).unwrap_or(Json::Null),
         "source": "llm",
         "model": model,
     });
@@ -326,12 +365,40 @@ pub fn validate(answer: &Json, model: &str, catalogue: &Catalogue) -> Result<Int
             "the language model found no catalogue application to {action}"
         )));
     }
-    if action == Action::Scale && intent.parameters.replicas.is_none() {
+    if action == Action::Scale
+        && intent.parameters.replicas.is_none()
+        && intent.parameters.autoscale.is_none()
+    {
         return Err(LlmError::Refused(
             "the language model read a scale without a count".into(),
         ));
     }
+    if action == Action::Scale
+        && intent.parameters.replicas.is_some()
+        && intent.parameters.autoscale.is_some()
+    {
+        return Err(LlmError::Refused(
+            "the language model read both a fixed count and autoscaling".into(),
+        ));
+    }
+    intent
+        .check_delivery()
+        .map_err(|e| LlmError::Refused(format!("the language model's answer is invalid: {e}")))?;
     Ok(intent)
+}
+
+/// An object with its null fields left out (strict structured output sends
+/// every field; the intent's types leave out what was not said).
+fn without_nulls(value: &Json) -> Json {
+    match value {
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The language model client with its rendered prompt.
@@ -539,8 +606,55 @@ mod tests {
 
     fn answer(action: &str, apps: &[&str], namespace: Json) -> Json {
         json!({"action": action, "applications": apps, "platform": null, "namespace": namespace,
-               "parameters": {"tls": true, "ingress": null, "domain": null, "replicas": null, "version": null, "storage": null},
-               "unclear": null})
+               "parameters": {"tls": true, "ingress": null, "domain": null, "replicas": null, "version": null, "storage": null, "autoscale": null},
+               "strategy": null, "unclear": null})
+    }
+
+    #[test]
+    fn strategies_and_autoscaling_from_the_model_are_checked_like_the_rules() {
+        let c = catalogue();
+        let mut canary = answer("upgrade", &["grafana"], Json::Null);
+        canary["parameters"]["version"] = json!("13.4");
+        canary["strategy"] = json!({"type": "canary", "steps": [10, 50, 100], "batch": null, "max_unavailable": null});
+        let intent = validate(&canary, "m", &c).unwrap();
+        assert_eq!(
+            intent.strategy,
+            Some(crate::intent::Strategy::Canary {
+                steps: Some(vec![10, 50, 100])
+            })
+        );
+        // Steps that go down, or a strategy on an install, are refused with the value.
+        canary["strategy"]["steps"] = json!([50, 10, 100]);
+        let err = validate(&canary, "m", &c).unwrap_err();
+        assert!(err.to_string().contains("[50, 10, 100]"), "{err}");
+        let mut install = answer("install", &["grafana"], Json::Null);
+        install["strategy"] =
+            json!({"type": "blue_green", "steps": null, "batch": null, "max_unavailable": null});
+        let err = validate(&install, "m", &c).unwrap_err();
+        assert!(err.to_string().contains("blue-green"), "{err}");
+
+        let mut scale = answer("scale", &["grafana"], Json::Null);
+        scale["parameters"]["autoscale"] = json!({"min": 2, "max": 10, "cpu_percent": null});
+        let intent = validate(&scale, "m", &c).unwrap();
+        assert_eq!(
+            intent.parameters.autoscale,
+            Some(crate::intent::Autoscale {
+                min: 2,
+                max: 10,
+                cpu_percent: None
+            })
+        );
+        scale["parameters"]["autoscale"] = json!({"min": 10, "max": 2, "cpu_percent": 70});
+        let err = validate(&scale, "m", &c).unwrap_err();
+        assert!(err.to_string().contains("minimum (10)"), "{err}");
+        // The model may not promote or abort: those are said in plain words.
+        let err = validate(&answer("promote", &["grafana"], Json::Null), "m", &c).unwrap_err();
+        assert!(matches!(err, LlmError::Refused(_)), "{err}");
+        assert!(
+            system_prompt(&c)
+                .unwrap()
+                .contains("Never answer `promote`")
+        );
     }
 
     #[test]

@@ -166,7 +166,69 @@ pub enum Strategy {
     Recreate {},
 }
 
+impl Autoscale {
+    /// 1 ≤ min ≤ max ≤ [`Replicas::MAX`], a CPU target of 1–100 % when given;
+    /// the error names the offending value.
+    pub fn check(&self) -> Result<(), String> {
+        let max = Replicas::MAX;
+        if !(1..=max).contains(&self.min) || !(1..=max).contains(&self.max) {
+            return Err(format!(
+                "autoscaling bounds {}–{} must be between 1 and {max} replicas",
+                self.min, self.max
+            ));
+        }
+        if self.min > self.max {
+            return Err(format!(
+                "the minimum ({}) is above the maximum ({}) of replicas",
+                self.min, self.max
+            ));
+        }
+        match self.cpu_percent {
+            Some(p) if !(1..=100).contains(&p) => Err(format!(
+                "invalid CPU target {p} %: it must be between 1 % and 100 %"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Strategy {
+    /// Canary steps from 1 to 100 %, each above the one before and ending at
+    /// 100; a rolling batch and unavailable count of 1–[`Replicas::MAX`] pods.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Strategy::Canary { steps: Some(steps) } => {
+                let ok = steps.last() == Some(&100)
+                    && steps.windows(2).all(|w| w[0] < w[1])
+                    && steps.iter().all(|p| (1..=100).contains(p));
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "invalid canary steps {steps:?}: percentages from 1 to 100, each above the one before, ending at 100"
+                    ))
+                }
+            }
+            Strategy::Rolling {
+                batch,
+                max_unavailable,
+            } => {
+                for (what, n) in [("batch", batch), ("max unavailable", max_unavailable)] {
+                    if let Some(n) = n
+                        && !(1..=Replicas::MAX).contains(n)
+                    {
+                        return Err(format!(
+                            "invalid rolling {what} {n}: it must be a whole number of pods from 1 to {}",
+                            Replicas::MAX
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Strategy::Canary { .. } => "canary",
@@ -201,6 +263,29 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// The delivery side checked whatever produced the intent (rules, the
+    /// language model, the API): a strategy only on an upgrade, autoscaling
+    /// only on a scale, each with valid settings.
+    pub fn check_delivery(&self) -> Result<(), String> {
+        if let Some(strategy) = &self.strategy {
+            if self.action != Action::Upgrade {
+                return Err(format!(
+                    "a delivery strategy ({}) is for an upgrade, not a {}",
+                    strategy.name(),
+                    self.action
+                ));
+            }
+            strategy.check()?;
+        }
+        if let Some(autoscale) = &self.parameters.autoscale {
+            if self.action != Action::Scale {
+                return Err(format!("autoscaling is a scale, not a {}", self.action));
+            }
+            autoscale.check()?;
+        }
+        Ok(())
+    }
+
     /// The intent said back as a command the rule parser reads to this same
     /// intent ("install grafana and prometheus with 3 replicas in namespace
     /// obs"): the choices of a question are such commands.

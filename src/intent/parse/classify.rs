@@ -317,6 +317,24 @@ pub fn classify(tokens: &[Token], vocabulary: &Vocabulary, releases: &[String]) 
             }
         }
     }
+    // "a new one", "another one", "the old one": the application talked about.
+    for i in 1..words.len() {
+        let counted = words.get(i + 1).is_some_and(|n| {
+            matches!(
+                n.lex(),
+                Some(Lex::ReplicaWord | Lex::CountNoun | Lex::OwnerNoun)
+            )
+        });
+        if words[i].lower == "one"
+            && !counted
+            && (matches!(
+                words[i - 1].lex(),
+                Some(Lex::Det | Lex::Adjective | Lex::Relative)
+            ) && words[i - 1].lower != "a")
+        {
+            words[i].kind = Kind::Lex(Lex::Pronoun);
+        }
+    }
     // "until 5 replicas", "till 3": a target, not a time.
     for i in 0..words.len().saturating_sub(1) {
         if matches!(words[i].lower.as_str(), "until" | "till") && words[i + 1].is_number() {
@@ -444,6 +462,12 @@ fn single(
     }
     if let Some(percent) = word.strip_suffix('%').and_then(|n| n.parse::<u32>().ok()) {
         return Kind::Percent(percent);
+    }
+    // "2..20": a range said the way code writes it
+    if let Some((low, high)) = word.split_once("..")
+        && let (Ok(low), Ok(high)) = (low.parse::<u32>(), high.parse::<u32>())
+    {
+        return Kind::Numbers(vec![low, high]);
     }
     if NUMBER_LIST.is_match(word) {
         let numbers = word

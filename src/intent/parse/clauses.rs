@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use super::classify::{Kind, Word};
-use super::lexicon::{self, Lex, Verb};
+use super::lexicon::{self, Lex, Prep, Verb};
 
 /// What a clause does in the sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,8 +274,16 @@ pub fn noun_reading(words: &[Word], i: usize) -> bool {
     i > 0
         && (matches!(
             words[i - 1].kind,
-            Kind::App { .. } | Kind::Lex(Lex::Det | Lex::Adjective | Lex::Existing | Lex::Time)
-        ) || words[i - 1].lower.ends_with("'s"))
+            Kind::App { .. }
+                | Kind::Lex(
+                    Lex::Det
+                        | Lex::Adjective
+                        | Lex::Existing
+                        | Lex::Time
+                        | Lex::OwnerNoun
+                        | Lex::ReleaseNoun
+                )
+        ) || (words[i - 1].lower.ends_with("'s") && words[i - 1].lower != "let's"))
 }
 
 /// A finite verb of a statement ("is", "broke", "keeps").
@@ -359,12 +367,16 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             // "no, 5": a correction when what follows is a value or nothing
             None if first.lower == "no" => Role::Correction,
             Some(w) if first.lower == "no" && is_value(w) => Role::Correction,
+            // "not 10.11 like I said before": a value taken back, not asked for
+            Some(w) if first.lower == "not" && is_value(w) => Role::Protect,
             // "not bitwarden", "don't touch"
             Some(w) if w.app().is_some() || matches!(w.kind, Kind::Product { .. }) => Role::Protect,
             Some(w) if matches!(w.lex(), Some(Lex::Verb(_) | Lex::Head(_))) => Role::Protect,
             _ => Role::Continuation,
         },
         Kind::Lex(Lex::Hedge) => Role::Hedge,
+        // "prometheus maybe", "grafana too, perhaps": a doubt anywhere in the clause
+        _ if words.iter().any(|w| w.is(Lex::Hedge)) => Role::Hedge,
         // "keep 4 pods of authentik running": a count to keep is a scale
         Kind::Lex(Lex::Protect) if first.lower == "keep" && next.is_some_and(Word::is_number) => {
             Role::Request
@@ -435,18 +447,13 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
             // alone continue the clause before.
             // "one replica is enough", "namespace is reporting": a value
             // leads, so it is not a statement.
-            let value_first = matches!(
-                first.kind,
-                Kind::Number(_)
-                    | Kind::Size { .. }
-                    | Kind::Lex(
-                        Lex::NsMarker
-                            | Lex::DomainWord
-                            | Lex::VersionWord
-                            | Lex::StorageWord
-                            | Lex::ReplicaWord
-                    )
-            );
+            // "one replica is enough", "namespace is reporting", "Docker is
+            // fine": a value leads, so it is not a statement.
+            // ("the canary for wordpress is fine" is a statement: a strategy
+            // named first is what the sentence is about.)
+            let value_first = (is_value(first)
+                && !matches!(first.lex(), Some(Lex::StrategyName(_))))
+                || matches!(first.kind, Kind::Lex(Lex::DomainWord | Lex::StorageWord));
             let mut verbless = true;
             let mut after_copula = false;
             for (i, w) in words.iter().enumerate().skip(at) {
@@ -494,15 +501,30 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
                     )
                     || !matches!(w.kind, Kind::Lex(_) | Kind::Unknown { .. } | Kind::Punct(_))
             });
+            // "install redis in cache, no wait, in sessions": a place said
+            // right after a correction is the correction's.
+            if previous == Role::Correction
+                && (first.is(Lex::Prep(Prep::In)) || first.is(Lex::NsMarker))
+            {
+                return Role::Correction;
+            }
             if !has_substance {
                 // "incident follow-up", "after the migration"
                 return Role::Context;
             }
             // "grafana down??", "keycloak healthy? ns iam", "mariadb ok?": a
             // name with a state, or asked, is a question.
-            let stated = words
-                .iter()
-                .any(|w| w.is(Lex::State) || matches!(w.lex(), Some(Lex::Particle("up" | "down"))));
+            // Not "crank nginx up to 8 pods", "autoscale it up to 10", nor
+            // after an unknown first word that stands where a verb would
+            // ("knock up a quick wordpress").
+            let stated = words.iter().enumerate().any(|(i, w)| {
+                w.is(Lex::State)
+                    || (matches!(w.lex(), Some(Lex::Particle("up" | "down")))
+                        && !words
+                            .get(i + 1)
+                            .is_some_and(|n| n.is(Lex::Prep(Prep::To)) || n.is_number()))
+            }) && !matches!(first.kind, Kind::Unknown { typo_of: None, .. })
+                && !words.iter().any(|w| w.is(Lex::Autoscale));
             if verbless && (asked || stated) && words.iter().any(|w| w.app().is_some()) {
                 return Role::Question;
             }

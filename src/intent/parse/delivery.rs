@@ -36,6 +36,17 @@ pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, va
                     {
                         k += 1;
                     }
+                    // "canary it, 10% first": a percentage after the pronoun
+                    let mut j = k;
+                    while j < end && (words[j].is(Lex::Pronoun) || words[j].punct() == Some(',')) {
+                        j += 1;
+                    }
+                    if j > k
+                        && j < end
+                        && matches!(words[j].kind, Kind::Percent(_) | Kind::Numbers(_))
+                    {
+                        k = j;
+                    }
                     let mut steps = Vec::new();
                     let first = k;
                     while k < end {
@@ -56,10 +67,34 @@ pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, va
                     }
                 }
             }
-            // "two at a time"
-            Some(Lex::AtATime) if i > clause.start && words[i - 1].is_number() && !used[i - 1] => {
-                used[i - 1..=i].fill(true);
-                values.rolling_batch = Some(said_number(words, i - 1));
+            // "two at a time", "one pod at a time": a rolling batch
+            Some(Lex::AtATime) => {
+                let counted = i > clause.start
+                    && matches!(words[i - 1].lex(), Some(Lex::ReplicaWord | Lex::CountNoun));
+                let n = if counted { i.wrapping_sub(2) } else { i - 1 };
+                if n >= clause.start && n < i && words[n].is_number() && !used[n] {
+                    used[n..=i].fill(true);
+                    values.rolling_batch = Some(said_number(words, n));
+                    if values.delivery.is_empty() {
+                        values
+                            .delivery
+                            .push(Said::new(StrategyName::Rolling, words, n..i + 1));
+                    }
+                }
+            }
+            // "max 1 unavailable", "max 2 surge"
+            Some(Lex::Bound("max"))
+                if number(i + 1).is_some()
+                    && i + 2 < end
+                    && matches!(words[i + 2].lower.as_str(), "unavailable" | "surge") =>
+            {
+                used[i..=i + 2].fill(true);
+                let said = Some(said_number(words, i + 1));
+                if words[i + 2].lower == "surge" {
+                    values.rolling_batch = said;
+                } else {
+                    values.rolling_unavailable = said;
+                }
             }
             Some(Lex::RollingSetting(which)) => {
                 let mut k = i + 1;
@@ -112,6 +147,29 @@ pub fn read_autoscale_bounds(
                 used[k] = true;
                 said.min = Some(Said::of(Number::Integer(i64::from(list[0])), &words[k]));
                 said.max = Some(Said::of(Number::Integer(i64::from(list[1])), &words[k]));
+            }
+            // "cpu 75", "--cpu 80": a CPU target without the sign
+            Kind::Number(Number::Integer(p))
+                if k > clause.start
+                    && matches!(words[k - 1].lower.as_str(), "cpu" | "--cpu")
+                    && (1..=100).contains(p) =>
+            {
+                used[k - 1..=k].fill(true);
+                said.cpu_percent = Some(Said::new(*p as u32, words, k - 1..k + 1));
+            }
+            // "cpu 70 percent", "cpu sixty percent"
+            Kind::Number(Number::Integer(p))
+                if k + 1 < end
+                    && matches!(words[k + 1].lower.as_str(), "percent" | "pct")
+                    && (0..=i64::from(u32::MAX)).contains(p) =>
+            {
+                used[k..=k + 1].fill(true);
+                for j in [k.wrapping_sub(2), k.wrapping_sub(1), k + 2] {
+                    if j < end && j >= clause.start && words[j].is(Lex::ResourceWord) {
+                        used[j] = true;
+                    }
+                }
+                said.cpu_percent = Some(Said::new(*p as u32, words, k..k + 2));
             }
             // "at 70% cpu", "cpu 70%", "cpu: 70%"
             Kind::Percent(p) => {

@@ -288,6 +288,27 @@ pub fn word(word: &str) -> Option<Lex> {
     INDEX.get(word).copied()
 }
 
+/// The verb of a past participle ("removed", "bumped", "scaled", "gone"):
+/// what someone wants done to an application ("legal want nextcloud removed").
+pub fn participle(word: &str) -> Option<Verb> {
+    if word == "gone" {
+        return Some(Verb::Remove);
+    }
+    let stem = word.strip_suffix("ed")?;
+    let doubled = stem
+        .len()
+        .checked_sub(1)
+        .filter(|&n| n > 0 && stem.as_bytes()[n] == stem.as_bytes()[n - 1])
+        .map(|n| &stem[..n]);
+    [Some(&word[..word.len() - 1]), Some(stem), doubled]
+        .into_iter()
+        .flatten()
+        .find_map(|stem| match self::word(stem) {
+            Some(Lex::Verb(verb)) if !matches!(verb, Verb::Need | Verb::Place) => Some(verb),
+            _ => None,
+        })
+}
+
 /// Verbs a misspelt word may be forgiven into (short ones like "add" or
 /// "run" are too close to ordinary words to guess at).
 pub const FUZZY_VERBS: &[(&str, Verb)] = &[
@@ -307,6 +328,8 @@ pub const FUZZY_VERBS: &[(&str, Verb)] = &[
     ("rollback", Verb::Rollback),
     ("revert", Verb::Rollback),
     ("status", Verb::Status),
+    ("promote", Verb::Promote),
+    ("abort", Verb::Abort),
 ];
 
 /// The one verb a misspelt word is clearly meant to be ("instll", "upgarde").

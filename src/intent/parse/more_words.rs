@@ -170,7 +170,6 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
             "changes",
             "count",
             "chart",
-            "helm",
             "blueprint",
             "blueprints",
             "thing",
@@ -289,7 +288,7 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
         Lex::StrategyName(StrategyName::Canary),
     ),
     (
-        &["blue-green", "bluegreen", "blue/green"],
+        &["blue-green", "bluegreen", "blue/green", "b/g"],
         Lex::StrategyName(StrategyName::BlueGreen),
     ),
     (&["rolling"], Lex::StrategyName(StrategyName::Rolling)),
@@ -306,7 +305,7 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
     ),
     (&["progressive", "a/b"], Lex::Strategy),
     (&["promote"], Lex::Verb(Verb::Promote)),
-    (&["abort"], Lex::Verb(Verb::Abort)),
+    (&["abort", "cancel"], Lex::Verb(Verb::Abort)),
     (&["everything", "all", "every", "things"], Lex::Everything),
     (
         &[
@@ -444,6 +443,7 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
             "lmao",
             "haha",
             "kubectl",
+            "helm",
             "platform",
             "regards",
             "best",

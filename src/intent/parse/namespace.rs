@@ -86,6 +86,11 @@ pub fn read_namespace(
                             words[b].lex(),
                             Some(Lex::Platform(_) | Lex::Cluster | Lex::Tls)
                         )
+                        // "in a new namespace called x": "new" describes it
+                        && !matches!(
+                            words[b].lower.as_str(),
+                            "new" | "fresh" | "separate" | "dedicated" | "own" | "different"
+                        )
                         && (words[b].app().is_none() || introduced)
                         && (introduced
                             || !matches!(words[b].lex(), Some(Lex::Verb(_) | Lex::ReplicaWord))))
@@ -106,7 +111,10 @@ pub fn read_namespace(
             !is_function_word(w)
                 || (a + 1 >= end && before.is_none() && matches!(w.lex(), Some(Lex::Det)))
         });
+        let named_after = (i + 1..j).any(|k| matches!(words[k].lower.as_str(), "called" | "named"));
         let chosen = match (before, after) {
+            // "a namespace called workflows": the name said after "called"
+            (_, Some(a)) if named_after => Some(a),
             // "in the storefront namespace maxing out": the introduced name wins
             (Some(b), _) if introduced_before => Some(b),
             (_, Some(a)) => Some(a),
@@ -150,7 +158,14 @@ pub fn read_namespace(
         while j < end && matches!(words[j].lower.as_str(), "the" | "our" | "my") {
             j += 1;
         }
-        if j >= end || used[j] || !bare_namespace_candidate(&words[j]) {
+        // "the vaultwarden in passwords is two releases behind": a noun that
+        // could be an owner ("the passwords") is a place before "is".
+        let placed_noun = j < end
+            && words[j].is(Lex::OwnerNoun)
+            && words.get(j + 1).is_some_and(|n| {
+                matches!(n.lower.as_str(), "is" | "was" | "has" | "keeps" | "seems")
+            });
+        if j >= end || used[j] || !(bare_namespace_candidate(&words[j]) || placed_noun) {
             continue;
         }
         // "in the new customer portal": the word after must end the phrase.

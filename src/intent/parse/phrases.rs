@@ -9,6 +9,7 @@ use crate::intent::Platform;
 pub const PHRASES: &[(&[&str], Lex)] = &[
     // install
     (&["set", "up"], Lex::Verb(Verb::Install)),
+    (&["setting", "up"], Lex::Verb(Verb::Install)),
     (&["spin", "up"], Lex::Verb(Verb::Install)),
     (&["fire", "up"], Lex::Verb(Verb::Install)),
     (&["stand", "up"], Lex::Verb(Verb::Install)),
@@ -30,6 +31,9 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["we'd", "like"], Lex::Verb(Verb::Need)),
     (&["we'd", "love"], Lex::Verb(Verb::Need)),
     (&["we", "would", "like"], Lex::Verb(Verb::Need)),
+    // "the web team would like nginx scaled to 6"
+    (&["would", "like"], Lex::Verb(Verb::Need)),
+    (&["they'd", "like"], Lex::Verb(Verb::Need)),
     (&["i", "need"], Lex::Verb(Verb::Need)),
     (&["we", "need"], Lex::Verb(Verb::Need)),
     (&["i'll", "need"], Lex::Verb(Verb::Need)),
@@ -56,7 +60,23 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["want", "you", "to"], Lex::Verb(Verb::Need)),
     // remove
     (&["tear", "down"], Lex::Verb(Verb::Remove)),
-    (&["take", "down"], Lex::Verb(Verb::Remove)),
+    (&["take", "down"], Lex::Verb(Verb::Stop)),
+    (&["shut", "off"], Lex::Verb(Verb::Stop)),
+    (&["get", "shot", "of"], Lex::Verb(Verb::Remove)),
+    // an upgrade under way: stopped, or taken the rest of the way
+    (&["call", "off"], Lex::Verb(Verb::Abort)),
+    (&["bail", "out", "of"], Lex::Verb(Verb::Abort)),
+    (&["back", "out", "of"], Lex::Verb(Verb::Abort)),
+    (&["cut", "over"], Lex::Verb(Verb::Promote)),
+    (&["cutover"], Lex::Verb(Verb::Promote)),
+    (
+        &["dark", "launch"],
+        Lex::Verb(Verb::Unsupported("dark-launch")),
+    ),
+    (
+        &["dark-launch"],
+        Lex::Verb(Verb::Unsupported("dark-launch")),
+    ),
     (&["get", "rid", "of"], Lex::Verb(Verb::Remove)),
     (&["rip", "out"], Lex::Verb(Verb::Remove)),
     (&["wipe", "out"], Lex::Verb(Verb::Remove)),
@@ -264,6 +284,8 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["do", "it"], Lex::Filler),
     (&["do", "this"], Lex::Filler),
     (&["thanks", "a", "lot"], Lex::Filler),
+    (&["thanks", "a", "bunch"], Lex::Filler),
+    (&["heads", "up"], Lex::Filler),
     (&["thanks", "so", "much"], Lex::Filler),
     (&["thank", "you", "so", "much"], Lex::Filler),
     (&["so", "much"], Lex::Filler),

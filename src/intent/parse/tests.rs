@@ -354,3 +354,149 @@ fn strategies_and_autoscaling_are_read_with_their_settings() {
         assert!(parser().parse(wrong).is_err(), "{wrong}");
     }
 }
+
+#[test]
+fn a_pronoun_stands_for_the_one_application_named_before_it() {
+    let intent = ok(
+        "grafana's been slow all morning, can you check whether it's healthy? prometheus seems fine",
+    );
+    assert_eq!(intent.action, Action::Status);
+    assert_eq!(intent.applications, ["grafana"]);
+    // Two named before it: asked, not picked.
+    let failure = err("grafana and prometheus were slow, remove it");
+    assert!(failure.ask.is_some(), "{failure:?}");
+}
+
+#[test]
+fn an_unknown_word_where_the_verb_stands_is_not_read_as_an_install() {
+    for (text, word) in [
+        ("flip grafana back to blue", "flip"),
+        ("stick with grafana 12", "stick"),
+    ] {
+        let failure = err(text);
+        assert!(
+            failure.error.contains(&format!("'{word}'")),
+            "{text}: {failure:?}"
+        );
+        assert_eq!(failure.at, Some([0, word.len()]), "{text}");
+    }
+    // A subject before the verb is not a verb: "the analytics team wants a mongodb".
+    assert_eq!(
+        ok("the analytics team wants a mongodb 7.0 in ns events").applications,
+        ["mongodb"]
+    );
+    assert_eq!(ok("pop a minio in ns backups").action, Action::Install);
+}
+
+#[test]
+fn a_strategy_makes_a_deploy_an_upgrade_but_not_an_install() {
+    use crate::intent::Strategy;
+    let canary = ok("ship keycloak 26.1 as a canary, namespace sso");
+    assert_eq!(canary.action, Action::Upgrade);
+    assert!(matches!(canary.strategy, Some(Strategy::Canary { .. })));
+    assert_eq!(ok("canary grafana 12.3.1").action, Action::Upgrade);
+    let rolling = ok("roll gitea to 1.23.7 one pod at a time");
+    assert_eq!(rolling.action, Action::Upgrade);
+    assert_eq!(
+        rolling.strategy,
+        Some(Strategy::Rolling {
+            batch: Some(1),
+            max_unavailable: None
+        })
+    );
+    assert_eq!(rolling.parameters.replicas, None);
+    // Only the words that create something new contradict a strategy.
+    err("install redis as a canary");
+    // A canary's size is its steps, not a replica count.
+    err("canary nginx 1.27 but only 1 pod of the new version");
+}
+
+#[test]
+fn stopping_or_finishing_an_upgrade_under_way_is_abort_or_promote() {
+    for text in [
+        "kill the grafana canary, errors are spiking",
+        "cancel the keycloak blue/green",
+        "stop the nextcloud rolling update",
+        "call off the prometheus rollout",
+        "bail out of the wordpress upgrade",
+        "abrot the redis canary in cache",
+    ] {
+        assert_eq!(ok(text).action, Action::Abort, "{text}");
+    }
+    for text in [
+        "go to 100% on the keycloak canary",
+        "the n8n canary has been at 50% overnight, take it to 100%",
+        "prmote the keycloak canary",
+    ] {
+        let intent = ok(text);
+        assert_eq!(intent.action, Action::Promote, "{text}");
+        assert!(
+            intent.ignored.iter().all(|w| w != "100%"),
+            "{text}: {intent:?}"
+        );
+    }
+    // Pausing is not something deckhand does: said so, never read as abort.
+    assert!(err("pause the grafana canary").error.contains("pause"));
+    // "stop" alone still asks.
+    assert!(err("stop grafana").ask.is_some());
+}
+
+#[test]
+fn what_someone_wants_done_is_the_participle() {
+    let bumped = ok("Priya from platform wants grafana bumped to 12.0.1");
+    assert_eq!(bumped.action, Action::Upgrade);
+    assert_eq!(bumped.parameters.version.unwrap().as_str(), "12.0.1");
+    let removed = ok("legal want nextcloud removed from ns docs");
+    assert_eq!(removed.action, Action::Remove);
+    assert_eq!(removed.namespace.unwrap().as_str(), "docs");
+    let scaled = ok("the web team would like nginx scaled to 6 in ns frontend");
+    assert_eq!(scaled.action, Action::Scale);
+}
+
+#[test]
+fn an_upgrade_whose_version_is_only_in_the_context_asks_which() {
+    let failure = err("the dashboards team wants 12.1, can you canary grafana?");
+    let question = failure.ask.expect("a question");
+    assert!(question.choices[0].contains("12.1"), "{question:?}");
+    assert!(question.choices[1].contains("latest"), "{question:?}");
+    // The version it is on now is not a target.
+    assert!(
+        ok("grafana is on 11.6, upgrade it")
+            .parameters
+            .version
+            .is_none()
+    );
+}
+
+#[test]
+fn autoscaling_said_the_command_line_way() {
+    use crate::intent::Autoscale;
+    assert_eq!(
+        ok("autoscale redis --min 2 --max 4 --cpu 80 -n cache")
+            .parameters
+            .autoscale,
+        Some(Autoscale {
+            min: 2,
+            max: 4,
+            cpu_percent: Some(80)
+        })
+    );
+    assert_eq!(
+        ok("please make autoscaling of mariadb, minimum 2 maximum 4, cpu 70 percent")
+            .parameters
+            .autoscale
+            .and_then(|a| a.cpu_percent),
+        Some(70)
+    );
+}
+
+#[test]
+fn a_relation_to_another_application_is_reported_not_wired() {
+    assert_eq!(ok("install authentik for gitea").ignored, ["for gitea"]);
+    assert_eq!(
+        ok("install authentik in front of gitea").ignored,
+        ["in front of gitea"]
+    );
+    // "instead of" only contrasts: nothing to report.
+    assert!(ok("install redis instead of mongodb").ignored.is_empty());
+}

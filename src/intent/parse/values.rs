@@ -341,6 +341,30 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
                 used[i - 1..=i].fill(true);
                 values.that_version = Some(Said::new((), words, i - 1..i + 1));
             }
+            // "to the good version", "the right version": which one?
+            Kind::Lex(Lex::VersionWord)
+                if !next(i).is_some_and(|n| is_amount(n) || n.is(Lex::Latest))
+                    && i > clause.start
+                    && matches!(
+                        words[i - 1].lower.as_str(),
+                        "good"
+                            | "right"
+                            | "correct"
+                            | "proper"
+                            | "best"
+                            | "safe"
+                            | "working"
+                            | "fixed"
+                            | "patched"
+                            | "secure"
+                            | "stable"
+                            | "usual"
+                    )
+                    && !(i >= clause.start + 2 && words[i - 2].is(Lex::Negation)) =>
+            {
+                used[i - 1..=i].fill(true);
+                values.vague.push(Said::new((), words, i - 1..i + 1));
+            }
             Kind::Lex(Lex::VersionWord) => {
                 // "version 11.2.0", "version=1.2", "tag: 7"
                 let mut j = i + 1;
@@ -463,7 +487,24 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
                     continue;
                 }
                 // "from 16 to 17", "7.4 -> 8": the one it is on now
-                if is_current_before_target(words, used, i, &clause) {
+                if is_current_before_target(words, used, i, &clause)
+                    || is_current(words, used, i, &clause)
+                {
+                    continue;
+                }
+                // "one is enough", "3 should do": a count of replicas
+                if i + 2 < end
+                    && matches!(
+                        words[i + 1].lower.as_str(),
+                        "is" | "should" | "will" | "would"
+                    )
+                    && matches!(
+                        words[i + 2].lower.as_str(),
+                        "enough" | "fine" | "plenty" | "ok" | "okay" | "sufficient" | "do" | "be"
+                    )
+                {
+                    used[i..=i + 2].fill(true);
+                    values.replicas.push(Said::of(number, word));
                     continue;
                 }
                 if let Some(pending) = pending_kind(words, used, i, clause.start) {
@@ -472,8 +513,10 @@ pub fn read_amounts(words: &[Word], used: &mut [bool], clause: Range<usize>, val
                 }
             }
             Kind::Version(_) => {
-                // "from 16 to 17", "7.4 -> 8": the one it is on now
-                if is_current_before_target(words, used, i, &clause) {
+                // "from 1.24 to 1.25", "currently on 6.0.18": the one it is on now
+                if is_current_before_target(words, used, i, &clause)
+                    || is_current(words, used, i, &clause)
+                {
                     continue;
                 }
                 used[i] = true;
@@ -512,6 +555,21 @@ fn is_current_before_target(
         }
     }
     target
+}
+
+/// "currently on 6.0.18", "still at 10.4": the one it is on now, said as
+/// context; marked used, it sets nothing.
+fn is_current(words: &[Word], used: &mut [bool], i: usize, clause: &Range<usize>) -> bool {
+    let current = i >= clause.start + 2
+        && matches!(words[i - 1].lower.as_str(), "on" | "at")
+        && matches!(
+            words[i - 2].lower.as_str(),
+            "currently" | "still" | "now" | "presently" | "we're" | "running" | "is" | "are"
+        );
+    if current {
+        used[i - 2..=i].fill(true);
+    }
+    current
 }
 
 pub(super) fn is_amount(word: &Word) -> bool {

@@ -47,7 +47,11 @@ pub const WORDS: &[(&[&str], Lex)] = &[
         ],
         Lex::Verb(Verb::Need),
     ),
-    (&["place", "expose"], Lex::Verb(Verb::Place)),
+    // "place", and the colloquial ways of saying "put" ("pop a minio in ns backups")
+    (
+        &["place", "expose", "pop", "whack", "bung", "plonk"],
+        Lex::Verb(Verb::Place),
+    ),
     (&["run"], Lex::Verb(Verb::Run)),
     // remove
     (
@@ -90,7 +94,7 @@ pub const WORDS: &[(&[&str], Lex)] = &[
         ],
         Lex::Verb(Verb::Upgrade),
     ),
-    (&["bump"], Lex::Verb(Verb::Bump)),
+    (&["bump", "crank"], Lex::Verb(Verb::Bump)),
     (&["move"], Lex::Verb(Verb::Move)),
     (&["set", "change", "make"], Lex::Verb(Verb::Set)),
     (&["downgrade"], Lex::Verb(Verb::Downgrade)),
@@ -128,6 +132,12 @@ pub const WORDS: &[(&[&str], Lex)] = &[
         Lex::Verb(Verb::Unsupported("back up")),
     ),
     (&["restore"], Lex::Verb(Verb::Unsupported("restore"))),
+    (
+        &["retry", "rerun", "re-run"],
+        Lex::Verb(Verb::Unsupported(
+            "retry from a sentence (retry the failed request: POST /api/orchestration/intents/ID/retry)",
+        )),
+    ),
     (&["migrate"], Lex::Verb(Verb::Unsupported("migrate"))),
     (
         &["clone", "duplicate", "copy"],
@@ -174,9 +184,12 @@ pub const WORDS: &[(&[&str], Lex)] = &[
     (&["put"], Lex::Head("put")),
     (&["take"], Lex::Head("take")),
     (&["switch"], Lex::Head("switch")),
-    (&["steps", "stages", "step", "stage"], Lex::Filler),
-    (&["min", "minimum"], Lex::Bound("min")),
-    (&["max", "maximum"], Lex::Bound("max")),
+    (
+        &["steps", "stages", "step", "stage", "strategy", "--strategy"],
+        Lex::Filler,
+    ),
+    (&["min", "minimum", "--min"], Lex::Bound("min")),
+    (&["max", "maximum", "--max"], Lex::Bound("max")),
     (&["clean"], Lex::Head("clean")),
     (&["bin"], Lex::Head("bin")),
     (&["back"], Lex::Particle("back")),
@@ -298,9 +311,16 @@ pub const WORDS: &[(&[&str], Lex)] = &[
             "reported",
             "noticed",
             "saw",
+            "stays",
+            "stay",
+            "remains",
+            "remain",
+            "continues",
         ],
         Lex::Finite,
     ),
+    // "a quick overview of what runs"
+    (&["overview", "summary", "rundown"], Lex::Verb(Verb::Status)),
     (
         &[
             "keeps",

@@ -220,12 +220,17 @@ impl Reading<'_> {
         let mut beneficiaries: Vec<String> = Vec::new();
         for range in primary {
             let mut kept_out = false;
+            // "in front of gitea", "next to nginx": a relation deckhand does
+            // not wire, noted; "instead of" only contrasts.
+            let mut relation: Option<String> = None;
             let mut for_list = false;
             let mut here = 0;
             for i in range.clone() {
                 if self.words[i].is(Lex::InsteadOf) {
                     self.used[i] = true;
                     kept_out = true;
+                    relation =
+                        (self.words[i].lower != "instead of").then(|| self.words[i].lower.clone());
                     continue;
                 }
                 if self.used[i] {
@@ -236,6 +241,12 @@ impl Reading<'_> {
                     Kind::App { name, .. } => {
                         self.used[i] = true;
                         if kept_out {
+                            if let Some(relation) = &relation {
+                                let note = format!("{relation} {name}");
+                                if !self.noted.contains(&note) {
+                                    self.noted.push(note);
+                                }
+                            }
                             excluded.push(name);
                             continue;
                         }
@@ -300,6 +311,12 @@ impl Reading<'_> {
         if apps.is_empty() {
             apps = beneficiaries;
         } else {
+            for name in &beneficiaries {
+                let note = format!("for {name}");
+                if !self.noted.contains(&note) {
+                    self.noted.push(note);
+                }
+            }
             excluded.extend(beneficiaries);
         }
         Ok((apps, excluded))
@@ -351,7 +368,10 @@ impl Reading<'_> {
         failure
     }
 
-    /// The applications a pronoun stands for, from the context clauses.
+    /// The applications a pronoun stands for, from the context clauses:
+    /// the one application named before the pronoun when there is exactly
+    /// one ("grafana's been slow, is it healthy? prometheus seems fine"),
+    /// otherwise every application the sentence names.
     pub(super) fn referent(
         &mut self,
         clauses: &[Clause],
@@ -359,6 +379,27 @@ impl Reading<'_> {
         pronoun: usize,
         inherited: &mut Values,
     ) -> Result<Vec<String>, ParseFailure> {
+        let mut before_values = Values::default();
+        let before = self.mentioned(clauses, excluded, Some(pronoun), &mut before_values);
+        let found = if before.len() == 1 {
+            inherited.namespaces.extend(before_values.namespaces);
+            inherited.platforms.extend(before_values.platforms);
+            before
+        } else {
+            self.mentioned(clauses, excluded, None, inherited)
+        };
+        self.one_referent(found, pronoun)
+    }
+
+    /// The applications named in the sentence's clauses (only words before
+    /// `until` when given), with the namespace and platform said beside them.
+    fn mentioned(
+        &mut self,
+        clauses: &[Clause],
+        excluded: &[String],
+        until: Option<usize>,
+        inherited: &mut Values,
+    ) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
         for clause in clauses.iter().filter(|c| {
             matches!(
@@ -372,6 +413,9 @@ impl Reading<'_> {
         }) {
             let mut here = Vec::new();
             for i in clause.words.clone() {
+                if until.is_some_and(|u| i >= u) {
+                    break;
+                }
                 if let Some(app) = self.words[i].app()
                     && !excluded.iter().any(|e| e == app)
                     && !self.words.get(i + 1).is_some_and(|n| n.is(Lex::OwnerNoun))
@@ -400,6 +444,15 @@ impl Reading<'_> {
                 }
             }
         }
+        found
+    }
+
+    /// One application for the pronoun, or a question when there are several.
+    fn one_referent(
+        &self,
+        found: Vec<String>,
+        pronoun: usize,
+    ) -> Result<Vec<String>, ParseFailure> {
         let word = &self.words[pronoun];
         match found.len() {
             0 => Err(ParseFailure::understood(format!(

@@ -176,6 +176,13 @@ impl Reading<'_> {
         if let Some(said) = one(&counts, "replica count")? {
             parameters.replicas = Some(replicas(said, action)?);
         }
+        // The same version said twice ("needs 2025.2.1 … upgrade to 2025.2.1") is one.
+        let mut seen = Vec::new();
+        versions.retain(|(v, _)| {
+            let new = !seen.contains(&v.value);
+            seen.push(v.value.clone());
+            new
+        });
         if !versions.is_empty() {
             let distinct_apps: Vec<&String> =
                 versions.iter().filter_map(|(_, a)| a.as_ref()).collect();

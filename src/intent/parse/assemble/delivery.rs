@@ -49,6 +49,17 @@ impl Reading<'_> {
                 },
             }
         };
+        // "canary nginx 1.27 but only 1 pod of the new version": the canary's
+        // size is its steps, not a replica count of the application.
+        if said.value == StrategyName::Canary
+            && let Some(count) = values.replicas.first()
+        {
+            return Err(ParseFailure::understood(format!(
+                "'{}' with a canary: the canary's size is a share of the replicas, set by its steps; say e.g. \"as a canary in steps of 10 50 100\", or scale first",
+                count.text
+            ))
+            .at(count.at));
+        }
         Ok(Some(match said.value {
             StrategyName::Canary => {
                 let steps = match &values.canary_steps {

@@ -52,6 +52,10 @@ struct Reading<'a> {
     words: &'a mut Vec<Word>,
     used: Vec<bool>,
     catalogue: &'a CatalogueView<'a>,
+    /// What was said about the request that it does not act on ("for
+    /// gitea": deckhand installs authentik, it does not wire it to gitea),
+    /// reported with the ignored words.
+    noted: Vec<String>,
 }
 
 pub fn assemble(
@@ -64,6 +68,7 @@ pub fn assemble(
         words,
         used,
         catalogue,
+        noted: Vec::new(),
     };
     reading.run(clauses)
 }
@@ -167,6 +172,26 @@ impl Reading<'_> {
         } else {
             self.action(&orders, &values, &primary)?
         };
+        // "take it to 100%": the percentage said the promotion
+        if action == Action::Promote {
+            for i in primary.iter().flat_map(|r| r.clone()) {
+                if matches!(self.words[i].kind, Kind::Percent(100)) {
+                    self.used[i] = true;
+                }
+            }
+        }
+        // "canary grafana 12.3.1", "ship keycloak 26.1 as a canary", "rolling
+        // update nextcloud": a strategy is how a running application is
+        // upgraded; only words that create something new ("install", "set
+        // up") make it a contradiction, refused by the strategy check.
+        let action = if action == Action::Install
+            && !values.delivery.is_empty()
+            && !orders.iter().any(|o| self.creates_new(o))
+        {
+            Action::Upgrade
+        } else {
+            action
+        };
         if action == Action::Remove {
             for clause in &primary {
                 values::read_removal_scope(self.words, &mut self.used, clause.clone(), &mut values);
@@ -202,6 +227,7 @@ impl Reading<'_> {
                 r.clone().find(|&i| {
                     !self.used[i]
                         && (self.words[i].is(Lex::Pronoun)
+                            || self.words[i].lower == "it's"
                             || (matches!(self.words[i].lower.as_str(), "that" | "this")
                                 && (i + 1 == r.end || self.words[i + 1].is_punct())))
                 })
@@ -269,7 +295,7 @@ impl Reading<'_> {
             .platform
             .or_else(|| inherited.platforms.first().map(|s| s.value));
 
-        let mut ignored = Vec::new();
+        let mut ignored = std::mem::take(&mut self.noted);
         for range in &context {
             let text = self.text_of(range.clone());
             if !text.is_empty() && !self.only_filler(range.clone()) {
@@ -278,14 +304,29 @@ impl Reading<'_> {
         }
         for range in &primary {
             for i in range.clone() {
-                let unplaced = matches!(self.words[i].kind, Kind::Unknown { .. })
-                    || (asking
-                        && super::clauses::is_value(&self.words[i])
-                        && !self.words[i].is_punct());
+                let unplaced = matches!(
+                    self.words[i].kind,
+                    Kind::Unknown { .. } | Kind::Percent(_) | Kind::Numbers(_)
+                ) || (asking
+                    && super::clauses::is_value(&self.words[i])
+                    && !self.words[i].is_punct());
                 if !self.used[i] && unplaced {
                     ignored.push(self.words[i].text.clone());
                 }
             }
+        }
+        // "is keycloak reachable over https?": a status reports how it runs,
+        // TLS and domain included; what the question names sets nothing.
+        if action == Action::Status {
+            for said in values.tls.iter().chain(&values.ingress) {
+                ignored.push(said.text.clone());
+            }
+            for said in &values.domains {
+                ignored.push(said.text.clone());
+            }
+            parameters.tls = None;
+            parameters.ingress = None;
+            parameters.domain = None;
         }
         let intent = Intent {
             action,
@@ -298,7 +339,94 @@ impl Reading<'_> {
             strategy: intent_values.strategy,
             ignored,
         };
+        // The same checks as for the language model and the API (the word-level
+        // ones above name the word; this one guards what they may not cover).
+        intent.check_delivery().map_err(ParseFailure::understood)?;
+        if intent.action == Action::Upgrade && intent.parameters.version.is_none() && !values.latest
+        {
+            self.ask_version_from_context(&context, &intent)?;
+        }
         Ok(intent)
+    }
+
+    /// "the dashboards team wants 12.1 — can you canary it?": an upgrade with
+    /// no version of its own while the context names one (not the one it is
+    /// on now: "still on 11.6") may mean that one or the latest; ask.
+    fn ask_version_from_context(
+        &self,
+        context: &[Range<usize>],
+        intent: &Intent,
+    ) -> Result<(), ParseFailure> {
+        let current = |i: usize| {
+            i > 0
+                && matches!(
+                    self.words[i - 1].lower.as_str(),
+                    "on" | "at" | "from" | "running" | "runs" | "currently"
+                )
+        };
+        let mentioned: Vec<&Word> = context
+            .iter()
+            .flat_map(|r| r.clone())
+            .filter(|&i| {
+                matches!(
+                    self.words[i].kind,
+                    Kind::Version(_) | Kind::Number(super::classify::Number::Fraction(_))
+                ) && !current(i)
+            })
+            .map(|i| &self.words[i])
+            .collect();
+        let Some(first) = mentioned.first() else {
+            return Ok(());
+        };
+        let mut choices = Vec::new();
+        for word in &mentioned {
+            if let Ok(version) = crate::intent::Version::parse(&word.text) {
+                let mut with = intent.clone();
+                with.parameters.version = Some(version);
+                let command = with.command();
+                if !choices.contains(&command) {
+                    choices.push(command);
+                }
+            }
+        }
+        let latest = intent.command().replacen(
+            &intent.applications.join(" and "),
+            &format!(
+                "{} to the latest version",
+                intent.applications.join(" and ")
+            ),
+            1,
+        );
+        choices.push(latest);
+        Err(ParseFailure::understood(format!(
+            "the upgrade says no version, and the message mentions '{}': which one should it go to?",
+            first.text
+        ))
+        .at([first.start, first.end])
+        .ask("Which version should it go to?", choices))
+    }
+
+    /// An order that makes something new ("install", "set up", "provision"),
+    /// unlike "deploy", "ship" or "roll out", which also say an upgrade.
+    fn creates_new(&self, order: &Order) -> bool {
+        const NEW: &[&str] = &[
+            "install",
+            "installing",
+            "setup",
+            "set up",
+            "provision",
+            "provisioning",
+            "create",
+            "add",
+            "bootstrap",
+            "instantiate",
+            "spin up",
+            "stand up",
+            "fire up",
+            "boot up",
+            "start up",
+        ];
+        order.verb == Verb::Install && NEW.contains(&self.words[order.at].lower.as_str())
     }
 
     fn text_of(&self, range: Range<usize>) -> String {

@@ -8,10 +8,10 @@ use std::ops::Range;
 
 use super::{Order, Reading};
 use crate::intent::Action;
-use crate::intent::parse::classify::{Kind, Word};
+use crate::intent::parse::classify::{Kind, Number, Word};
 use crate::intent::parse::clauses::{is_finite, noun_reading};
 use crate::intent::parse::failure::ParseFailure;
-use crate::intent::parse::lexicon::{self, Lex, Prep, Verb};
+use crate::intent::parse::lexicon::{self, Lex, Prep, StrategyName, Verb};
 use crate::intent::parse::values::{Pending, Said, Values};
 
 impl Reading<'_> {
@@ -72,8 +72,8 @@ impl Reading<'_> {
                         "put" => Some(Verb::Place),
                         "wipe" | "rip" | "bin" => Some(Verb::Remove),
                         "take" | "switch" => Some(Verb::Move),
-                        // "get traefik onto 3.3.2": to a version
-                        "get"
+                        // "get traefik onto 3.3.2", "roll gitea to 1.23.7": to a version
+                        "get" | "roll"
                             if self.words[i + 1..range.end].windows(2).any(|w| {
                                 w[0].is(Lex::Prep(Prep::To))
                                     && matches!(w[1].kind, Kind::Version(_) | Kind::Number(_))
@@ -140,6 +140,23 @@ impl Reading<'_> {
                     self.used[k] = true;
                 }
                 orders.push(Order { verb, at: i });
+            }
+        }
+        if !orders.is_empty() && orders.iter().all(|o| o.verb == Verb::Need) {
+            // "legal want nextcloud removed from ns docs", "Priya wants grafana
+            // bumped to 12.0.1": what is wanted done is the participle's verb.
+            for range in primary {
+                for i in range.clone() {
+                    let after_app = (range.start..i).any(|k| self.words[k].app().is_some());
+                    if !self.used[i]
+                        && after_app
+                        && matches!(self.words[i].kind, Kind::Unknown { .. })
+                        && let Some(verb) = lexicon::participle(&self.words[i].lower)
+                    {
+                        self.used[i] = true;
+                        orders.push(Order { verb, at: i });
+                    }
+                }
             }
         }
         if orders.is_empty() {
@@ -259,6 +276,16 @@ impl Reading<'_> {
                 // "drop gitea to 2 replicas"
                 Verb::Remove if counted_to && self.words[at].lower == "drop" => Action::Scale,
                 Verb::Remove => Action::Remove,
+                // "kill the grafana canary", "stop the nextcloud rolling update"
+                Verb::Stop
+                    if matches!(self.words[at].lower.as_str(), "pause" | "suspend")
+                        && self.about_rollout(primary, values) =>
+                {
+                    return Err(
+                        self.unsupported(at, "pause an upgrade under way (promote or abort it)")
+                    );
+                }
+                Verb::Kill | Verb::Stop if self.about_rollout(primary, values) => Action::Abort,
                 Verb::Kill => {
                     let pods = primary.iter().flat_map(|r| r.clone()).any(|i| {
                         self.words[i].is(Lex::PodNoun)
@@ -293,9 +320,27 @@ impl Reading<'_> {
                 {
                     return Err(self.ask_stop(at));
                 }
+                // "go to 100% on the keycloak canary", "take it to 100%"
+                Verb::Bump | Verb::Set | Verb::Move
+                    if self.all_the_way(primary)
+                        && (self.about_rollout(primary, values)
+                            || self.words.iter().any(|w| {
+                                matches!(w.lex(), Some(Lex::StrategyName(StrategyName::Canary)))
+                            })) =>
+                {
+                    Action::Promote
+                }
                 Verb::Bump | Verb::Set | Verb::Move => {
+                    // "bump traefik to 3": version 3, or 3 replicas?
+                    let whole_number_only = values.versions.is_empty()
+                        && !values.latest
+                        && values.pending.iter().any(|(n, p)| {
+                            matches!(p, Pending::AfterTo) && matches!(n.value, Number::Integer(_))
+                        });
                     if counted {
                         Action::Scale
+                    } else if whole_number_only && !values.previous {
+                        return Err(self.ask_version_or_count(at, values));
                     } else if values.previous {
                         Action::Rollback
                     } else if versioned || order.verb == Verb::Bump {
@@ -330,6 +375,11 @@ impl Reading<'_> {
         }
         match actions.as_slice() {
             [] => {
+                // "flip grafana back to blue": an unknown word before the
+                // application, where a verb stands, is not read as an install.
+                if let Some(i) = self.unknown_verb(primary, orders.is_empty()) {
+                    return Err(self.unknown_verb_failure(i));
+                }
                 // Verbless, or only "need"/"put": an install, or a scale for "grafana to 4 replicas".
                 let to_count = primary.iter().flat_map(|r| r.clone()).any(|i| {
                     self.words[i].is(Lex::Prep(Prep::To))
@@ -428,6 +478,42 @@ impl Reading<'_> {
         )
     }
 
+    /// "bump traefik to 3": a version or a replica count, both choices kept
+    /// in the sentence's words.
+    fn ask_version_or_count(&self, at: usize, values: &Values) -> ParseFailure {
+        let number = values
+            .pending
+            .iter()
+            .find(|(_, p)| matches!(p, Pending::AfterTo))
+            .map(|(n, _)| n.clone());
+        let Some(number) = number else {
+            return self.unclear_verb(at);
+        };
+        let n_at = self
+            .words
+            .iter()
+            .position(|w| w.start == number.at[0])
+            .unwrap_or(at);
+        ParseFailure::understood(format!(
+            "'{}' {} could be version {} or {} replicas",
+            self.words[at].text, number.text, number.text, number.text
+        ))
+        .at(number.at)
+        .ask(
+            "A version or a replica count?",
+            vec![
+                self.rewritten(&[
+                    (at, at + 1, "upgrade"),
+                    (n_at, n_at + 1, &format!("version {}", number.text)),
+                ]),
+                self.rewritten(&[
+                    (at, at + 1, "scale"),
+                    (n_at, n_at + 1, &format!("{} replicas", number.text)),
+                ]),
+            ],
+        )
+    }
+
     pub(super) fn ask_kill(&self, at: usize) -> ParseFailure {
         let apps: Vec<&str> = self.words.iter().filter_map(Word::app).collect();
         let app = apps.first().copied().unwrap_or("the application");
@@ -494,6 +580,72 @@ impl Reading<'_> {
         failure
     }
 
+    /// The first word of a primary clause when it stands where a verb would
+    /// and is a word deckhand does not know (not a typo of an application):
+    /// right before the application ("flip grafana back", "stick with
+    /// grafana"), or anywhere before it when nothing else in the request is a
+    /// verb, not even "need" ("flip traffic to the new authentik").
+    fn unknown_verb(&self, primary: &[Range<usize>], no_order: bool) -> Option<usize> {
+        let skipped = |i: usize| self.words[i].is(Lex::Det) || self.words[i].is(Lex::Filler);
+        primary.iter().find_map(|range| {
+            let first = range.clone().find(|&i| !skipped(i))?;
+            // "stick with grafana 12": a preposition may stand between.
+            let object = range
+                .clone()
+                .skip_while(|&i| i <= first)
+                .find(|&i| !skipped(i) && !matches!(self.words[i].kind, Kind::Lex(Lex::Prep(_))));
+            let app_after = range
+                .clone()
+                .skip_while(|&i| i <= first)
+                .any(|i| self.words[i].app().is_some());
+            // "turn mongodb sideways": half a phrasal verb is no verb either
+            let unknown = matches!(self.words[first].kind, Kind::Unknown { typo_of: None, .. })
+                || (matches!(self.words[first].lex(), Some(Lex::Head(h)) if !matches!(h, "get" | "put" | "kick"))
+                    && !self
+                        .words
+                        .get(first + 1)
+                        .is_some_and(|w| matches!(w.lex(), Some(Lex::Particle(_)))));
+            ((object.is_some_and(|i| self.words[i].app().is_some()) || (no_order && app_after))
+                && unknown)
+            .then_some(first)
+        })
+    }
+
+    /// The request is about an upgrade under way: a strategy is named ("the
+    /// grafana canary", "the blue/green") or an upgrade or rollout as a noun
+    /// ("the prometheus rollout", "the gitea upgrade").
+    fn about_rollout(&self, primary: &[Range<usize>], values: &Values) -> bool {
+        !values.delivery.is_empty()
+            || primary.iter().flat_map(|r| r.clone()).any(|i| {
+                matches!(
+                    self.words[i].lower.as_str(),
+                    "rollout" | "rollouts" | "upgrade" | "update"
+                ) && noun_reading(self.words, i)
+            })
+    }
+
+    /// "100%": all of the traffic.
+    fn all_the_way(&self, primary: &[Range<usize>]) -> bool {
+        primary
+            .iter()
+            .flat_map(|r| r.clone())
+            .any(|i| matches!(self.words[i].kind, Kind::Percent(100)))
+    }
+
+    fn unknown_verb_failure(&self, at: usize) -> ParseFailure {
+        let app = self.words.iter().find_map(Word::app).unwrap_or("grafana");
+        ParseFailure::understood(format!(
+            "'{}' is not a verb deckhand knows: it installs, upgrades, scales, removes, rolls back and reports status",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .suggest(vec![
+            format!("roll back {app}"),
+            format!("upgrade {app}"),
+            format!("status of {app}"),
+        ])
+    }
+
     pub(super) fn unclear_verb(&self, at: usize) -> ParseFailure {
         let app = self.words.iter().find_map(Word::app).unwrap_or("grafana");
         ParseFailure::understood(format!(
@@ -547,6 +699,7 @@ pub(super) fn phrasal(head: &str, particle: &str) -> Option<Verb> {
         ("spin" | "fire" | "stand" | "boot" | "get", "up") => Verb::Install,
         ("get", "running") => Verb::Install,
         ("spin" | "shut" | "turn", "down") => Verb::Stop,
+        ("shut" | "turn" | "switch", "off") => Verb::Stop,
         ("tear", "down") => Verb::Remove,
         ("rip" | "wipe", "out") => Verb::Remove,
         _ => return None,
