@@ -130,6 +130,10 @@ impl Overrides {
                     .map_or("grafana", String::as_str)
             )));
         }
+        // The same check as the rules and the language model's answers.
+        intent
+            .check_delivery()
+            .map_err(crate::intent::ValueError::Strategy)?;
         Ok(())
     }
 }

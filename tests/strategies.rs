@@ -54,6 +54,17 @@ fn a_strategy_on_anything_but_an_upgrade_is_refused_naming_it() {
             "{error}"
         );
     }
+    // Steps are checked as the sentence's are: increasing, ending at 100.
+    let (code, body) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": "upgrade nginx", "options": {"strategy": {"type": "canary", "steps": [50, 10]}}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("[50, 10]"),
+        "{body}"
+    );
     // A setting of another strategy is named too.
     let (code, body) = server.post(
         "/api/orchestration/deploy",

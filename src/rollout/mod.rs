@@ -51,7 +51,7 @@ pub struct StrategyOptions {
     /// canary | blue_green | rolling | recreate (left out: the sentence's).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<StrategyKind>,
-    /// Canary: the stages in percent, increasing; 100 is added when missing.
+    /// Canary: the stages in percent, increasing, ending at 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<u32>>,
     /// Rolling: pods replaced at a time (maxSurge).
