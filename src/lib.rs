@@ -12,6 +12,7 @@
 //! - [`resolve`]: the dependency DAG (`petgraph`) and its parallel waves;
 //! - [`render`]: wiring, secrets, and the platform renderers;
 //! - [`plan`]: the [`plan::Planner`] that drives the stages, and the plan people see;
+//! - [`rollout`]: delivery strategies (canary, blue-green, rolling, recreate) as stages and objects;
 //! - [`template`]: the blueprint template language, shared by loading and rendering;
 //! - [`cli`]: the command-line front end.
 
@@ -31,6 +32,7 @@ pub mod orchestrator;
 pub mod plan;
 pub mod render;
 pub mod resolve;
+pub mod rollout;
 pub mod service;
 pub mod store;
 pub mod template;

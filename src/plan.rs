@@ -81,6 +81,8 @@ pub struct Overrides {
     pub domain: Option<crate::intent::Domain>,
     pub replicas: Option<crate::intent::Replicas>,
     pub tls: Option<bool>,
+    /// `options.strategy` with a type: wins over the sentence's.
+    pub strategy: Option<crate::intent::Strategy>,
 }
 
 impl Overrides {
@@ -107,6 +109,33 @@ impl Overrides {
         if let Some(tls) = self.tls {
             intent.parameters.tls = Some(tls);
         }
+        if let Some(strategy) = &self.strategy {
+            intent.strategy = Some(strategy.clone());
+        }
+        // A strategy is how an upgrade reaches its new version; nothing
+        // else has one.
+        if let Some(strategy) = &intent.strategy
+            && intent.action != Action::Upgrade
+        {
+            return Err(crate::intent::ValueError::Strategy(format!(
+                "the {} strategy is for an upgrade, and this request is {} {}: drop the strategy, or say e.g. \"upgrade {} to 13.1 as a canary\"",
+                strategy.name(),
+                if intent.action == Action::Install {
+                    "an"
+                } else {
+                    "a"
+                },
+                intent.action,
+                intent
+                    .applications
+                    .first()
+                    .map_or("grafana", String::as_str)
+            )));
+        }
+        // The same check as the rules and the language model's answers.
+        intent
+            .check_delivery()
+            .map_err(crate::intent::ValueError::Strategy)?;
         Ok(())
     }
 }
@@ -128,6 +157,10 @@ pub struct Plan {
     /// the stored ones, not new.
     #[serde(skip)]
     pub installed: BTreeSet<String>,
+    /// An upgrade with a strategy: its stages (set by the orchestrator,
+    /// which knows the request's settings and what is installed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutPlan>,
 }
 
 /// Parses, resolves and renders, with one catalogue and one set of options.
@@ -395,6 +428,7 @@ impl<'a> Planner<'a> {
             notes,
             options,
             installed,
+            rollout: None,
         })
     }
 }
@@ -418,12 +452,22 @@ impl Plan {
             notes: Vec::new(),
             options,
             installed: BTreeSet::new(),
+            rollout: None,
         }
     }
 
     /// The Kubernetes objects of a release, for display and for executors.
+    /// An upgrade's rolling or recreate strategy is part of the requested
+    /// releases' Deployments (and of their stored revision).
     pub fn kubernetes_objects(&self, release: &RenderedRelease) -> Vec<kubernetes::KubeObject> {
-        kubernetes::release_objects(release, &self.options)
+        let mut objects = kubernetes::release_objects(release, &self.options);
+        if release.requested && self.intent.action == Action::Upgrade {
+            crate::rollout::kubernetes::set_update_strategy(
+                &mut objects,
+                self.intent.strategy.as_ref(),
+            );
+        }
+        objects
     }
 
     /// What a release creates on this plan's platform, one entry each.
@@ -632,6 +676,9 @@ impl Plan {
                     let _ = writeln!(out, "  {}: {}", release.release, release.secrets.join(", "));
                 }
             }
+        }
+        if let Some(rollout) = &self.rollout {
+            out.push_str(&rollout.to_text());
         }
         if !self.notes.is_empty() {
             let _ = writeln!(out, "\nNotes:");

@@ -723,7 +723,9 @@ fn progress_line(event: &EventRecord) -> Option<String> {
         .then(|| format!("{release}: {} — {}", event.status, event.message));
     }
     match (event.step.as_str(), event.status.as_str()) {
-        ("deploy", "waited") | ("rollback", _) | ("approval", _) => Some(event.message.clone()),
+        ("deploy", "waited") | ("rollback", _) | ("approval", _) | ("strategy", _) => {
+            Some(event.message.clone())
+        }
         _ => None,
     }
 }
@@ -807,5 +809,25 @@ mod tests {
         assert_eq!(chat.role_of(&carol), Role::Deployer);
         assert_eq!(chat.role_of(&user("U9", Some("eve"))), Role::Viewer);
         assert_eq!(chat.actor(&user("U1", None)).name, "slack:U1");
+    }
+
+    #[test]
+    fn every_stage_of_a_strategy_is_a_progress_line() {
+        let event = |step: &str, status: &str, message: &str| EventRecord {
+            id: 1,
+            intent_id: "i".into(),
+            at: String::new(),
+            step: step.into(),
+            status: status.into(),
+            message: message.into(),
+            duration_ms: None,
+        };
+        let validated = "stage 2 of 4 (25%) validated: 2 check(s) over 30 s: 1 pod(s) Ready";
+        assert_eq!(
+            progress_line(&event("strategy", "validated", validated)).as_deref(),
+            Some(validated)
+        );
+        assert!(progress_line(&event("strategy", "switched", "switch: …")).is_some());
+        assert!(progress_line(&event("plan", "planning", "resolving")).is_none());
     }
 }

@@ -468,6 +468,7 @@ fn plan_command(catalogue: &Catalogue, args: PlanArgs) -> Result<ExitCode, Strin
             .map_err(|e| e.to_string())?,
         replicas: None::<Replicas>,
         tls: None,
+        strategy: None,
     };
     let mut planner = Planner::new(catalogue, args.render.options());
     if let Some(platform) = args.platform {

@@ -390,6 +390,33 @@ impl Executor for ComposeExecutor {
         })
     }
 
+    /// On Compose the selector is a project name: its workload containers,
+    /// ready when running (and healthy, when they have a health check).
+    async fn pod_health(
+        &self,
+        _namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<super::PodHealth>, ExecError> {
+        let containers = self.containers(selector).await?;
+        Ok(containers
+            .iter()
+            .filter(|c| !is_one_shot(c))
+            .map(|c| {
+                let (_, verdict) = judge(c);
+                super::PodHealth {
+                    name: c["Name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    ready: verdict == Ok(true),
+                    restarts: c["RestartCount"].as_u64().unwrap_or(0) as u32,
+                    problem: verdict.err(),
+                }
+            })
+            .collect())
+    }
+
     async fn status(&self, target: &ReleaseTarget) -> Result<LiveStatus, ExecError> {
         let containers = self
             .containers(&compose::docker_name(&target.namespace, &target.release))

@@ -166,6 +166,40 @@ pub trait Executor: Send + Sync {
     -> Result<Deleted, ExecError>;
     /// What is live.
     async fn status(&self, target: &ReleaseTarget) -> Result<LiveStatus, ExecError>;
+    /// The pods in `namespace` that match `selector` (a label selector), as
+    /// a stage's validation reads them. Engines without pods say so.
+    async fn pod_health(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<PodHealth>, ExecError> {
+        let _ = (namespace, selector);
+        Err(ExecError::Failed(format!(
+            "the {} executor cannot report pods, which a stage's validation reads",
+            self.name()
+        )))
+    }
+    /// The pods a Service sends traffic to now (its ready endpoints, by pod
+    /// name). Engines without Services say so.
+    async fn routed_pods(&self, namespace: &str, service: &str) -> Result<Vec<String>, ExecError> {
+        let _ = (namespace, service);
+        Err(ExecError::Failed(format!(
+            "the {} executor has no Services whose endpoints a stage could check",
+            self.name()
+        )))
+    }
+}
+
+/// One pod as a stage's validation sees it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PodHealth {
+    pub name: String,
+    /// Ready: every readiness check passes, as the kubelet reports it.
+    pub ready: bool,
+    /// Container restarts so far.
+    pub restarts: u32,
+    /// Why it is not ready, in the engine's words.
+    pub problem: Option<String>,
 }
 
 /// Which executor runs an intent.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod pages;
 pub mod sse;
+pub mod steer;
 
 pub use crate::service::{AppState, errors};
 
@@ -25,6 +26,7 @@ use errors::ApiError;
     info(title = "deckhand", description = "Natural-language deployments: intents, plans, blueprints, releases."),
     paths(
         api::deploy, api::plan, api::list_intents, api::get_intent, api::intent_events, api::retry_intent, api::confirm_intent, api::cancel_intent,
+        steer::promote_intent, steer::pause_intent, steer::abort_intent,
         api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::blueprint_graph, api::intent_graph, api::list_releases, api::get_release,
         api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
     ),
@@ -169,6 +171,12 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
                 .route("/intents/{id}/events", web::get().to(api::intent_events))
                 .route("/intents/{id}/retry", web::post().to(api::retry_intent))
                 .route("/intents/{id}/confirm", web::post().to(api::confirm_intent))
+                .route(
+                    "/intents/{id}/promote",
+                    web::post().to(steer::promote_intent),
+                )
+                .route("/intents/{id}/pause", web::post().to(steer::pause_intent))
+                .route("/intents/{id}/abort", web::post().to(steer::abort_intent))
                 .route("/blueprints", web::get().to(api::list_blueprints))
                 .route("/blueprints/{name}", web::get().to(api::get_blueprint))
                 .route(

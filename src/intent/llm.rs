@@ -216,6 +216,7 @@ pub fn system_prompt(catalogue: &Catalogue) -> Result<String, LlmError> {
         Action::Status,
         Action::Promote,
         Action::Abort,
+        Action::Pause,
     ]
     .into_iter()
     .filter(|a| !LLM_ACTIONS.contains(a))

@@ -32,6 +32,9 @@ pub enum Action {
     Promote,
     /// An upgrade in flight stops and rolls back ("abort the grafana canary").
     Abort,
+    /// A canary upgrade waits after its current stage for a promote
+    /// ("pause the grafana canary").
+    Pause,
 }
 
 impl Action {
@@ -39,6 +42,7 @@ impl Action {
         match self {
             Action::Promote => "promote",
             Action::Abort => "abort",
+            Action::Pause => "pause",
             Action::Install => "install",
             Action::Upgrade => "upgrade",
             Action::Scale => "scale",
@@ -297,6 +301,7 @@ impl Intent {
             (Action::Status, false) => format!("status of {apps}"),
             (Action::Rollback, _) => format!("roll back {apps}"),
             (Action::Abort, _) => format!("abort the {apps} upgrade"),
+            (Action::Pause, _) => format!("pause the {apps} upgrade"),
             (action, _) => format!("{action} {apps}"),
         };
         if let Some(v) = &p.version {
@@ -419,6 +424,13 @@ impl Intent {
         }
         if !said.is_empty() {
             out.push_str(&format!(" with {}", said.join(", ")));
+        }
+        match &self.strategy {
+            Some(Strategy::Canary { .. }) => out.push_str(" as a canary"),
+            Some(Strategy::BlueGreen {}) => out.push_str(" with blue-green"),
+            Some(Strategy::Rolling { .. }) => out.push_str(", rolling"),
+            Some(Strategy::Recreate {}) => out.push_str(" with recreate"),
+            None => {}
         }
         if let Some(ns) = &self.namespace {
             out.push_str(&format!(" in namespace {ns}"));

@@ -25,6 +25,9 @@ pub enum ValueError {
     Version(String),
     #[error("invalid storage size '{0}': expected a Kubernetes quantity such as 20Gi or 500Mi")]
     Storage(String),
+    /// A delivery strategy where there is none (anything but an upgrade).
+    #[error("{0}")]
+    Strategy(String),
 }
 
 static DNS_LABEL: LazyLock<Regex> =

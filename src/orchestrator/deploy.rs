@@ -119,7 +119,12 @@ impl Orchestrator {
                 stored, previous, ..
             } => {
                 let atomic = options.atomic.unwrap_or(true);
-                self.apply_releases(&run, stored, previous, atomic).await
+                if plan.intent.strategy.is_some() {
+                    self.run_strategy(&run, previous, options.strategy.as_ref(), atomic)
+                        .await
+                } else {
+                    self.apply_releases(&run, stored, previous, atomic).await
+                }
             }
             lifecycle::Prepared::Status { .. } => Ok(()),
         };

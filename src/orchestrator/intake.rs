@@ -82,6 +82,12 @@ impl Orchestrator {
         let Some(parsed) = self.parse_step(&id, overrides).await? else {
             return Ok(None);
         };
+        // "promote grafana", "abort the grafana upgrade": words for a
+        // rollout that runs, carried out now.
+        if self.steers(&parsed) {
+            self.steer_by_words(&id, actor, &parsed).await?;
+            return Ok(None);
+        }
         // An intent that may wait for a person (an admin's approval, or a
         // confirmation of what a language model understood) is answered
         // after planning, so the answer says whether it waits.
@@ -461,7 +467,8 @@ impl Orchestrator {
         let catalogue = self.catalogue.clone();
         let settings = self.settings.clone();
         let parser = self.parser.clone();
-        self.store
+        let prepared = self
+            .store
             .call(move |store| {
                 lifecycle::prepare(
                     store,
@@ -473,7 +480,12 @@ impl Orchestrator {
                     settings.default_platform,
                 )
             })
-            .await
+            .await?;
+        // An upgrade's strategy: where it can run, and its stages in the plan.
+        Ok(prepared.and_then(|mut prepared| {
+            super::strategy::prepare(&mut prepared, options.strategy.as_ref())?;
+            Ok(prepared)
+        }))
     }
 
     /// The platform the intent's applications were installed on, when the

@@ -329,18 +329,15 @@ pub fn prepare(
         default_platform,
     )?;
 
-    // Understood, not yet done: refused with the reason, never ignored.
-    if let Some(strategy) = &intent.strategy {
-        return Ok(Err(refuse(format!(
-            "the {} strategy is not available yet: upgrade without it (a plain apply that rolls back when the new revision fails)",
-            strategy.name()
-        ))));
-    }
     let outcome = match intent.action {
-        Action::Promote | Action::Abort => {
+        Action::Promote | Action::Abort | Action::Pause => {
+            // Words for a running rollout are carried out when they are
+            // understood ([`super::strategy::control`]), never planned.
             return Ok(Err(refuse(format!(
-                "there is no canary to {}: no upgrade waits between stages",
-                intent.action
+                "{} steers a canary or blue-green upgrade while it runs; say it again (\"{} {}\") while one runs",
+                intent.action,
+                intent.action,
+                intent.applications.join(" and ")
             ))));
         }
         Action::Status => super::status::prepare(&mut cx, intent),

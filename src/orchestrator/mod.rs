@@ -13,7 +13,9 @@
 //! plan, hold or start), [`control`] (confirm, cancel, retry),
 //! [`lifecycle`] (the context every verb prepares in) and one file per verb
 //! ([`install`], [`upgrade`], [`scale`], [`rollback`], [`remove`],
-//! [`status`]), [`deploy`] (locks, then the verb's run), [`recovery`]
+//! [`status`]), [`strategy`] (an upgrade's canary, blue-green, rolling or
+//! recreate, stage by stage, and promote/pause/abort), [`deploy`] (locks,
+//! then the verb's run), [`recovery`]
 //! (nothing stranded after a restart or a storage error).
 
 pub mod chat;
@@ -29,6 +31,7 @@ mod remove;
 mod rollback;
 mod scale;
 mod status;
+pub mod strategy;
 mod upgrade;
 
 use std::collections::HashMap;
@@ -129,6 +132,10 @@ pub struct DeployOptions {
     pub cascade: bool,
     /// For upgrade and scale: roll back by itself when it fails (default true).
     pub atomic: Option<bool>,
+    /// For upgrade: how the new version is rolled out (canary, blue-green,
+    /// rolling, recreate) and the strategy's settings; wins over the
+    /// sentence's strategy.
+    pub strategy: Option<crate::rollout::StrategyOptions>,
 }
 
 impl DeployOptions {
@@ -166,6 +173,23 @@ impl DeployOptions {
                     suggestions: vec![],
                 })?,
             tls: self.tls,
+            strategy: match &self.strategy {
+                Some(options) => {
+                    crate::rollout::Timing::of(Some(options)).map_err(|message| {
+                        OrchestratorError::Invalid {
+                            message,
+                            suggestions: vec![],
+                        }
+                    })?;
+                    options
+                        .strategy()
+                        .map_err(|message| OrchestratorError::Invalid {
+                            message,
+                            suggestions: vec![],
+                        })?
+                }
+                None => None,
+            },
         })
     }
 }
@@ -238,6 +262,8 @@ pub struct Orchestrator {
     making_executor: tokio::sync::Mutex<()>,
     /// The language model asked when the rules fail ([`fallback`]).
     llm: Mutex<Option<Arc<crate::intent::llm::LlmParser>>>,
+    /// Canary and blue-green upgrades running now, for promote and abort.
+    rollouts: strategy::Rollouts,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -290,6 +316,7 @@ impl Orchestrator {
             executors: Mutex::new(HashMap::new()),
             making_executor: tokio::sync::Mutex::new(()),
             llm: Mutex::new(None),
+            rollouts: strategy::Rollouts::default(),
         })
     }
 

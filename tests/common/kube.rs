@@ -117,6 +117,10 @@ fn resource(kind: &str) -> (ApiResource, bool) {
         "Service" => (ApiResource::erase::<Service>(&()), true),
         "Secret" => (ApiResource::erase::<Secret>(&()), true),
         "Ingress" => (ApiResource::erase::<Ingress>(&()), true),
+        "IngressClass" => (
+            ApiResource::erase::<k8s_openapi::api::networking::v1::IngressClass>(&()),
+            false,
+        ),
         "Pod" => (ApiResource::erase::<Pod>(&()), true),
         "PersistentVolumeClaim" => (ApiResource::erase::<PersistentVolumeClaim>(&()), true),
         "ConfigMap" => (ApiResource::erase::<ConfigMap>(&()), true),

@@ -16,11 +16,14 @@
 //! it is not getting ready; a StatefulSet pod left broken by a reverted
 //! template is deleted (the forced rollback).
 //!
+//! Validation ([`health`]): the pods a delivery stage checks, by label.
+//!
 //! Remove: by the labels deckhand puts on everything, in reverse order,
 //! with the cert-manager TLS Secrets of its Ingresses; claims only when the
 //! data goes too. The rights all this needs are [`rbac`]'s.
 
 mod apply;
+mod health;
 pub mod rbac;
 pub mod readiness;
 
@@ -617,5 +620,17 @@ impl Executor for KubernetesExecutor {
             found: !components.is_empty(),
             components,
         })
+    }
+
+    async fn pod_health(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<super::PodHealth>, ExecError> {
+        self.pods_matching(namespace, selector).await
+    }
+
+    async fn routed_pods(&self, namespace: &str, service: &str) -> Result<Vec<String>, ExecError> {
+        self.service_endpoints(namespace, service).await
     }
 }

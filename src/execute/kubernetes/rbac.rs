@@ -72,6 +72,8 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
         rule(&["autoscaling"], &["horizontalpodautoscalers"], MANAGE),
         // Pods are read, and deleted only for a StatefulSet's forced rollback.
         rule(&[""], &["pods"], &["get", "list", "watch", "delete"]),
+        // Where a Service sends traffic (a canary's or a switch's check).
+        rule(&["discovery.k8s.io"], &["endpointslices"], &["list"]),
     ]
 }
 

@@ -31,6 +31,8 @@ pub(super) fn is_function_word(word: &Word) -> bool {
                     | Lex::Then
                     | Lex::Also
                     | Lex::NsMarker
+                    | Lex::Correction
+                    | Lex::Hedge
             )
         )
 }

@@ -435,8 +435,11 @@ fn stopping_or_finishing_an_upgrade_under_way_is_abort_or_promote() {
             "{text}: {intent:?}"
         );
     }
-    // Pausing is not something deckhand does: said so, never read as abort.
-    assert!(err("pause the grafana canary").error.contains("pause"));
+    // Pausing a rollout waits for a promote; never read as an abort.
+    let paused = ok("pause the grafana canary");
+    assert_eq!(paused.action, Action::Pause);
+    assert_eq!(paused.command(), "pause the grafana upgrade");
+    assert_eq!(ok(&paused.command()).action, Action::Pause);
     // "stop" alone still asks.
     assert!(err("stop grafana").ask.is_some());
 }

@@ -341,7 +341,7 @@ impl Reading<'_> {
                 }
             }
             Action::Install | Action::Upgrade => {}
-            Action::Promote | Action::Abort => {
+            Action::Promote | Action::Abort | Action::Pause => {
                 if parameters != &Parameters::default() {
                     return refuse("value");
                 }

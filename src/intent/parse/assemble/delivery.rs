@@ -23,7 +23,7 @@ impl Reading<'_> {
             return Ok(None);
         };
         // "promote the grafana canary", "abort the canary": the upgrade it is about
-        if matches!(action, Action::Promote | Action::Abort) {
+        if matches!(action, Action::Promote | Action::Abort | Action::Pause) {
             return Ok(None);
         }
         if action != Action::Upgrade {

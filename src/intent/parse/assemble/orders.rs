@@ -275,15 +275,16 @@ impl Reading<'_> {
                 }
                 // "drop gitea to 2 replicas"
                 Verb::Remove if counted_to && self.words[at].lower == "drop" => Action::Scale,
+                // "retire the old grafana": the blue of a blue-green, or the application?
+                Verb::Remove if self.retires_the_old(at) => return Err(self.ask_retire(at)),
                 Verb::Remove => Action::Remove,
                 // "kill the grafana canary", "stop the nextcloud rolling update"
+                // "pause the grafana canary": wait after this stage for a promote
                 Verb::Stop
-                    if matches!(self.words[at].lower.as_str(), "pause" | "suspend")
+                    if matches!(self.words[at].lower.as_str(), "pause" | "suspend" | "halt")
                         && self.about_rollout(primary, values) =>
                 {
-                    return Err(
-                        self.unsupported(at, "pause an upgrade under way (promote or abort it)")
-                    );
+                    Action::Pause
                 }
                 Verb::Kill | Verb::Stop if self.about_rollout(primary, values) => Action::Abort,
                 Verb::Kill => {
@@ -548,6 +549,41 @@ impl Reading<'_> {
                 format!("{} to 0", self.rewritten(&[(at, at + 1, "scale")])),
                 self.rewritten(&[(at, at + 1, "remove")]),
             ],
+        )
+    }
+
+    /// "retire the old grafana", "retire blue": said of a blue-green upgrade
+    /// (promote it: the old version goes) as much as of the application.
+    fn retires_the_old(&self, at: usize) -> bool {
+        self.words[at].lower == "retire"
+            && self.words[at + 1..]
+                .iter()
+                .take(3)
+                .any(|w| matches!(w.lower.as_str(), "old" | "blue" | "previous"))
+    }
+
+    fn ask_retire(&self, at: usize) -> ParseFailure {
+        let app = self
+            .words
+            .iter()
+            .find_map(Word::app)
+            .unwrap_or("the application")
+            .to_string();
+        let old = (at + 1..self.words.len())
+            .take(3)
+            .find(|&k| matches!(self.words[k].lower.as_str(), "old" | "blue" | "previous"));
+        let promote = match old {
+            Some(k) => self.rewritten(&[(at, at + 1, "promote"), (k, k + 1, "")]),
+            None => self.rewritten(&[(at, at + 1, "promote")]),
+        };
+        ParseFailure::understood(format!(
+            "'{}' could mean finishing {app}'s blue-green upgrade (the old version goes) or removing {app}",
+            self.words[at].text
+        ))
+        .at([self.words[at].start, self.words[at].end])
+        .ask(
+            format!("Should {app}'s upgrade be promoted, or {app} removed?"),
+            vec![promote, self.rewritten(&[(at, at + 1, "remove")])],
         )
     }
 
