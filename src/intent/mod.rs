@@ -131,6 +131,11 @@ pub struct Parameters {
     /// between 2 and 10 at 70% cpu").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<Autoscale>,
+    /// Scale: autoscaling ends and the count is fixed again ("turn off
+    /// autoscaling for grafana and keep 3"); without a count, the count
+    /// running now is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale_off: Option<bool>,
 }
 
 /// Replicas between `min` and `max`, kept near `cpu_percent` of the requested CPU.
@@ -287,6 +292,17 @@ impl Intent {
             }
             autoscale.check()?;
         }
+        if self.parameters.autoscale_off == Some(true) {
+            if self.action != Action::Scale {
+                return Err(format!(
+                    "turning autoscaling off is a scale, not a {}",
+                    self.action
+                ));
+            }
+            if self.parameters.autoscale.is_some() {
+                return Err("autoscaling both set and turned off: say one".into());
+            }
+        }
         Ok(())
     }
 
@@ -310,6 +326,9 @@ impl Intent {
             } else {
                 out.push_str(&format!(" version {v}"));
             }
+        }
+        if p.autoscale_off == Some(true) {
+            out.push_str(" without autoscaling");
         }
         if let Some(a) = p.autoscale {
             out.push_str(&format!(" automatically between {} and {}", a.min, a.max));

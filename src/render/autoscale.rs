@@ -90,6 +90,25 @@ pub fn merge(
     if intent.action != crate::intent::Action::Scale {
         return Ok(());
     }
+    // "turn off autoscaling for grafana": understood, refused with the
+    // reason and what works today. Taking `replicas` back from the HPA needs
+    // the reverse of the handover (deckhand's apply would conflict with the
+    // autoscaler's writes), which is not built.
+    if intent.parameters.autoscale_off == Some(true) {
+        return Err(match spec_of(recorded) {
+            None => format!("{app} is not autoscaled: there is no autoscaling to turn off"),
+            Some(spec) => {
+                let keep = intent
+                    .parameters
+                    .replicas
+                    .map_or(spec.min, |r| r.get().max(1));
+                format!(
+                    "deckhand cannot turn autoscaling off yet ({app} is autoscaled {}): taking the replica count back from its HorizontalPodAutoscaler is not built; to keep {keep} running, set both bounds to it: \"autoscale {app} between {keep} and {keep}\"",
+                    spec.describe()
+                )
+            }
+        });
+    }
     if intent.parameters.autoscale.is_some() {
         recorded.remove("replicas");
         return Ok(());
@@ -182,4 +201,38 @@ pub fn describe(hpa: &HorizontalPodAutoscaler) -> String {
         spec.min_replicas.unwrap_or(1),
         spec.max_replicas
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scale(parameters: Json) -> crate::intent::Intent {
+        serde_json::from_value(serde_json::json!({
+            "action": "scale", "applications": ["grafana"], "platform": null,
+            "namespace": null, "parameters": parameters, "source": "rules"
+        }))
+        .expect("an intent")
+    }
+
+    #[test]
+    fn turning_autoscaling_off_is_refused_with_the_bounds_that_pin_the_count() {
+        let mut autoscaled = std::collections::BTreeMap::from([(
+            "autoscale".to_string(),
+            serde_json::json!({"min": 2, "max": 10, "cpu_percent": 70}),
+        )]);
+        let off = scale(serde_json::json!({"autoscale_off": true, "replicas": 3}));
+        let refused = merge("grafana", &off, &mut autoscaled).unwrap_err();
+        assert!(refused.contains("between 2 and 10 at 70% CPU"), "{refused}");
+        assert!(
+            refused.contains("\"autoscale grafana between 3 and 3\""),
+            "{refused}"
+        );
+        let mut fixed = std::collections::BTreeMap::new();
+        let refused = merge("grafana", &off, &mut fixed).unwrap_err();
+        assert!(refused.contains("grafana is not autoscaled"), "{refused}");
+        // A fixed count of an autoscaled release stays refused, naming the bounds.
+        let three = scale(serde_json::json!({"replicas": 3}));
+        assert!(merge("grafana", &three, &mut autoscaled).is_err());
+    }
 }

@@ -474,10 +474,9 @@ fn role(words: &[Word], previous: Role, asked: bool) -> Role {
                     && words
                         .get(i + 1)
                         .is_some_and(|n| matches!(n.lex(), Some(Lex::Verb(_))));
-                if (is_finite(w) || others_want || looks_past(w))
-                    && !value_first
-                    && !copula_then_verb
-                {
+                // ("fixed 2 replicas": a participle before a count describes it)
+                let past = looks_past(w) && !words.get(i + 1).is_some_and(Word::is_number);
+                if (is_finite(w) || others_want || past) && !value_first && !copula_then_verb {
                     return Role::Statement;
                 }
                 after_copula = copula_then_verb;

@@ -111,6 +111,12 @@ pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, va
                     }
                 }
             }
+            // "turn off autoscaling", "disable the HPA", "no more autoscaling",
+            // "remove the autoscaler", "turn autoscaling off"
+            Some(Lex::Autoscale) if turned_off(words, clause.clone(), i) => {
+                used[i] = true;
+                values.autoscale_off = Some(Said::of((), &words[i]));
+            }
             Some(Lex::Autoscale) => {
                 used[i] = true;
                 values
@@ -219,6 +225,32 @@ pub fn read_autoscale_bounds(
             _ => {}
         }
     }
+}
+
+/// Whether the autoscaling word at `i` is said to stop: a negation or a
+/// verb of stopping or removing just before it ("turn off", "disable the",
+/// "no more", "stop", "remove the"), or "off" right after it.
+fn turned_off(words: &[Word], clause: Range<usize>, i: usize) -> bool {
+    let before = (clause.start..i).rev().take(3).any(|k| {
+        let w = &words[k];
+        w.is(Lex::Negation)
+            || matches!(
+                w.lex(),
+                Some(Lex::Verb(
+                    super::lexicon::Verb::Stop
+                        | super::lexicon::Verb::Remove
+                        | super::lexicon::Verb::Kill
+                ))
+            )
+            || matches!(
+                w.lower.as_str(),
+                "off" | "turn off" | "switch off" | "no more"
+            )
+    });
+    let after = words
+        .get(i + 1)
+        .is_some_and(|w| i + 1 < clause.end && w.lower == "off");
+    before || after
 }
 
 /// Word `k`, a number, with where it was said.

@@ -298,6 +298,8 @@ pub const MORE_WORDS: &[(&[&str], Lex)] = &[
             "autoscale",
             "autoscaling",
             "autoscaled",
+            "autoscaler",
+            "autoscalers",
             "hpa",
             "automatically",
         ],

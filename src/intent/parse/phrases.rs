@@ -65,6 +65,8 @@ pub const PHRASES: &[(&[&str], Lex)] = &[
     (&["get", "shot", "of"], Lex::Verb(Verb::Remove)),
     // an upgrade under way: stopped, or taken the rest of the way
     (&["call", "off"], Lex::Verb(Verb::Abort)),
+    // "no more autoscaling for keycloak"
+    (&["no", "more"], Lex::Negation),
     (&["bail", "out", "of"], Lex::Verb(Verb::Abort)),
     (&["back", "out", "of"], Lex::Verb(Verb::Abort)),
     (&["cut", "over"], Lex::Verb(Verb::Promote)),

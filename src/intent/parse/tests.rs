@@ -494,6 +494,20 @@ fn autoscaling_said_the_command_line_way() {
 }
 
 #[test]
+fn turning_autoscaling_off_is_a_scale_that_keeps_its_count() {
+    let off = ok("turn off autoscaling on grafana and pin it at 3");
+    assert_eq!(off.action, Action::Scale);
+    assert_eq!(off.parameters.autoscale_off, Some(true));
+    assert_eq!(off.parameters.replicas.map(|r| r.get()), Some(3));
+    let off = ok("no more autoscaler for n8n");
+    assert_eq!(off.parameters.autoscale_off, Some(true));
+    assert_eq!(off.parameters.replicas, None);
+    // Both at once is a contradiction, and it is not an install.
+    err("autoscale grafana between 2 and 4 and turn autoscaling off");
+    err("install grafana without autoscaling");
+}
+
+#[test]
 fn a_relation_to_another_application_is_reported_not_wired() {
     assert_eq!(ok("install authentik for gitea").ignored, ["for gitea"]);
     assert_eq!(

@@ -117,6 +117,8 @@ pub struct Values {
     pub rolling_unavailable: Option<Said<Number>>,
     /// Autoscaling: the word, and the minimum, maximum and CPU target said.
     pub autoscale: Option<Said<AutoscaleSaid>>,
+    /// "turn off autoscaling", "no more HPA": the count fixed again.
+    pub autoscale_off: Option<Said<()>>,
     /// "and its dependencies", "and its data".
     pub cascade: bool,
     pub delete_data: bool,

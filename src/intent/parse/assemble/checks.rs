@@ -34,6 +34,16 @@ impl Reading<'_> {
         }
         settled.strategy = self.strategy(action, values)?;
         parameters.autoscale = super::delivery::autoscale(action, values)?;
+        if let Some(said) = &values.autoscale_off {
+            if action != Action::Scale {
+                return Err(ParseFailure::understood(format!(
+                    "turning autoscaling off ('{}') is a scale: say \"turn off autoscaling for grafana and keep 3 replicas\"",
+                    said.text
+                ))
+                .at(said.at));
+            }
+            parameters.autoscale_off = Some(true);
+        }
         if let Some(said) = values.resources.first() {
             return Err(ParseFailure::understood(format!(
                 "memory and CPU ('{}') come from the blueprint; deckhand does not set them from a sentence",
@@ -290,7 +300,10 @@ impl Reading<'_> {
                         "a replica count and autoscaling were both said: autoscaling sets the count between its minimum and maximum; say one",
                     ));
                 }
-                if parameters.replicas.is_none() && parameters.autoscale.is_none() {
+                if parameters.replicas.is_none()
+                    && parameters.autoscale.is_none()
+                    && parameters.autoscale_off.is_none()
+                {
                     let target = if app.is_empty() {
                         "it".to_string()
                     } else {

@@ -227,6 +227,25 @@ impl Reading<'_> {
         {
             return Ok(Action::Scale);
         }
+        // "turn off autoscaling for grafana", "no more HPA on n8n, just run
+        // 4": the count is fixed again, a scale.
+        if values.autoscale_off.is_some()
+            && orders.iter().all(|o| {
+                matches!(
+                    o.verb,
+                    Verb::Stop
+                        | Verb::Remove
+                        | Verb::Kill
+                        | Verb::Need
+                        | Verb::Place
+                        | Verb::Set
+                        | Verb::Scale
+                        | Verb::Run
+                )
+            })
+        {
+            return Ok(Action::Scale);
+        }
         let mut actions: Vec<(Action, usize)> = Vec::new();
         for order in orders.iter().filter(|o| !light(o)) {
             let at = order.at;
