@@ -64,6 +64,20 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     sync_dir(parent(path))
 }
 
+/// Writes several files into `dir` as [`write`] does each (whole or not at
+/// all, with its mode), flushing the directory once for all of them.
+pub fn write_all_in(dir: &Path, files: &[(&str, &[u8], u32)]) -> std::io::Result<()> {
+    for (name, bytes, mode) in files {
+        let path = dir.join(name);
+        let temp = write_temporary(&path, bytes, *mode)?;
+        if let Err(err) = std::fs::rename(&temp, &path) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(err);
+        }
+    }
+    sync_dir(dir)
+}
+
 /// Creates `path` with `bytes` only when it does not exist yet
 /// (`AlreadyExists` otherwise), atomically: another process sees no file or
 /// the whole one.

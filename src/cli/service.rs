@@ -100,6 +100,10 @@ pub fn serve(
             Ok(_) => {}
             Err(err) => return Err(format!("cannot recover intents: {err}")),
         }
+        // The cluster is connected while the server starts, not on the
+        // first deploy; whether it answers is in the log at once.
+        let connecting = orchestrator.clone();
+        actix_web::rt::spawn(async move { connecting.connect_default_executor().await });
         eprintln!(
             "database {}, data directory {}",
             settings.db.display(),

@@ -116,10 +116,14 @@ pub fn latest_written_dir(data_dir: &Path, namespace: &str, release: &str) -> Op
 /// Writes the files into `dir` (created when missing).
 pub fn write_release(dir: &Path, files: &[ReleaseFile]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for file in files {
-        crate::plan::write_file(&dir.join(&file.path), &file.content, file.secret)?;
-    }
-    Ok(())
+    let files: Vec<(&str, &[u8], u32)> = files
+        .iter()
+        .map(|f| {
+            let mode = if f.secret { 0o600 } else { 0o644 };
+            (f.path.as_str(), f.content.as_bytes(), mode)
+        })
+        .collect();
+    crate::atomic::write_all_in(dir, &files)
 }
 
 /// The render executor.

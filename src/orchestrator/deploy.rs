@@ -188,13 +188,6 @@ impl Orchestrator {
                 &release.release,
                 revision,
             );
-            if let Err(err) = execute::render::write_release(&dir, &files) {
-                return Ok(Err(format!(
-                    "{}: cannot write {}: {err}",
-                    release.release,
-                    dir.display()
-                )));
-            }
             works.push(ReleaseWork {
                 release: release.clone(),
                 platform: plan.platform,
@@ -205,6 +198,24 @@ impl Orchestrator {
                 revision,
                 dir,
             });
+        }
+        // Every release's files, written durably side by side before any is applied.
+        let writes = works.iter().map(|work| {
+            let (dir, files) = (work.dir.clone(), work.files.clone());
+            tokio::task::spawn_blocking(move || execute::render::write_release(&dir, &files))
+        });
+        let written = futures_util::future::join_all(writes).await;
+        for (work, result) in works.iter().zip(written) {
+            let failed = match result {
+                Ok(Ok(())) => continue,
+                Ok(Err(err)) => err.to_string(),
+                Err(join) => join.to_string(),
+            };
+            return Ok(Err(format!(
+                "{}: cannot write {}: {failed}",
+                work.release.release,
+                work.dir.display()
+            )));
         }
         let by_name: HashMap<String, ReleaseWork> = works
             .iter()

@@ -360,6 +360,19 @@ impl Orchestrator {
         Ok(made)
     }
 
+    /// Makes the default executor ahead of the first intent when it is the
+    /// Kubernetes one (its client connected, the API server asked for its
+    /// version). A failure is logged, not kept: the first intent that needs
+    /// the cluster tries again and says why.
+    pub async fn connect_default_executor(&self) {
+        if self.settings.default_executor != Some(ExecutorKind::Kubernetes) {
+            return;
+        }
+        if let Err(err) = self.executor(ExecutorKind::Kubernetes).await {
+            tracing::warn!(target: "deckhand::kubernetes", error = %err, "the Kubernetes cluster is not reachable yet");
+        }
+    }
+
     /// The executor an intent runs with, and the intent with the platform
     /// that executor needs filled in.
     pub fn choose_executor(

@@ -18,6 +18,12 @@ pub struct Server {
     pub client: reqwest::blocking::Client,
 }
 
+/// DECKHAND_TEST_SERVER_LOG=1 shows the servers' logs (with DECKHAND_LOG for
+/// their level) when a test needs looking into.
+fn show_log() -> bool {
+    std::env::var_os("DECKHAND_TEST_SERVER_LOG").is_some()
+}
+
 impl Server {
     /// Starts a server on a fresh temporary directory.
     pub fn start() -> Self {
@@ -48,7 +54,11 @@ impl Server {
             .env("DECKHAND_API_TOKEN", ADMIN_TOKEN)
             .env_remove("DECKHAND_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if show_log() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("deckhand serve starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -62,6 +72,15 @@ impl Server {
                 break address.trim().to_string();
             }
         };
+        // The log goes on to stdout: read to its end, so the server never
+        // writes into a closed pipe.
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if show_log() {
+                    eprintln!("{line}");
+                }
+            }
+        });
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()

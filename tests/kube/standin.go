@@ -25,6 +25,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -43,6 +44,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
@@ -57,6 +59,9 @@ type standin struct {
 	running map[types.UID]bool
 	nextIP  int
 	ctx     context.Context
+	// namespaces is the informer's cache of namespaces (a provisioner reads
+	// its cache, not the API server, for every claim).
+	namespaces corelisters.NamespaceLister
 }
 
 func runStandin(kubeconfig string) error {
@@ -104,9 +109,11 @@ func runStandin(kubeconfig string) error {
 		AddFunc:    func(o any) { s.ingress(o.(*networkingv1.Ingress)) },
 		UpdateFunc: func(_, o any) { s.ingress(o.(*networkingv1.Ingress)) },
 	})
+	s.namespaces = all.Core().V1().Namespaces().Lister()
 	stop := make(chan struct{})
 	onNode.Start(stop)
 	all.Start(stop)
+	all.WaitForCacheSync(stop)
 	fmt.Println("kubelet stand-in running on node", nodeName, "ready delay", s.delay)
 	select {}
 }
@@ -248,24 +255,30 @@ func (s *standin) pod(pod *corev1.Pod) {
 	go s.run(pod.DeepCopy(), ip)
 }
 
-// setStatus changes the pod's status; false once the pod is gone.
+// setStatus changes the pod's status with one patch of the status
+// subresource, as the kubelet's status manager does, with the pod's UID in
+// the patch so that a pod recreated under the same name is not touched;
+// false once the pod is gone or being deleted.
 func (s *standin) setStatus(pod *corev1.Pod, change func(*corev1.PodStatus)) bool {
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current, err := s.client.CoreV1().Pods(pod.Namespace).Get(s.ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if current.UID != pod.UID || current.DeletionTimestamp != nil {
-			return apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, pod.Name)
-		}
-		change(&current.Status)
-		_, err = s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(s.ctx, current, metav1.UpdateOptions{})
-		return err
+	status := *pod.Status.DeepCopy()
+	change(&status)
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"uid": pod.UID},
+		"status":   status,
 	})
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err != nil {
 		fmt.Println("pod status", pod.Namespace, pod.Name, err)
+		return false
 	}
-	return err == nil
+	current, err := s.client.CoreV1().Pods(pod.Namespace).Patch(s.ctx, pod.Name, types.StrategicMergePatchType,
+		patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err) {
+			fmt.Println("pod status", pod.Namespace, pod.Name, err)
+		}
+		return false
+	}
+	return current.DeletionTimestamp == nil
 }
 
 func condition(t corev1.PodConditionType, ok bool, reason string) corev1.PodCondition {
@@ -374,7 +387,7 @@ func (s *standin) claim(pvc *corev1.PersistentVolumeClaim) {
 		pvc.Annotations["volume.kubernetes.io/storage-provisioner"] != provisionerName {
 		return
 	}
-	if ns, err := s.client.CoreV1().Namespaces().Get(s.ctx, pvc.Namespace, metav1.GetOptions{}); err == nil &&
+	if ns, err := s.namespaces.Get(pvc.Namespace); err == nil &&
 		ns.Labels["kubelet-standin/provisioning"] == "off" {
 		return
 	}

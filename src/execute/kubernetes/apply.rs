@@ -109,8 +109,18 @@ impl KubernetesExecutor {
             format!("the Ingresses of {release}"),
         );
         let before = self.list::<Ingress>(ns, &params, &what);
-        let (_, before, mut scaled) =
-            futures_util::future::try_join3(checks, before, self.autoscaled(ns)).await?;
+        let namespace = work
+            .objects
+            .iter()
+            .find(|o| matches!(o, KubeObject::Namespace(_)));
+        let missing = async {
+            match namespace {
+                Some(object) => self.namespace_missing(object).await,
+                None => Ok(false),
+            }
+        };
+        let (_, before, mut scaled, namespace_missing) =
+            futures_util::future::try_join4(checks, before, self.autoscaled(ns), missing).await?;
         // The autoscalers this revision brings own their workloads' counts
         // from this apply on.
         scaled.extend(work.objects.iter().filter_map(|o| match o {
@@ -120,10 +130,11 @@ impl KubernetesExecutor {
             )),
             _ => None,
         }));
-        // The namespace first, then the Secrets the pods read, then the
-        // rest together.
+        // The namespace first (when it is missing), then the Secrets the
+        // pods read, then the rest together.
         let stage = |o: &KubeObject| match o {
-            KubeObject::Namespace(_) => 0,
+            KubeObject::Namespace(_) if namespace_missing => 0,
+            KubeObject::Namespace(_) => 3,
             KubeObject::Secret(_) => 1,
             _ => 2,
         };
@@ -161,9 +172,21 @@ impl KubernetesExecutor {
         Ok(message)
     }
 
-    /// Applies one object; (whether it was applied, a note). The namespace
-    /// is created only when missing: someone whose rights end at their
-    /// namespace may still deploy into it.
+    /// Whether the release's namespace is still to be created. It is
+    /// created only when missing: someone whose rights end at their
+    /// namespace (who may not read it) may still deploy into it.
+    async fn namespace_missing(&self, namespace: &KubeObject) -> Result<bool, ExecError> {
+        match self.dynamic(namespace, "").get_opt(namespace.name()).await {
+            Ok(found) => Ok(found.is_none()),
+            Err(kube::Error::Api(status)) if status.code == 403 => Ok(false),
+            Err(err) => {
+                let doing = format!("reading Namespace {}", namespace.name());
+                Err(kube_error(&self.server, &doing, err))
+            }
+        }
+    }
+
+    /// Applies one object; (whether it was applied, a note).
     async fn apply_object(
         &self,
         object: &KubeObject,
@@ -171,17 +194,6 @@ impl KubernetesExecutor {
         scaled: &BTreeSet<(String, String)>,
     ) -> Result<(bool, Option<String>), ExecError> {
         let api = self.dynamic(object, ns);
-        if let KubeObject::Namespace(_) = object {
-            match api.get_opt(object.name()).await {
-                Ok(Some(_)) => return Ok((false, None)),
-                Ok(None) => {}
-                Err(kube::Error::Api(status)) if status.code == 403 => return Ok((false, None)),
-                Err(err) => {
-                    let doing = format!("reading Namespace {}", object.name());
-                    return Err(kube_error(&self.server, &doing, err));
-                }
-            }
-        }
         let mut body = object.to_json();
         let mut note = None;
         if scaled.contains(&(object.kind().to_string(), object.name().to_string())) {
@@ -216,6 +228,15 @@ impl KubernetesExecutor {
     /// Ingress relies on exist: an Ingress nothing serves, or a certificate
     /// nothing issues, fails here with their names instead of never.
     async fn check_ingress(&self, ingress: &Ingress) -> Result<(), ExecError> {
+        futures_util::future::try_join(
+            self.check_ingress_class(ingress),
+            self.check_cluster_issuer(ingress),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn check_ingress_class(&self, ingress: &Ingress) -> Result<(), ExecError> {
         let name = ingress.metadata.name.clone().unwrap_or_default();
         let classes: Api<IngressClass> = Api::all(self.client.clone());
         match ingress
@@ -264,6 +285,11 @@ impl KubernetesExecutor {
                 }
             }
         }
+        Ok(())
+    }
+
+    async fn check_cluster_issuer(&self, ingress: &Ingress) -> Result<(), ExecError> {
+        let name = ingress.metadata.name.clone().unwrap_or_default();
         let issuer = ingress
             .metadata
             .annotations

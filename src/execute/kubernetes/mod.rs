@@ -168,6 +168,19 @@ impl KubernetesExecutor {
         let client = Client::try_from(config).map_err(|e| {
             ExecError::Unavailable(format!("cannot make a Kubernetes client for {server}: {e}"))
         })?;
+        // The API server answers (every authenticated user may read its
+        // version): a cluster that is not there fails here, once, with its
+        // address, and the first connection is open before the first apply.
+        let version = client
+            .apiserver_version()
+            .await
+            .map_err(|e| kube_error(&server, "reading the API server's version", e))?;
+        tracing::info!(
+            target: "deckhand::kubernetes",
+            server = server.as_str(),
+            version = version.git_version.as_str(),
+            "connected to the Kubernetes API"
+        );
         Ok(Self {
             client,
             server,
