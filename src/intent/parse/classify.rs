@@ -471,7 +471,9 @@ fn single(
         return Kind::Percent(percent);
     }
     // "2..20": a range said the way code writes it
-    if let Some((low, high)) = word.split_once("..")
+    if let Some((low, high)) = word
+        .split_once("..")
+        .or_else(|| word.split_once('\u{2013}'))
         && let (Ok(low), Ok(high)) = (low.parse::<u32>(), high.parse::<u32>())
     {
         return Kind::Numbers(vec![low, high]);
@@ -680,7 +682,15 @@ fn combine_numbers(words: &mut Vec<Word>) {
             }
             (Kind::Number(_), _) => {
                 if let Some(unit) = lexicon::unit(&words[i + 1].lower) {
-                    let number = words[i].text.clone();
+                    // "one terabyte": a number said in words is written in digits.
+                    let number = match &words[i].kind {
+                        Kind::Number(Number::Integer(n))
+                            if !words[i].text.chars().all(|c| c.is_ascii_digit()) =>
+                        {
+                            n.to_string()
+                        }
+                        _ => words[i].text.clone(),
+                    };
                     merge_pair(words, i, Kind::Size { number, unit });
                 }
             }

@@ -358,6 +358,14 @@ pub fn fuzzy_verb(word: &str) -> Option<Verb> {
     best.filter(|_| !tie).map(|(_, v)| v)
 }
 
+/// "autoscael", "autoscle": the word "autoscale" misspelt by one or two
+/// letters where a verb stands.
+pub fn is_fuzzy_autoscale(word: &str) -> bool {
+    word.chars().count() >= 7
+        && word.chars().all(char::is_alphabetic)
+        && strsim::damerau_levenshtein(word, "autoscale") <= 2
+}
+
 /// Words that are ordinary English a typo must not be forgiven into an
 /// application from ("granted" is not "grafana").
 pub fn is_common_word(word: &str) -> bool {

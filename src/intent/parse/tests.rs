@@ -494,6 +494,35 @@ fn autoscaling_said_the_command_line_way() {
 }
 
 #[test]
+fn ranges_sizes_in_words_and_misspellings_where_they_stand() {
+    use crate::intent::Autoscale;
+    let range = |text: &str| ok(text).parameters.autoscale;
+    let two_to_twenty = Some(Autoscale {
+        min: 2,
+        max: 20,
+        cpu_percent: Some(70),
+    });
+    assert_eq!(range("autoscale wordpress 2..20 at 70% cpu"), two_to_twenty);
+    assert_eq!(
+        range("autoscale wordpress 2\u{2013}20 at 70% cpu"),
+        two_to_twenty
+    );
+    // The verb "autoscale" misspelt where a verb stands.
+    assert_eq!(range("autoscael wordpress 2-20 at 70% cpu"), two_to_twenty);
+    assert_eq!(
+        ok("nextcloud, one terabyte, ns files")
+            .parameters
+            .storage
+            .as_ref()
+            .map(|s| s.as_str()),
+        Some("1Ti")
+    );
+    // An application misspelt by one letter before "status".
+    assert_eq!(ok("promethues status?").applications, ["prometheus"]);
+    err("traffic status?");
+}
+
+#[test]
 fn turning_autoscaling_off_is_a_scale_that_keeps_its_count() {
     let off = ok("turn off autoscaling on grafana and pin it at 3");
     assert_eq!(off.action, Action::Scale);

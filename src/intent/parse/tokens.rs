@@ -118,19 +118,28 @@ fn chunk(chars: &[char], start: usize, end: usize, out: &mut Vec<Token>) {
     while at < end {
         let c = chars[at];
         // "7.4 -> 8", "16 → 17": an arrow is a word ("to").
-        if (c == '-' || c == '=') && at + 1 < end && chars[at + 1] == '>' || c == '\u{2192}' {
+        if ((c == '-' || c == '=') && at + 1 < end && chars[at + 1] == '>') || c == '\u{2192}' {
             flush(chars, &mut word_start, at, out);
             let len = if c == '\u{2192}' { 1 } else { 2 };
             push(chars, at, at + len, TokenKind::Word, out);
             at += len;
             continue;
         }
-        // "7.4 -> 8", "16 → 17": an arrow is a word ("to").
-        if ((c == '-' || c == '=') && at + 1 < end && chars[at + 1] == '>') || c == '\u{2192}' {
-            flush(chars, &mut word_start, at, out);
-            let len = if c == '\u{2192}' { 1 } else { 2 };
-            push(chars, at, at + len, TokenKind::Word, out);
-            at += len;
+        // "2..20", "4–8": a range between two numbers stays one word, as
+        // "2-8" does (the next stage reads it as the two numbers).
+        let digits_so_far =
+            word_start.is_some_and(|s| chars[s..at].iter().all(char::is_ascii_digit));
+        let range_dash = match c {
+            '.' if chars.get(at + 1) == Some(&'.') => 2,
+            '\u{2013}' => 1,
+            _ => 0,
+        };
+        if range_dash > 0
+            && digits_so_far
+            && at + range_dash < end
+            && chars[at + range_dash].is_ascii_digit()
+        {
+            at += range_dash;
             continue;
         }
         let separator = if is_emoji(c) {
@@ -260,6 +269,11 @@ mod tests {
         assert_eq!(words("at 14:00"), ["at", "14:00"]);
         assert_eq!(words("-n x -5GB"), ["-n", "x", "-5GB"]);
         assert_eq!(words("a + b & c"), ["a", "+", "b", "&", "c"]);
+        // A range between numbers is one word; a version's dots are not a range.
+        assert_eq!(words("2..20 4\u{2013}8"), ["2..20", "4\u{2013}8"]);
+        assert_eq!(words("1.2..3"), ["1.2", ".", ".", "3"]);
+        assert_eq!(words("redis \u{2013} now"), ["redis", "\u{2013}", "now"]);
+        assert_eq!(words("7.4 -> 8"), ["7.4", "->", "8"]);
     }
 
     #[test]

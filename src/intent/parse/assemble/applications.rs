@@ -62,6 +62,18 @@ impl Reading<'_> {
                 )
             });
             let Some(first) = first else { continue };
+            // "promethues status?": the word before a status that ends its
+            // clause may be the application (a one-letter typo forgiven).
+            if orders
+                .iter()
+                .any(|o| o.verb == Verb::Status && o.at == first + 1)
+            {
+                slots.push(Slot {
+                    at: first,
+                    sure: false,
+                });
+                continue;
+            }
             if has_order_before(orders, range, first) || orders.iter().any(|o| o.at == first) {
                 continue;
             }

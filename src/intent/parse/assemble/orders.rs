@@ -111,10 +111,13 @@ impl Reading<'_> {
             }) else {
                 continue;
             };
-            if let Kind::Unknown { .. } = self.words[first].kind
-                && let Some(verb) = lexicon::fuzzy_verb(&self.words[first].lower)
-            {
-                self.words[first].kind = Kind::Lex(Lex::Verb(verb));
+            if let Kind::Unknown { .. } = self.words[first].kind {
+                let word = &self.words[first].lower;
+                if let Some(verb) = lexicon::fuzzy_verb(word) {
+                    self.words[first].kind = Kind::Lex(Lex::Verb(verb));
+                } else if lexicon::is_fuzzy_autoscale(word) {
+                    self.words[first].kind = Kind::Lex(Lex::Autoscale);
+                }
             }
         }
     }
