@@ -67,21 +67,15 @@ pub fn release_files(
                 kind: "volume".into(),
                 name: v.clone(),
             }));
-            let mut files = vec![ReleaseFile {
-                path: "compose.yaml".into(),
-                content: project.to_yaml(),
-                secret: false,
-            }];
-            files.extend(
-                project
-                    .env_files
-                    .into_iter()
-                    .map(|(path, content)| ReleaseFile {
-                        path,
-                        content,
-                        secret: true,
-                    }),
-            );
+            let files = project
+                .into_files()
+                .into_iter()
+                .map(|(path, content, secret)| ReleaseFile {
+                    path,
+                    content,
+                    secret,
+                })
+                .collect();
             (files, vec![], resources)
         }
     }

@@ -21,25 +21,15 @@ impl Plan {
                     content,
                 })
                 .collect(),
-            Platform::Compose => {
-                let project = compose::project(&self.releases, compose::Scope::Together);
-                let mut files = vec![ManifestFile {
-                    path: "compose.yaml".into(),
-                    content: project.to_yaml(),
-                    secret: false,
-                }];
-                files.extend(
-                    project
-                        .env_files
-                        .into_iter()
-                        .map(|(path, content)| ManifestFile {
-                            path,
-                            content,
-                            secret: true,
-                        }),
-                );
-                files
-            }
+            Platform::Compose => compose::project(&self.releases, compose::Scope::Together)
+                .into_files()
+                .into_iter()
+                .map(|(path, content, secret)| ManifestFile {
+                    path,
+                    content,
+                    secret,
+                })
+                .collect(),
         }
     }
 

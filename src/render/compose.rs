@@ -161,6 +161,18 @@ impl ComposeProject {
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(&self.file).expect("compose file serializes")
     }
+
+    /// The files to write: `compose.yaml`, then each env file; (path,
+    /// content, whether it holds secrets).
+    pub fn into_files(self) -> Vec<(String, String, bool)> {
+        let mut files = vec![("compose.yaml".to_string(), self.to_yaml(), false)];
+        files.extend(
+            self.env_files
+                .into_iter()
+                .map(|(path, content)| (path, content, true)),
+        );
+        files
+    }
 }
 
 /// How releases outside this file are reached.
