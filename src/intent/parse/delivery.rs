@@ -20,6 +20,17 @@ pub fn read_delivery(words: &[Word], used: &mut [bool], clause: Range<usize>, va
         if used[i] {
             continue;
         }
+        // "let traefik scale itself between 2 and 6": what scales itself is autoscaled.
+        if matches!(words[i].lower.as_str(), "itself" | "themselves")
+            && i > clause.start
+            && words[i - 1].is(Lex::Verb(super::lexicon::Verb::Scale))
+        {
+            used[i] = true;
+            values
+                .autoscale
+                .get_or_insert_with(|| Said::of(AutoscaleSaid::default(), &words[i]));
+            continue;
+        }
         match words[i].lex() {
             Some(Lex::StrategyName(name)) => {
                 used[i] = true;

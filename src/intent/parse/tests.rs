@@ -517,6 +517,15 @@ fn ranges_sizes_in_words_and_misspellings_where_they_stand() {
             .map(|s| s.as_str()),
         Some("1Ti")
     );
+    // What scales itself is autoscaled.
+    assert_eq!(
+        range("let traefik scale itself between 2 and 6 at 70% cpu"),
+        Some(Autoscale {
+            min: 2,
+            max: 6,
+            cpu_percent: Some(70)
+        })
+    );
     // An application misspelt by one letter before "status".
     assert_eq!(ok("promethues status?").applications, ["prometheus"]);
     err("traffic status?");

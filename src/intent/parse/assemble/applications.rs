@@ -34,7 +34,11 @@ impl Reading<'_> {
                             | Lex::Prep(Prep::To)
                     )
                 ) || (status
-                    && matches!(self.words[j].lex(), Some(Lex::Prep(Prep::Of | Prep::On)))))
+                    && matches!(self.words[j].lex(), Some(Lex::Prep(Prep::Of | Prep::On))))
+                    // "scale itself between 2 and 6": read with the autoscaling words
+                    || (j > i && matches!(self.words[j - 1].lower.as_str(), "itself" | "themselves")
+                        && self.words[j].lower == "between")
+                    || matches!(self.words[j].lower.as_str(), "itself" | "themselves"))
             {
                 j += 1;
             }
