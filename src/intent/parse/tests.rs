@@ -517,6 +517,11 @@ fn ranges_sizes_in_words_and_misspellings_where_they_stand() {
             .map(|s| s.as_str()),
         Some("1Ti")
     );
+    // Two numbers that set nothing are asked about in a change, not passed over.
+    let unplaced = err("upgrade postgresql 16-17");
+    assert!(unplaced.error.contains("'16-17'"), "{}", unplaced.error);
+    assert!(err("remove redis 2-3").error.contains("'2-3'"));
+    assert_eq!(ok("status of redis 2-3").ignored, ["2-3"]);
     // What scales itself is autoscaled.
     assert_eq!(
         range("let traefik scale itself between 2 and 6 at 70% cpu"),

@@ -311,6 +311,18 @@ impl Reading<'_> {
                     && super::clauses::is_value(&self.words[i])
                     && !self.words[i].is_punct());
                 if !self.used[i] && unplaced {
+                    // "upgrade postgresql 16-17", "remove redis 2-3": numbers
+                    // that set nothing are never passed over in a change.
+                    if let Kind::Numbers(_) = self.words[i].kind
+                        && action != Action::Status
+                    {
+                        let word = &self.words[i];
+                        return Err(ParseFailure::understood(format!(
+                            "what is '{}' for? deckhand reads numbers written like that only as autoscaling bounds (\"autoscale grafana 2-10\") or canary steps (\"as a canary 10/50/100\")",
+                            word.text
+                        ))
+                        .at([word.start, word.end]));
+                    }
                     ignored.push(self.words[i].text.clone());
                 }
             }
