@@ -150,6 +150,9 @@ pub struct Autoscale {
     pub cpu_percent: Option<u32>,
 }
 
+/// A canary's stages when none are said, in percent.
+pub const DEFAULT_CANARY_STEPS: [u32; 4] = [5, 25, 50, 100];
+
 /// How an upgrade reaches the new version (DESIGN.md: `"strategy"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::intent::Strategy;
 
 /// The canary stages when none are said, in percent of the replicas.
-pub const DEFAULT_STEPS: [u32; 4] = [5, 25, 50, 100];
+pub const DEFAULT_STEPS: [u32; 4] = crate::intent::DEFAULT_CANARY_STEPS;
 /// How long each stage is validated when the request does not say.
 pub const DEFAULT_STAGE_SECONDS: u64 = 30;
 /// How often a stage's validation looks, when the request does not say.

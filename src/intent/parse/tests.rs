@@ -517,6 +517,28 @@ fn ranges_sizes_in_words_and_misspellings_where_they_stand() {
             .map(|s| s.as_str()),
         Some("1Ti")
     );
+    // One share where a canary begins, said in its clause or another: the
+    // usual stages above it follow.
+    let steps = |text: &str| match ok(text).strategy {
+        Some(crate::intent::Strategy::Canary { steps }) => steps,
+        other => panic!("{text}: {other:?}"),
+    };
+    assert_eq!(
+        steps("canary grafana 13, 10% first"),
+        Some(vec![10, 25, 50, 100])
+    );
+    assert_eq!(
+        steps("upgrade grafana to 13 as a canary, 5% at first"),
+        Some(vec![5, 25, 50, 100])
+    );
+    assert_eq!(
+        steps("upgrade grafana to 13 as a canary 10/50/100"),
+        Some(vec![10, 50, 100])
+    );
+    assert_eq!(
+        ok("canary grafana 13, 10% then 30%").ignored,
+        ["10%", "30%"]
+    );
     // Two numbers that set nothing are asked about in a change, not passed over.
     let unplaced = err("upgrade postgresql 16-17");
     assert!(unplaced.error.contains("'16-17'"), "{}", unplaced.error);

@@ -75,6 +75,15 @@ impl Reading<'_> {
                             .at(s.at));
                         }
                         let mut steps = s.value.clone();
+                        // "10% first", "start at 5%": one share is where the
+                        // canary begins; the usual stages above it follow.
+                        if let [first] = steps[..] {
+                            steps.extend(
+                                crate::intent::DEFAULT_CANARY_STEPS
+                                    .iter()
+                                    .filter(|&&p| p > first),
+                            );
+                        }
                         if steps.last() != Some(&100) {
                             steps.push(100);
                         }

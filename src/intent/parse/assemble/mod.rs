@@ -165,6 +165,7 @@ impl Reading<'_> {
             for clause in &primary {
                 values::read_amounts(self.words, &mut self.used, clause.clone(), &mut values);
             }
+            self.read_canary_start(&primary, &mut values);
         }
 
         let action = if asking {
@@ -466,6 +467,33 @@ impl Reading<'_> {
                     )
                 )
         })
+    }
+
+    /// "canary grafana 13, 10% first": a canary without steps and one
+    /// percentage below 100 said in another part of the request begins
+    /// there, then goes to 100 %, as "as a canary 10% first" does. Two or
+    /// more such percentages are left to be reported.
+    fn read_canary_start(&mut self, primary: &[Range<usize>], values: &mut Values) {
+        use crate::intent::parse::lexicon::StrategyName;
+        if values.canary_steps.is_some()
+            || !values
+                .delivery
+                .iter()
+                .any(|s| s.value == StrategyName::Canary)
+        {
+            return;
+        }
+        let free: Vec<usize> = primary
+            .iter()
+            .flat_map(|r| r.clone())
+            .filter(|&i| !self.used[i] && matches!(self.words[i].kind, Kind::Percent(1..=99)))
+            .collect();
+        if let [i] = free[..]
+            && let Kind::Percent(p) = self.words[i].kind
+        {
+            self.used[i] = true;
+            values.canary_steps = Some(values::Said::of(vec![p], &self.words[i]));
+        }
     }
 
     /// A request clause set with something to act on.
