@@ -63,12 +63,6 @@ fn install_authentik_with_tls_then_remove_it_with_its_data() {
         critical.as_secs_f64(),
         wall / critical.as_secs_f64()
     );
-    for e in done["events"].as_array().unwrap() {
-        eprintln!(
-            "EV {} {} {} {}",
-            e["at"], e["step"], e["status"], e["detail"]
-        );
-    }
     // authentik starts only once its database is ready.
     let at = |step: &str, status: &str| {
         done["events"]

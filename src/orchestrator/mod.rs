@@ -259,7 +259,9 @@ pub struct Orchestrator {
     running: Mutex<HashMap<String, CancellationToken>>,
     locks: ReleaseLocks,
     executors: Mutex<HashMap<ExecutorKind, Arc<dyn Executor>>>,
-    making_executor: tokio::sync::Mutex<()>,
+    /// One maker at a time per kind: two intents starting together share
+    /// one client, and a slow cluster does not hold up the other kinds.
+    making_executor: [tokio::sync::Mutex<()>; 3],
     /// The language model asked when the rules fail ([`fallback`]).
     llm: Mutex<Option<Arc<crate::intent::llm::LlmParser>>>,
     /// Canary and blue-green upgrades running now, for promote and abort.
@@ -314,7 +316,7 @@ impl Orchestrator {
             running: Mutex::new(HashMap::new()),
             locks: ReleaseLocks::default(),
             executors: Mutex::new(HashMap::new()),
-            making_executor: tokio::sync::Mutex::new(()),
+            making_executor: Default::default(),
             llm: Mutex::new(None),
             rollouts: strategy::Rollouts::default(),
         })
@@ -331,15 +333,24 @@ impl Orchestrator {
     /// The executor for `kind`, made on first use (a Kubernetes client is
     /// only built when an intent needs one; a failure is not remembered).
     pub async fn executor(&self, kind: ExecutorKind) -> Result<Arc<dyn Executor>, ExecError> {
-        // One maker at a time: two intents starting together share one client.
-        let _making = self.making_executor.lock().await;
-        if let Some(found) = self
-            .executors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&kind)
-        {
-            return Ok(found.clone());
+        let cached = || {
+            self.executors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&kind)
+                .cloned()
+        };
+        if let Some(found) = cached() {
+            return Ok(found);
+        }
+        let slot = match kind {
+            ExecutorKind::Render => 0,
+            ExecutorKind::Kubernetes => 1,
+            ExecutorKind::Compose => 2,
+        };
+        let _making = self.making_executor[slot].lock().await;
+        if let Some(found) = cached() {
+            return Ok(found);
         }
         let made: Arc<dyn Executor> = match kind {
             ExecutorKind::Render => Arc::new(RenderExecutor),

@@ -62,6 +62,8 @@ type standin struct {
 	// namespaces is the informer's cache of namespaces (a provisioner reads
 	// its cache, not the API server, for every claim).
 	namespaces corelisters.NamespaceLister
+	// pods is the informer's cache of the node's pods.
+	pods corelisters.PodLister
 }
 
 func runStandin(kubeconfig string) error {
@@ -110,6 +112,7 @@ func runStandin(kubeconfig string) error {
 		UpdateFunc: func(_, o any) { s.ingress(o.(*networkingv1.Ingress)) },
 	})
 	s.namespaces = all.Core().V1().Namespaces().Lister()
+	s.pods = onNode.Core().V1().Pods().Lister()
 	stop := make(chan struct{})
 	onNode.Start(stop)
 	all.Start(stop)
@@ -258,8 +261,14 @@ func (s *standin) pod(pod *corev1.Pod) {
 // setStatus changes the pod's status with one patch of the status
 // subresource, as the kubelet's status manager does, with the pod's UID in
 // the patch so that a pod recreated under the same name is not touched;
-// false once the pod is gone or being deleted.
+// false once the pod is gone or being deleted. A JSON merge patch: the
+// lists it carries (conditions, container statuses) replace the old ones
+// whole, so no state of an earlier report is left behind.
 func (s *standin) setStatus(pod *corev1.Pod, change func(*corev1.PodStatus)) bool {
+	if cached, err := s.pods.Pods(pod.Namespace).Get(pod.Name); err == nil &&
+		(cached.UID != pod.UID || cached.DeletionTimestamp != nil) {
+		return false
+	}
 	status := *pod.Status.DeepCopy()
 	change(&status)
 	patch, err := json.Marshal(map[string]any{
@@ -270,10 +279,11 @@ func (s *standin) setStatus(pod *corev1.Pod, change func(*corev1.PodStatus)) boo
 		fmt.Println("pod status", pod.Namespace, pod.Name, err)
 		return false
 	}
-	current, err := s.client.CoreV1().Pods(pod.Namespace).Patch(s.ctx, pod.Name, types.StrategicMergePatchType,
+	current, err := s.client.CoreV1().Pods(pod.Namespace).Patch(s.ctx, pod.Name, types.MergePatchType,
 		patch, metav1.PatchOptions{}, "status")
 	if err != nil {
-		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err) {
+		// NotFound: gone; Conflict: another pod under that name now.
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			fmt.Println("pod status", pod.Namespace, pod.Name, err)
 		}
 		return false
@@ -387,8 +397,12 @@ func (s *standin) claim(pvc *corev1.PersistentVolumeClaim) {
 		pvc.Annotations["volume.kubernetes.io/storage-provisioner"] != provisionerName {
 		return
 	}
-	if ns, err := s.namespaces.Get(pvc.Namespace); err == nil &&
-		ns.Labels["kubelet-standin/provisioning"] == "off" {
+	ns, err := s.namespaces.Get(pvc.Namespace)
+	if apierrors.IsNotFound(err) {
+		// The claim's event came before its namespace reached the cache.
+		ns, err = s.client.CoreV1().Namespaces().Get(s.ctx, pvc.Namespace, metav1.GetOptions{})
+	}
+	if err == nil && ns.Labels["kubelet-standin/provisioning"] == "off" {
 		return
 	}
 	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]

@@ -55,6 +55,8 @@ use readiness::{Grace, Persistence, Problem, Verdict};
 
 /// How often the release's pods, claims and events are read while waiting.
 const DIAGNOSE_EVERY: Duration = Duration::from_secs(1);
+/// How long connecting waits for the API server's first answer.
+const CONNECT_CHECK: Duration = Duration::from_secs(10);
 
 pub struct KubernetesExecutor {
     client: Client,
@@ -168,19 +170,34 @@ impl KubernetesExecutor {
         let client = Client::try_from(config).map_err(|e| {
             ExecError::Unavailable(format!("cannot make a Kubernetes client for {server}: {e}"))
         })?;
-        // The API server answers (every authenticated user may read its
-        // version): a cluster that is not there fails here, once, with its
-        // address, and the first connection is open before the first apply.
-        let version = client
-            .apiserver_version()
-            .await
-            .map_err(|e| kube_error(&server, "reading the API server's version", e))?;
-        tracing::info!(
-            target: "deckhand::kubernetes",
-            server = server.as_str(),
-            version = version.git_version.as_str(),
-            "connected to the Kubernetes API"
-        );
+        // The API server answers (every authenticated user may normally read
+        // its version): a cluster that is not there fails here, within
+        // CONNECT_CHECK, with its address, and the first connection is open
+        // before the first apply. A server that answers but refuses the
+        // version (403, 404) is there: that is enough.
+        match tokio::time::timeout(CONNECT_CHECK, client.apiserver_version()).await {
+            Ok(Ok(version)) => tracing::info!(
+                target: "deckhand::kubernetes",
+                server = server.as_str(),
+                version = version.git_version.as_str(),
+                "connected to the Kubernetes API"
+            ),
+            Ok(Err(kube::Error::Api(status))) => tracing::info!(
+                target: "deckhand::kubernetes",
+                server = server.as_str(),
+                code = status.code,
+                "connected to the Kubernetes API (its version is not readable)"
+            ),
+            Ok(Err(err)) => {
+                return Err(kube_error(&server, "reading the API server's version", err));
+            }
+            Err(_) => {
+                return Err(ExecError::Unavailable(format!(
+                    "cannot reach the Kubernetes API at {server}: no answer within {} s",
+                    CONNECT_CHECK.as_secs()
+                )));
+            }
+        }
         Ok(Self {
             client,
             server,

@@ -242,22 +242,31 @@ pub fn read_autoscale_bounds(
 /// verb of stopping or removing just before it ("turn off", "disable the",
 /// "no more", "stop", "remove the"), or "off" right after it.
 fn turned_off(words: &[Word], clause: Range<usize>, i: usize) -> bool {
-    let before = (clause.start..i).rev().take(3).any(|k| {
-        let w = &words[k];
-        w.is(Lex::Negation)
-            || matches!(
-                w.lex(),
-                Some(Lex::Verb(
-                    super::lexicon::Verb::Stop
-                        | super::lexicon::Verb::Remove
-                        | super::lexicon::Verb::Kill
-                ))
-            )
-            || matches!(
-                w.lower.as_str(),
-                "off" | "turn off" | "switch off" | "no more"
-            )
-    });
+    // Within the words that lead to it: "remove redis and autoscale
+    // grafana" does not turn anything off.
+    let before = (clause.start..i)
+        .rev()
+        .take(3)
+        .take_while(|&k| {
+            let w = &words[k];
+            !w.is(Lex::And) && !w.is_punct() && w.app().is_none()
+        })
+        .any(|k| {
+            let w = &words[k];
+            w.is(Lex::Negation)
+                || matches!(
+                    w.lex(),
+                    Some(Lex::Verb(
+                        super::lexicon::Verb::Stop
+                            | super::lexicon::Verb::Remove
+                            | super::lexicon::Verb::Kill
+                    ))
+                )
+                || matches!(
+                    w.lower.as_str(),
+                    "off" | "turn off" | "switch off" | "no more"
+                )
+        });
     let after = words
         .get(i + 1)
         .is_some_and(|w| i + 1 < clause.end && w.lower == "off");

@@ -539,6 +539,17 @@ fn ranges_sizes_in_words_and_misspellings_where_they_stand() {
         ok("canary grafana 13, 10% then 30%").ignored,
         ["10%", "30%"]
     );
+    // A share not said as the start is not one: reported, or the one stage.
+    let context = ok("grafana's error rate is 2%, upgrade it to 12 as a canary");
+    assert_eq!(context.ignored, ["grafana's error rate is 2%"]);
+    assert_eq!(
+        steps("grafana's error rate is 2%, upgrade it to 12 as a canary"),
+        None
+    );
+    assert_eq!(
+        steps("upgrade grafana to 13 as a canary 20%"),
+        Some(vec![20, 100])
+    );
     // Two numbers that set nothing are asked about in a change, not passed over.
     let unplaced = err("upgrade postgresql 16-17");
     assert!(unplaced.error.contains("'16-17'"), "{}", unplaced.error);
@@ -567,6 +578,9 @@ fn turning_autoscaling_off_is_a_scale_that_keeps_its_count() {
     let off = ok("no more autoscaler for n8n");
     assert_eq!(off.parameters.autoscale_off, Some(true));
     assert_eq!(off.parameters.replicas, None);
+    // A removal beside an autoscaling does not turn it off.
+    let two = err("remove redis and autoscale grafana between 2 and 6");
+    assert!(!two.error.contains("off"), "{}", two.error);
     // Both at once is a contradiction, and it is not an install.
     err("autoscale grafana between 2 and 4 and turn autoscaling off");
     err("install grafana without autoscaling");

@@ -75,9 +75,21 @@ impl Reading<'_> {
                             .at(s.at));
                         }
                         let mut steps = s.value.clone();
-                        // "10% first", "start at 5%": one share is where the
-                        // canary begins; the usual stages above it follow.
-                        if let [first] = steps[..] {
+                        // "10% first", "start at 5%": one share said to be
+                        // where the canary begins; the usual stages above it
+                        // follow.
+                        let span = (0..self.words.len())
+                            .filter(|&i| {
+                                self.words[i].start >= s.at[0] && self.words[i].end <= s.at[1]
+                            })
+                            .fold(None, |span: Option<(usize, usize)>, i| {
+                                Some(span.map_or((i, i), |(a, _)| (a, i)))
+                            });
+                        let said_as_start =
+                            span.is_some_and(|(first, last)| self.starts_canary(first, last));
+                        if let [first] = steps[..]
+                            && said_as_start
+                        {
                             steps.extend(
                                 crate::intent::DEFAULT_CANARY_STEPS
                                     .iter()

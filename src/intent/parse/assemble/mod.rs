@@ -469,10 +469,26 @@ impl Reading<'_> {
         })
     }
 
-    /// "canary grafana 13, 10% first": a canary without steps and one
-    /// percentage below 100 said in another part of the request begins
-    /// there, then goes to 100 %, as "as a canary 10% first" does. Two or
-    /// more such percentages are left to be reported.
+    /// Whether the share said in words `first..=last` is where a canary
+    /// begins: "10% first", "5% at first", "start at 5%", "starting at 5%",
+    /// "begin with 5%".
+    pub(super) fn starts_canary(&self, first: usize, last: usize) -> bool {
+        let lower = |i: usize| self.words.get(i).map_or("", |w| w.lower.as_str());
+        let after =
+            lower(last + 1) == "first" || (lower(last + 1) == "at" && lower(last + 2) == "first");
+        let start_word =
+            |i: usize| matches!(lower(i), "start" | "starting" | "begin" | "beginning");
+        let before = first >= 1
+            && (start_word(first - 1)
+                || (first >= 2
+                    && matches!(lower(first - 1), "at" | "with")
+                    && start_word(first - 2)));
+        after || before
+    }
+
+    /// "canary grafana 13, 10% first", "Start at 5%": a canary without steps
+    /// begins at the one share said with such words elsewhere in the
+    /// request. Any other percentage is left to be reported.
     fn read_canary_start(&mut self, primary: &[Range<usize>], values: &mut Values) {
         use crate::intent::parse::lexicon::StrategyName;
         if values.canary_steps.is_some()
@@ -486,7 +502,11 @@ impl Reading<'_> {
         let free: Vec<usize> = primary
             .iter()
             .flat_map(|r| r.clone())
-            .filter(|&i| !self.used[i] && matches!(self.words[i].kind, Kind::Percent(1..=99)))
+            .filter(|&i| {
+                !self.used[i]
+                    && matches!(self.words[i].kind, Kind::Percent(1..=99))
+                    && self.starts_canary(i, i)
+            })
             .collect();
         if let [i] = free[..]
             && let Kind::Percent(p) = self.words[i].kind
