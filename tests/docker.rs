@@ -11,26 +11,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::docker::docker;
 use common::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
-
-fn docker_ready() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        if common::in_ci() {
-            panic!(
-                "DECKHAND_CI=1 but no Docker Engine answers (run shared/tools/container-sandbox.sh first)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: no Docker Engine answers, so the compose executor is not tested end to end (see shared/tools/container-sandbox.sh)"
-        );
-    }
-    answers
-}
 
 /// Removes whatever an earlier, interrupted run left of these projects
 /// (a volume initialised with an old password would break the next run).
@@ -72,14 +55,6 @@ fn deploy(server: &Server, command: &str, options: Value) -> String {
     );
     assert_eq!(code, 202, "{intent}");
     intent["id"].as_str().unwrap().to_string()
-}
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// The IP address of a compose project's (only) container.
@@ -154,7 +129,7 @@ fn project_left(project: &str) -> (String, String, String) {
 
 #[test]
 fn postgresql_and_redis_complete_only_when_they_answer() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     clean(&["postgresql", "redis"]);
@@ -238,7 +213,7 @@ fn redis_ping(project: &str, password: &str) -> String {
 
 #[test]
 fn the_same_application_in_two_namespaces_shares_nothing_on_one_docker_host() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     let (one, two) = ("dh-one_redis", "dh-two_redis");
@@ -292,7 +267,7 @@ fn the_same_application_in_two_namespaces_shares_nothing_on_one_docker_host() {
 
 #[test]
 fn a_dependent_starts_after_both_dependencies_and_proves_the_wiring() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     clean(&["probe", "probe-postgresql", "probe-redis"]);
@@ -323,7 +298,7 @@ fn a_dependent_starts_after_both_dependencies_and_proves_the_wiring() {
 
 #[test]
 fn a_health_check_that_never_passes_fails_within_its_timeout_and_the_other_branch_completes() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     clean(&["never-ready", "simple-service"]);
@@ -363,7 +338,7 @@ fn a_health_check_that_never_passes_fails_within_its_timeout_and_the_other_branc
 
 #[test]
 fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     clean(&["slow-start"]);
@@ -416,7 +391,7 @@ fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
 /// panics at exit (it did, now and then, on a cancelled store call).
 #[test]
 fn the_cli_on_docker_remembers_the_platform_reports_waits_and_exits_cleanly() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     clean(&["hardening_redis", "hardening_never-ready"]);
@@ -501,7 +476,7 @@ fn container_user(project: &str) -> String {
 /// the tags, before anything runs, which is the point.)
 #[test]
 fn an_upgrade_to_another_postgresql_major_is_refused_and_the_data_stays() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     let project = "dh-major_postgresql";
@@ -626,7 +601,7 @@ fn http_get(port: u16) -> Result<String, String> {
 /// plan says so, status shows it, an upgrade keeps it, and removal frees it.
 #[test]
 fn two_releases_that_want_the_same_host_port_both_run() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     let (one, two) = ("dh-porta_published", "dh-portb_published");
@@ -705,7 +680,7 @@ fn two_releases_that_want_the_same_host_port_both_run() {
 /// /dev/shm has the size the blueprint asked for.
 #[test]
 fn a_non_root_component_owns_its_fresh_volume_and_its_init_container_runs_first() {
-    if !docker_ready() {
+    if !common::docker::ready("the compose executor is not tested end to end") {
         return;
     }
     clean(&["owned"]);

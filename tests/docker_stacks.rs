@@ -10,37 +10,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::server::{ADMIN_TOKEN, Server};
+use common::docker::docker;
+use common::server::{Server, run};
 use serde_json::{Value, json};
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-fn docker_ready() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        if common::in_ci() {
-            panic!(
-                "DECKHAND_CI=1 but no Docker Engine answers (run shared/tools/container-sandbox.sh first)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: no Docker Engine answers, so stacks are not tested on Compose (see shared/tools/container-sandbox.sh)"
-        );
-    }
-    answers
-}
 
 fn containers(project: &str) -> String {
     docker(&[
@@ -63,21 +37,6 @@ fn clean(projects: &[&str]) {
         }
         docker(&["network", "rm", project]);
     }
-}
-
-fn run(server: &Server, command: &str) -> Value {
-    let (code, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": command, "options": {}}),
-    );
-    assert_eq!(code, 202, "{intent}");
-    let id = intent["id"].as_str().unwrap().to_string();
-    server.wait_for_within(
-        &id,
-        &["completed", "failed", "cancelled"],
-        Duration::from_secs(120),
-    )
 }
 
 /// What `GET /` on 127.0.0.1:`port` answers.
@@ -106,7 +65,7 @@ fn step_index(intent: &Value, release: &str, status: &str) -> usize {
 
 #[test]
 fn a_stack_on_compose_deploys_in_layers_with_its_wiring_and_is_removed_as_one() {
-    if !docker_ready() {
+    if !common::docker::ready("stacks are not tested on Compose") {
         return;
     }
     let projects = [
@@ -127,6 +86,7 @@ fn a_stack_on_compose_deploys_in_layers_with_its_wiring_and_is_removed_as_one() 
     let done = run(
         &server,
         "install the echo stack on docker in namespace dh-stack",
+        json!({}),
     );
     assert_eq!(done["status"], "completed", "{done}");
     assert!(
@@ -166,6 +126,7 @@ fn a_stack_on_compose_deploys_in_layers_with_its_wiring_and_is_removed_as_one() 
     let removed = run(
         &server,
         "remove the echo stack on docker in namespace dh-stack",
+        json!({}),
     );
     assert_eq!(removed["status"], "completed", "{removed}");
     assert!(

@@ -6,37 +6,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::docker::docker;
 use common::server::{ADMIN_TOKEN, Server};
 use serde_json::json;
-
-fn docker_ready() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        if common::in_ci() {
-            panic!(
-                "DECKHAND_CI=1 but no Docker Engine answers (run shared/tools/container-sandbox.sh first)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: no Docker Engine answers, so Compose strategies are not tested (see shared/tools/container-sandbox.sh)"
-        );
-    }
-    answers
-}
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 /// The running containers of a project: (id, image).
 fn containers(project: &str) -> Vec<(String, String)> {
@@ -92,7 +66,7 @@ fn serves(port: u16) -> bool {
 /// removes green and leaves the release's container as it was.
 #[test]
 fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy() {
-    if !docker_ready() {
+    if !common::docker::ready("Compose strategies are not tested") {
         return;
     }
     let (blue, green) = ("dh-bg_served", "dh-bg_served-green");

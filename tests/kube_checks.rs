@@ -9,7 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::kube::{NamespaceSetup, cluster, fails_within, run};
+use common::kube::{NamespaceSetup, cluster, fails_within};
+use common::server::run;
 use serde_json::{Value, json};
 
 /// Each failure a real cluster gives is reported with its reason within

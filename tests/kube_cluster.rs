@@ -16,10 +16,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::kube::{
-    Cluster, NamespaceSetup, cluster, image, revisions, rollback_steps, run, start,
-};
-use common::server::ADMIN_TOKEN;
+use common::kube::{Cluster, NamespaceSetup, cluster, image, revisions, rollback_steps};
+use common::server::{ADMIN_TOKEN, run, start};
 use serde_json::{Value, json};
 
 /// The whole install of authentik with TLS: PostgreSQL first, then

@@ -11,7 +11,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::kube::{NamespaceSetup, cluster, run};
+use common::kube::{NamespaceSetup, cluster};
+use common::server::run;
 use serde_json::{Value, json};
 
 /// The position of `release`'s first event with `status` in `intent`.

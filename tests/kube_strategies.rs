@@ -15,8 +15,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::kube::{NamespaceSetup, cluster, image, revisions, run, start};
-use common::server::ADMIN_TOKEN;
+use common::kube::{NamespaceSetup, cluster, image, revisions};
+use common::server::{ADMIN_TOKEN, run, start};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(180);

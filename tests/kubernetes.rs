@@ -10,22 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::fake_kube::FakeKube;
-use common::server::{ADMIN_TOKEN, Server};
-use serde_json::{Value, json};
-
-fn run(server: &Server, command: &str, options: Value) -> Value {
-    let (code, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": command, "options": options}),
-    );
-    assert_eq!(code, 202, "{intent}");
-    server.wait_for_within(
-        intent["id"].as_str().unwrap(),
-        &["completed", "failed", "cancelled"],
-        Duration::from_secs(60),
-    )
-}
+use common::server::{Server, run};
+use serde_json::json;
 
 /// The in-test API server (fake): the watch on the StatefulSet is cut
 /// twice while it is not ready yet; the executor re-lists and watches

@@ -8,24 +8,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
-use common::server::{ADMIN_TOKEN, Server};
+use common::server::{ADMIN_TOKEN, Server, run};
 use serde_json::{Value, json};
-
-fn run(server: &Server, command: &str, options: Value) -> Value {
-    let (code, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": command, "options": options}),
-    );
-    assert_eq!(code, 202, "{command}: {intent}");
-    server.wait_for_within(
-        intent["id"].as_str().unwrap(),
-        &["completed", "failed", "cancelled"],
-        Duration::from_secs(60),
-    )
-}
 
 fn dry_run(server: &Server, command: &str) -> (u16, Value) {
     server.post(

@@ -7,24 +7,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::server::{ADMIN_TOKEN, Server};
-use serde_json::{Value, json};
-
-fn run(server: &Server, command: &str, options: Value) -> Value {
-    let (code, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": command, "options": options}),
-    );
-    assert_eq!(code, 202, "{command}: {intent}");
-    server.wait_for_within(
-        intent["id"].as_str().unwrap(),
-        &["completed", "failed", "cancelled"],
-        Duration::from_secs(60),
-    )
-}
+use common::server::{ADMIN_TOKEN, Server, run};
+use serde_json::json;
 
 #[test]
 fn a_strategy_on_anything_but_an_upgrade_is_refused_naming_it() {

@@ -23,7 +23,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::server::{ADMIN_TOKEN, Server};
+use super::server::{ADMIN_TOKEN, Server, run};
 use super::{in_ci, root};
 
 pub struct Cluster {
@@ -325,27 +325,6 @@ impl Cluster {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let _ = self.block_on(api.delete(namespace, &DeleteParams::background()));
     }
-}
-
-// What the Kubernetes tests do through the service.
-
-pub fn start(server: &Server, command: &str, options: Value) -> String {
-    let (code, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": command, "options": options}),
-    );
-    assert_eq!(code, 202, "{command}: {intent}");
-    intent["id"].as_str().unwrap().to_string()
-}
-
-pub fn run(server: &Server, command: &str, options: Value) -> Value {
-    let id = start(server, command, options);
-    server.wait_for_within(
-        &id,
-        &["completed", "failed", "cancelled"],
-        Duration::from_secs(120),
-    )
 }
 
 pub fn image(cluster: &Cluster, kind: &str, ns: &str, name: &str) -> String {

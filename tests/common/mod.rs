@@ -3,6 +3,7 @@
 //! `DECKHAND_CI=1`).
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod fake_kube;
 pub mod kube;
 pub mod recorder;

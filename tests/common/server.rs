@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
 
@@ -233,4 +233,27 @@ impl Drop for Server {
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// Sends `command` to `POST /api/orchestration/deploy` (confirmed by the
+/// request) and returns the intent's id.
+pub fn start(server: &Server, command: &str, options: Value) -> String {
+    let (code, intent) = server.post(
+        "/api/orchestration/deploy",
+        Some(ADMIN_TOKEN),
+        json!({"command": command, "options": options}),
+    );
+    assert_eq!(code, 202, "{command}: {intent}");
+    intent["id"].as_str().unwrap().to_string()
+}
+
+/// [`start`], then the intent once it is completed, failed or cancelled
+/// (panics after 120 s).
+pub fn run(server: &Server, command: &str, options: Value) -> Value {
+    let id = start(server, command, options);
+    server.wait_for_within(
+        &id,
+        &["completed", "failed", "cancelled"],
+        Duration::from_secs(120),
+    )
 }

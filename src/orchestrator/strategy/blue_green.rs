@@ -228,19 +228,11 @@ impl Orchestrator {
         let retire_by = match word {
             Word::Promote(by) => format!("promoted by {by}"),
             Word::Elapsed => format!("kept for {} s", timing.retire_after_seconds),
-            Word::Abort(by) => {
-                let why = format!("aborted by {by}");
-                let back = Back {
-                    old,
-                    green,
-                    blue_pods: &blue_pods,
-                    why,
-                    by_person: true,
+            Word::Abort(_) | Word::Cancelled => {
+                let why = match word {
+                    Word::Abort(by) => format!("aborted by {by}"),
+                    _ => "cancelled".to_string(),
                 };
-                return self.switch_back(run, release, before, back).await;
-            }
-            Word::Cancelled => {
-                let why = "cancelled".to_string();
                 let back = Back {
                     old,
                     green,
