@@ -131,6 +131,45 @@ mod tests {
     }
 
     #[test]
+    fn several_files_are_written_whole_with_their_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            &dir.path().join("app.env"),
+            b"OLD=1, a longer old file",
+            0o600,
+        )
+        .unwrap();
+        write_all_in(
+            dir.path(),
+            &[
+                ("compose.yaml", b"services: {}", 0o644),
+                ("app.env", b"NEW=2", 0o600),
+            ],
+        )
+        .unwrap();
+        let mode = |name: &str| {
+            std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            std::fs::read(dir.path().join("compose.yaml")).unwrap(),
+            b"services: {}"
+        );
+        assert_eq!(std::fs::read(dir.path().join("app.env")).unwrap(), b"NEW=2");
+        assert_eq!((mode("compose.yaml"), mode("app.env")), (0o644, 0o600));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary left"
+        );
+        // A file that cannot be written is an error, not a partial success.
+        assert!(write_all_in(&dir.path().join("missing"), &[("x", b"y", 0o644)]).is_err());
+    }
+
+    #[test]
     fn create_new_refuses_an_existing_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");

@@ -475,3 +475,24 @@ fn a_change_that_changes_nothing_records_no_revision() {
     );
     assert_eq!(release[0]["revisions"].as_array().unwrap().len(), 2);
 }
+
+/// A release whose files cannot be written (its directory's place is taken
+/// by a file) fails the intent with the path, and no other release of the
+/// plan keeps files for a revision that was never recorded.
+#[test]
+fn a_release_whose_files_cannot_be_written_fails_and_leaves_no_revision_files() {
+    let server = Server::start();
+    let namespace = server.data().join("releases").join("blocked");
+    std::fs::create_dir_all(&namespace).unwrap();
+    std::fs::write(namespace.join("authentik"), "not a directory").unwrap();
+    let done = common::server::run(&server, "install authentik in namespace blocked", json!({}));
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("cannot write"), "{error}");
+    assert!(error.contains("authentik"), "{error}");
+    let database = namespace.join("authentik-postgresql");
+    let left: Vec<_> = std::fs::read_dir(&database)
+        .map(|d| d.map_while(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

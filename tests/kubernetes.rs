@@ -1,12 +1,14 @@
 //! The Kubernetes executor where a real control plane cannot be used: a
 //! watch stream broken off mid-response, on the in-test API server
 //! (`tests/common/fake_kube.rs`; a real API server cannot be made to reset
-//! a stream on demand), and a cluster that does not answer at all. Every
+//! a stream on demand), a cluster that does not answer at all, and one that
+//! accepts connections but never answers (a plain TCP listener). Every
 //! other behaviour is tested on the real control plane in
 //! `tests/kube_cluster.rs`.
 
 mod common;
 
+use std::net::TcpListener;
 use std::time::Duration;
 
 use common::fake_kube::FakeKube;
@@ -43,6 +45,45 @@ fn a_watch_stream_reset_mid_wait_is_re_listed_not_a_failure() {
         watches >= 3,
         "watched again after each cut: {watches} watch request(s)"
     );
+}
+
+/// A cluster that accepts connections and never answers (a TCP listener,
+/// no API server): `deckhand serve` with the Kubernetes executor as its
+/// default connects to it as it starts, before any request, and the wait
+/// for its answer (up to 10 s) holds up no intent that runs elsewhere.
+#[test]
+fn a_silent_cluster_is_tried_at_start_and_holds_up_no_other_executor() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("silent");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"),
+    )
+    .unwrap();
+    let path = kubeconfig.to_str().unwrap().to_string();
+    let server = Server::start_with(
+        dir,
+        &[
+            ("DECKHAND_KUBECONFIG", &path),
+            ("DECKHAND_EXECUTOR", "kubernetes"),
+        ],
+    );
+    connected
+        .recv_timeout(Duration::from_secs(5))
+        .expect("serve connects to its default cluster as it starts");
+    let id = common::server::start(&server, "install redis", json!({"executor": "render"}));
+    let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(5));
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
 }
 
 #[test]

@@ -211,6 +211,11 @@ impl Orchestrator {
                 Ok(Err(err)) => err.to_string(),
                 Err(join) => join.to_string(),
             };
+            // No revision is recorded for any of them: none of their
+            // directories may stand as if one were.
+            for written in &works {
+                let _ = std::fs::remove_dir_all(&written.dir);
+            }
             return Ok(Err(format!(
                 "{}: cannot write {}: {failed}",
                 work.release.release,
