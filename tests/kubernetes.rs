@@ -81,9 +81,55 @@ fn a_silent_cluster_is_tried_at_start_and_holds_up_no_other_executor() {
     connected
         .recv_timeout(Duration::from_secs(5))
         .expect("serve connects to its default cluster as it starts");
+    // Not ready while the cluster has not answered, and saying so.
+    assert_eq!(
+        server.get("/readyz", None),
+        (
+            503,
+            json!({"status": "not_ready", "executor": "kubernetes", "reason": "connecting to the Kubernetes API"})
+        )
+    );
     let id = common::server::start(&server, "install redis", json!({"executor": "render"}));
     let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(5));
     assert_eq!(done["status"], "completed", "{}", done["error"]);
+}
+
+/// A cluster that refuses connections: `/readyz` answers 503 with the
+/// reason, naming the address, and keeps trying.
+#[test]
+fn readiness_says_why_the_default_cluster_is_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("nowhere");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:9\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let path = kubeconfig.to_str().unwrap().to_string();
+    let server = Server::start_with(
+        dir,
+        &[
+            ("DECKHAND_KUBECONFIG", &path),
+            ("DECKHAND_EXECUTOR", "kubernetes"),
+        ],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let (code, answer) = server.get("/readyz", None);
+        assert_eq!(code, 503, "{answer}");
+        assert_eq!(answer["executor"], "kubernetes", "{answer}");
+        let reason = answer["reason"].as_str().unwrap().to_string();
+        if reason.contains("127.0.0.1:9") || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("cannot reach the Kubernetes API at http://127.0.0.1:9")
+            && reason.ends_with("(connecting again)"),
+        "{answer}"
+    );
 }
 
 #[test]

@@ -18,6 +18,11 @@ fn admin() -> Option<&'static str> {
 fn health_metrics_and_openapi() {
     let server = Server::start();
     assert_eq!(server.get("/healthz", None), (200, json!({"status": "ok"})));
+    // Nothing to connect to with the render executor: ready at once.
+    assert_eq!(
+        server.get("/readyz", None),
+        (200, json!({"status": "ready", "executor": "render"}))
+    );
     let (code, doc) = server.get("/api/openapi.json", admin());
     assert_eq!(code, 200);
     for path in [
@@ -34,6 +39,7 @@ fn health_metrics_and_openapi() {
         "/api/chat",
         "/api/chat/{conversation_id}/confirm",
         "/healthz",
+        "/readyz",
         "/metrics",
     ] {
         assert!(

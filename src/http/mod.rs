@@ -28,7 +28,7 @@ use errors::ApiError;
         api::deploy, api::plan, api::list_intents, api::get_intent, api::intent_events, api::retry_intent, api::confirm_intent, api::cancel_intent,
         steer::promote_intent, steer::pause_intent, steer::abort_intent,
         api::list_blueprints, api::get_blueprint, api::blueprint_dependencies, api::blueprint_graph, api::intent_graph, api::list_releases, api::get_release,
-        api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, metrics
+        api::chat, api::chat_confirm, api::chat_history, api::create_token, api::list_tokens, api::revoke_token, healthz, readyz, metrics
     ),
     components(schemas(errors::ErrorBody, crate::store::IntentRecord, crate::store::EventRecord, crate::store::IntentStatus, crate::graph::GraphFormat)),
     modifiers(&BearerAuth, &ErrorAnswers)
@@ -109,6 +109,21 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness: 200 once intents run at once, 503 with the reason while the
+/// default executor is not there (a Kubernetes cluster not connected yet, or
+/// not answering: a new connection is started and the last error said).
+/// No authentication, as for `/healthz`.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Object), (status = 503, body = Object)))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let readiness = state.orchestrator.readiness();
+    match readiness {
+        crate::orchestrator::Readiness::Ready { .. } => HttpResponse::Ok().json(readiness),
+        crate::orchestrator::Readiness::NotReady { .. } => {
+            HttpResponse::ServiceUnavailable().json(readiness)
+        }
+    }
+}
+
 /// Prometheus metrics (text format).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -159,6 +174,7 @@ pub fn configure(config: &mut web::ServiceConfig, body_limit: usize) {
         .app_data(query)
         .app_data(path)
         .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .route("/api/openapi.json", web::get().to(openapi))
         .service(

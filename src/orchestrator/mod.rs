@@ -26,6 +26,7 @@ mod install;
 mod intake;
 pub mod lifecycle;
 pub mod locks;
+mod readiness;
 mod recovery;
 mod remove;
 mod rollback;
@@ -55,6 +56,7 @@ use crate::render::{EphemeralSecrets, RenderOptions};
 use crate::store::tokens::Role;
 use crate::store::{EventRecord, IntentRecord, IntentStatus, NewEvent, StoreError, StoreHandle};
 use locks::ReleaseLocks;
+pub use readiness::Readiness;
 
 /// Who is asking, as recorded (`requested_by`, `created_by`, events,
 /// logs): typed, so that no name one kind of actor can choose is another
@@ -262,6 +264,8 @@ pub struct Orchestrator {
     /// One maker at a time per kind: two intents starting together share
     /// one client, and a slow cluster does not hold up the other kinds.
     making_executor: [tokio::sync::Mutex<()>; 3],
+    /// Why the last Kubernetes connection failed (none once one succeeds).
+    connect_failure: Mutex<Option<String>>,
     /// The language model asked when the rules fail ([`fallback`]).
     llm: Mutex<Option<Arc<crate::intent::llm::LlmParser>>>,
     /// Canary and blue-green upgrades running now, for promote and abort.
@@ -273,6 +277,15 @@ impl std::fmt::Debug for Orchestrator {
         f.debug_struct("Orchestrator")
             .field("settings", &self.settings)
             .finish()
+    }
+}
+
+/// The index of `kind` in [`Orchestrator::making_executor`].
+fn executor_slot(kind: ExecutorKind) -> usize {
+    match kind {
+        ExecutorKind::Render => 0,
+        ExecutorKind::Kubernetes => 1,
+        ExecutorKind::Compose => 2,
     }
 }
 
@@ -317,6 +330,7 @@ impl Orchestrator {
             locks: ReleaseLocks::default(),
             executors: Mutex::new(HashMap::new()),
             making_executor: Default::default(),
+            connect_failure: Mutex::new(None),
             llm: Mutex::new(None),
             rollouts: strategy::Rollouts::default(),
         })
@@ -343,25 +357,26 @@ impl Orchestrator {
         if let Some(found) = cached() {
             return Ok(found);
         }
-        let slot = match kind {
-            ExecutorKind::Render => 0,
-            ExecutorKind::Kubernetes => 1,
-            ExecutorKind::Compose => 2,
-        };
-        let _making = self.making_executor[slot].lock().await;
+        let _making = self.making_executor[executor_slot(kind)].lock().await;
         if let Some(found) = cached() {
             return Ok(found);
         }
         let made: Arc<dyn Executor> = match kind {
             ExecutorKind::Render => Arc::new(RenderExecutor),
             ExecutorKind::Compose => Arc::new(ComposeExecutor::new()),
-            ExecutorKind::Kubernetes => Arc::new(
-                KubernetesExecutor::connect(
+            ExecutorKind::Kubernetes => {
+                let connected = KubernetesExecutor::connect(
                     self.settings.kubeconfig.as_deref(),
                     self.settings.kube_context.as_deref(),
                 )
-                .await?,
-            ),
+                .await;
+                *self
+                    .connect_failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) =
+                    connected.as_ref().err().map(|e| e.to_string());
+                Arc::new(connected?)
+            }
         };
         self.executors
             .lock()

@@ -316,7 +316,22 @@ impl Cluster {
             ("DECKHAND_EXECUTOR", "kubernetes"),
         ];
         all.extend_from_slice(env);
-        Server::start_with(dir, &all)
+        let server = Server::start_with(dir, &all);
+        // Connected to the cluster (as a deckhand that has been running
+        // is): what a test measures starts from its request.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (code, answer) = server.get("/readyz", None);
+            if code == 200 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deckhand serve never got ready: {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
     }
 
     /// Deletes a test's namespace (the cluster's namespace controller

@@ -257,3 +257,40 @@ pub fn run(server: &Server, command: &str, options: Value) -> Value {
         Duration::from_secs(120),
     )
 }
+
+/// When the intent `done` recorded its event `status` (on `step`, when
+/// given), in seconds after `since` (this machine's clock, as the server's).
+pub fn seconds_to_event(
+    done: &Value,
+    step: Option<&str>,
+    status: &str,
+    since: jiff::Timestamp,
+) -> f64 {
+    let at: jiff::Timestamp = done["events"]
+        .as_array()
+        .expect("the intent's events")
+        .iter()
+        .find(|e| e["status"] == status && step.is_none_or(|s| e["step"] == s))
+        .and_then(|e| e["at"].as_str()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {status} event with its time: {done}"));
+    at.duration_since(since).as_secs_f64()
+}
+
+/// The intent's events as offsets from `since`, one line each
+/// ("   42.2 ms  release authentik-postgresql started").
+pub fn timeline(done: &Value, since: jiff::Timestamp) -> String {
+    done["events"]
+        .as_array()
+        .expect("the intent's events")
+        .iter()
+        .filter_map(|e| {
+            let at: jiff::Timestamp = e["at"].as_str()?.parse().ok()?;
+            let ms = at.duration_since(since).as_secs_f64() * 1000.0;
+            Some(format!(
+                "{ms:9.1} ms  {} {}\n",
+                e["step"].as_str()?,
+                e["status"].as_str()?
+            ))
+        })
+        .collect()
+}

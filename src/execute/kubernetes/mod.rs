@@ -23,6 +23,7 @@
 //! data goes too. The rights all this needs are [`rbac`]'s.
 
 mod apply;
+mod client;
 mod health;
 pub mod rbac;
 pub mod readiness;
@@ -167,7 +168,7 @@ impl KubernetesExecutor {
             })?,
         };
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config).map_err(|e| {
+        let client = client::without_nagle(config).map_err(|e| {
             ExecError::Unavailable(format!("cannot make a Kubernetes client for {server}: {e}"))
         })?;
         // The API server answers (every authenticated user may normally read
