@@ -19,12 +19,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::kube::{NamespaceSetup, cluster};
-use common::server::{run, seconds_to_event, timeline};
+use common::kube::{AUTHENTIK_PODS_ON_CRITICAL_PATH, TimedInstall, cluster};
+use common::server::{run, timeline};
 use serde_json::json;
 
 const DELAY: Duration = Duration::from_secs(5);
-const PODS_ON_CRITICAL_PATH: u32 = 2;
 const TARGET: f64 = 1.05;
 
 fn main() {
@@ -34,23 +33,16 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     let Some(cluster) = cluster() else { return };
-    let critical = (DELAY * PODS_ON_CRITICAL_PATH).as_secs_f64();
-    let delay = format!("{}s", DELAY.as_secs());
+    let critical = (DELAY * AUTHENTIK_PODS_ON_CRITICAL_PATH).as_secs_f64();
     let mut ratios = Vec::new();
     for n in 1..=runs {
-        let ns = cluster.namespace(
-            "bench-authentik",
-            NamespaceSetup {
-                data_removal: true,
-                standin: &[("ready-delay", &delay)],
-                ..Default::default()
-            },
-        );
-        let server = cluster.server(&ns, &[]);
-        let requested = jiff::Timestamp::now();
-        let done = run(&server, "install authentik with tls on k8s", json!({}));
-        assert_eq!(done["status"], "completed", "{}", done["error"]);
-        let wall = seconds_to_event(&done, None, "completed", requested);
+        let TimedInstall {
+            namespace: ns,
+            server,
+            done,
+            requested,
+            wall,
+        } = cluster.install_authentik_timed("bench-authentik", DELAY);
         let ratio = wall / critical;
         println!(
             "run {n}/{runs}: {wall:.3} s for {critical:.0} s of delays: {ratio:.3}x\n{}",

@@ -16,8 +16,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::kube::{Cluster, NamespaceSetup, cluster, image, revisions, rollback_steps};
-use common::server::{ADMIN_TOKEN, run, seconds_to_event, start};
+use common::kube::{
+    AUTHENTIK_PODS_ON_CRITICAL_PATH, Cluster, NamespaceSetup, TimedInstall, cluster, image,
+    revisions, rollback_steps,
+};
+use common::server::{ADMIN_TOKEN, run, start};
 use serde_json::{Value, json};
 
 /// The whole install of authentik with TLS: PostgreSQL first, then
@@ -28,26 +31,15 @@ use serde_json::{Value, json};
 fn install_authentik_with_tls_then_remove_it_with_its_data() {
     let Some(cluster) = cluster() else { return };
     let delay = Duration::from_secs(5);
-    let ns = cluster.namespace(
-        "authentik",
-        NamespaceSetup {
-            data_removal: true,
-            standin: &[("ready-delay", "5s")],
-            ..Default::default()
-        },
-    );
-    let server = cluster.server(&ns, &[]);
-    let requested = jiff::Timestamp::now();
-    let done = run(&server, "install authentik with tls on k8s", json!({}));
-    assert_eq!(done["status"], "completed", "{}", done["error"]);
-    // The wall time runs from the request (to a deckhand connected to its
-    // cluster) to the moment it recorded the intent completed (its event's
-    // time; the test's own polling for it is not counted). The target is
-    // measured on the release build by `cargo bench --bench kube_install`.
-    let wall = seconds_to_event(&done, None, "completed", requested);
-    // Two pods on the critical path (PostgreSQL, then authentik), each
-    // ready after the stand-in's delay.
-    let critical = delay * 2;
+    // The target is measured on the release build by `cargo bench --bench kube_install`.
+    let TimedInstall {
+        namespace: ns,
+        server,
+        done,
+        wall,
+        ..
+    } = cluster.install_authentik_timed("authentik", delay);
+    let critical = delay * AUTHENTIK_PODS_ON_CRITICAL_PATH;
     eprintln!(
         "authentik with TLS: {wall:.2} s for {:.2} s of readiness delays on the critical path ({:.3}x)",
         critical.as_secs_f64(),

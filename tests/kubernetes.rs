@@ -15,6 +15,17 @@ use common::fake_kube::FakeKube;
 use common::server::{Server, run};
 use serde_json::json;
 
+/// A kubeconfig in `dir` for the cluster at `server` (a token user); its path.
+fn kubeconfig(dir: &std::path::Path, server: &str) -> String {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"{server}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 /// The in-test API server (fake): the watch on the StatefulSet is cut
 /// twice while it is not ready yet; the executor re-lists and watches
 /// again (with backoff) instead of failing the release, and sees it ready.
@@ -64,13 +75,7 @@ fn a_silent_cluster_is_tried_at_start_and_holds_up_no_other_executor() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("silent");
-    std::fs::write(
-        &kubeconfig,
-        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"),
-    )
-    .unwrap();
-    let path = kubeconfig.to_str().unwrap().to_string();
+    let path = kubeconfig(dir.path(), &format!("http://127.0.0.1:{port}"));
     let server = Server::start_with(
         dir,
         &[
@@ -99,13 +104,7 @@ fn a_silent_cluster_is_tried_at_start_and_holds_up_no_other_executor() {
 #[test]
 fn readiness_says_why_the_default_cluster_is_not_there() {
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("nowhere");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:9\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
-    )
-    .unwrap();
-    let path = kubeconfig.to_str().unwrap().to_string();
+    let path = kubeconfig(dir.path(), "http://127.0.0.1:9");
     let server = Server::start_with(
         dir,
         &[
@@ -135,13 +134,7 @@ fn readiness_says_why_the_default_cluster_is_not_there() {
 #[test]
 fn an_unreachable_cluster_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("nowhere");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:9\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
-    )
-    .unwrap();
-    let path = kubeconfig.to_str().unwrap().to_string();
+    let path = kubeconfig(dir.path(), "http://127.0.0.1:9");
     let server = Server::start_with(dir, &[("DECKHAND_KUBECONFIG", &path)]);
     let done = run(&server, "install redis on k8s", json!({}));
     assert_eq!(done["status"], "failed");

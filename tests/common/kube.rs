@@ -342,6 +342,53 @@ impl Cluster {
     }
 }
 
+/// Pods on the critical path of authentik with TLS: PostgreSQL, then
+/// authentik (its server and worker start together).
+pub const AUTHENTIK_PODS_ON_CRITICAL_PATH: u32 = 2;
+
+/// An install of authentik with TLS, timed.
+pub struct TimedInstall {
+    pub namespace: String,
+    pub server: Server,
+    /// The intent, completed.
+    pub done: Value,
+    pub requested: jiff::Timestamp,
+    /// Seconds from the request to the intent recorded `completed`.
+    pub wall: f64,
+}
+
+impl Cluster {
+    /// Installs authentik with TLS in a fresh namespace (`prefix`-…, data
+    /// removal allowed) where the stand-in reports a pod ready `delay` after
+    /// it reaches the node. The wall time runs from the request to a
+    /// deckhand connected to its cluster (`server` waits for `/readyz`) to
+    /// the moment it recorded the intent completed (its event's time; the
+    /// polling for it is not counted).
+    pub fn install_authentik_timed(&self, prefix: &str, delay: Duration) -> TimedInstall {
+        let ready_delay = format!("{}ms", delay.as_millis());
+        let namespace = self.namespace(
+            prefix,
+            NamespaceSetup {
+                data_removal: true,
+                standin: &[("ready-delay", &ready_delay)],
+                ..Default::default()
+            },
+        );
+        let server = self.server(&namespace, &[]);
+        let requested = jiff::Timestamp::now();
+        let done = run(&server, "install authentik with tls on k8s", json!({}));
+        assert_eq!(done["status"], "completed", "{}", done["error"]);
+        let wall = super::server::seconds_to_event(&done, None, "completed", requested);
+        TimedInstall {
+            namespace,
+            server,
+            done,
+            requested,
+            wall,
+        }
+    }
+}
+
 pub fn image(cluster: &Cluster, kind: &str, ns: &str, name: &str) -> String {
     cluster.get(kind, ns, name).unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
