@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::docker::docker;
-use common::server::{ADMIN_TOKEN, Server};
+use common::server::{ADMIN_TOKEN, Server, start};
 use serde_json::{Value, json};
 
 /// Removes whatever an earlier, interrupted run left of these projects
@@ -45,16 +45,6 @@ fn server() -> Server {
             ("DECKHAND_READY_TIMEOUT_SECONDS", "120"),
         ],
     )
-}
-
-fn deploy(server: &Server, command: &str, options: Value) -> String {
-    let (code, intent) = server.post(
-        "/api/orchestration/deploy",
-        Some(ADMIN_TOKEN),
-        json!({"command": command, "options": options}),
-    );
-    assert_eq!(code, 202, "{intent}");
-    intent["id"].as_str().unwrap().to_string()
 }
 
 /// The IP address of a compose project's (only) container.
@@ -108,7 +98,7 @@ fn secret_in(server: &Server, namespace: &str, release: &str, name: &str) -> Str
 }
 
 fn remove(server: &Server, command: &str) {
-    let id = deploy(server, command, json!({"delete_data": true}));
+    let id = start(server, command, json!({"delete_data": true}));
     server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(60));
 }
 
@@ -134,8 +124,8 @@ fn postgresql_and_redis_complete_only_when_they_answer() {
     }
     clean(&["postgresql", "redis"]);
     let server = server();
-    let pg = deploy(&server, "install postgresql on docker", json!({}));
-    let redis = deploy(&server, "install redis on docker", json!({}));
+    let pg = start(&server, "install postgresql on docker", json!({}));
+    let redis = start(&server, "install redis on docker", json!({}));
     let pg_done = server.wait_for_within(&pg, &["completed", "failed"], Duration::from_secs(150));
     let redis_done =
         server.wait_for_within(&redis, &["completed", "failed"], Duration::from_secs(150));
@@ -219,12 +209,12 @@ fn the_same_application_in_two_namespaces_shares_nothing_on_one_docker_host() {
     let (one, two) = ("dh-one_redis", "dh-two_redis");
     clean(&[one, two]);
     let server = server();
-    let first = deploy(
+    let first = start(
         &server,
         "install redis on docker in namespace dh-one",
         json!({}),
     );
-    let second = deploy(
+    let second = start(
         &server,
         "install redis on docker in namespace dh-two",
         json!({}),
@@ -272,7 +262,7 @@ fn a_dependent_starts_after_both_dependencies_and_proves_the_wiring() {
     }
     clean(&["probe", "probe-postgresql", "probe-redis"]);
     let server = server();
-    let id = deploy(&server, "install probe on docker", json!({}));
+    let id = start(&server, "install probe on docker", json!({}));
     let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(180));
     assert_eq!(done["status"], "completed", "{}", done["error"]);
     let events = done["events"].as_array().unwrap();
@@ -304,7 +294,7 @@ fn a_health_check_that_never_passes_fails_within_its_timeout_and_the_other_branc
     clean(&["never-ready", "simple-service"]);
     let server = server();
     let started = std::time::Instant::now();
-    let id = deploy(
+    let id = start(
         &server,
         "install never-ready and simple-service on docker",
         json!({}),
@@ -343,7 +333,7 @@ fn cancel_during_a_long_wait_then_remove_leaves_nothing() {
     }
     clean(&["slow-start"]);
     let server = server();
-    let id = deploy(&server, "install slow-start on docker", json!({}));
+    let id = start(&server, "install slow-start on docker", json!({}));
     // Wait until it is waiting for readiness.
     server.wait_for_event(&id, None, "waiting", Duration::from_secs(60));
     let began = std::time::Instant::now();
@@ -482,7 +472,7 @@ fn an_upgrade_to_another_postgresql_major_is_refused_and_the_data_stays() {
     let project = "dh-major_postgresql";
     clean(&[project]);
     let server = server();
-    let install = deploy(
+    let install = start(
         &server,
         "install postgresql 17 on docker in namespace dh-major",
         json!({}),
@@ -516,7 +506,7 @@ fn an_upgrade_to_another_postgresql_major_is_refused_and_the_data_stays() {
         &format!("label=com.docker.compose.project={project}"),
     ]);
 
-    let upgrade = deploy(
+    let upgrade = start(
         &server,
         "upgrade postgresql to 18 on docker in namespace dh-major",
         json!({}),
@@ -607,14 +597,14 @@ fn two_releases_that_want_the_same_host_port_both_run() {
     let (one, two) = ("dh-porta_published", "dh-portb_published");
     clean(&[one, two]);
     let server = server();
-    let first = deploy(
+    let first = start(
         &server,
         "install published on docker in namespace dh-porta",
         json!({}),
     );
     let done = server.wait_for_within(&first, &["completed", "failed"], Duration::from_secs(90));
     assert_eq!(done["status"], "completed", "{}", done["error"]);
-    let second = deploy(
+    let second = start(
         &server,
         "install published on docker in namespace dh-portb",
         json!({}),
@@ -643,7 +633,7 @@ fn two_releases_that_want_the_same_host_port_both_run() {
         plan_text.contains(&format!("published on 127.0.0.1:{}", port_two[0])),
         "{plan_text}"
     );
-    let status = deploy(
+    let status = start(
         &server,
         "status of published on docker in namespace dh-portb",
         json!({}),
@@ -657,7 +647,7 @@ fn two_releases_that_want_the_same_host_port_both_run() {
 
     // An upgrade keeps the port (the first release's is still taken, and
     // the second's own is recorded).
-    let upgrade = deploy(
+    let upgrade = start(
         &server,
         "upgrade published to 1.35 on docker in namespace dh-portb",
         json!({}),
@@ -685,7 +675,7 @@ fn a_non_root_component_owns_its_fresh_volume_and_its_init_container_runs_first(
     }
     clean(&["owned"]);
     let server = server();
-    let id = deploy(&server, "install owned on docker", json!({}));
+    let id = start(&server, "install owned on docker", json!({}));
     let done = server.wait_for_within(&id, &["completed", "failed"], Duration::from_secs(90));
     assert_eq!(done["status"], "completed", "{}", done["error"]);
     let app = docker(&[

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::docker::docker;
-use common::server::{ADMIN_TOKEN, Server};
+use common::server::{ADMIN_TOKEN, Server, start};
 use serde_json::json;
 
 /// The running containers of a project: (id, image).
@@ -80,15 +80,7 @@ fn compose_blue_green_keeps_the_old_project_serving_until_the_new_one_is_healthy
             ("DECKHAND_READY_TIMEOUT_SECONDS", "120"),
         ],
     );
-    let run = |command: &str, options: serde_json::Value| {
-        let (code, intent) = server.post(
-            "/api/orchestration/deploy",
-            Some(ADMIN_TOKEN),
-            json!({"command": command, "options": options}),
-        );
-        assert_eq!(code, 202, "{intent}");
-        intent["id"].as_str().unwrap().to_string()
-    };
+    let run = |command: &str, options: serde_json::Value| start(&server, command, options);
     let id = run(
         "install served version 1.36 on docker in namespace dh-bg",
         json!({}),
