@@ -56,24 +56,25 @@ fn write_temporary(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<Path
 /// Replaces (or creates) `path` with `bytes`, atomically and durably; the
 /// file gets `mode` (0600 for anything holding a secret, 0644 otherwise).
 pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    replace(path, bytes, mode)?;
+    sync_dir(parent(path))
+}
+
+/// [`write`] without the flush of the directory (the caller's to do).
+fn replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let temp = write_temporary(path, bytes, mode)?;
     if let Err(err) = std::fs::rename(&temp, path) {
         let _ = std::fs::remove_file(&temp);
         return Err(err);
     }
-    sync_dir(parent(path))
+    Ok(())
 }
 
 /// Writes several files into `dir` as [`write`] does each (whole or not at
 /// all, with its mode), flushing the directory once for all of them.
 pub fn write_all_in(dir: &Path, files: &[(&str, &[u8], u32)]) -> std::io::Result<()> {
     for (name, bytes, mode) in files {
-        let path = dir.join(name);
-        let temp = write_temporary(&path, bytes, *mode)?;
-        if let Err(err) = std::fs::rename(&temp, &path) {
-            let _ = std::fs::remove_file(&temp);
-            return Err(err);
-        }
+        replace(&dir.join(name), bytes, *mode)?;
     }
     sync_dir(dir)
 }

@@ -496,3 +496,20 @@ fn a_release_whose_files_cannot_be_written_fails_and_leaves_no_revision_files() 
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The same failure where an earlier run, stopped before recording its
+/// revision, left files in the directory this revision would use: those are
+/// that run's record and stay (only what this run made is removed).
+#[test]
+fn an_earlier_runs_unrecorded_files_stay_when_writing_fails() {
+    let server = Server::start();
+    let namespace = server.data().join("releases").join("blocked");
+    std::fs::create_dir_all(&namespace).unwrap();
+    std::fs::write(namespace.join("authentik"), "not a directory").unwrap();
+    let earlier = namespace.join("authentik-postgresql/1/earlier-run.yaml");
+    std::fs::create_dir_all(earlier.parent().unwrap()).unwrap();
+    std::fs::write(&earlier, "kind: Earlier\n").unwrap();
+    let done = common::server::run(&server, "install authentik in namespace blocked", json!({}));
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(earlier.exists(), "an earlier run's files were removed");
+}

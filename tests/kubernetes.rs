@@ -17,13 +17,38 @@ use serde_json::json;
 
 /// A kubeconfig in `dir` for the cluster at `server` (a token user); its path.
 fn kubeconfig(dir: &std::path::Path, server: &str) -> String {
-    let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"{server}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"),
-    )
-    .unwrap();
+    let path = common::write_kubeconfig(dir, server, "t");
     path.to_str().unwrap().to_string()
+}
+
+/// Starts a kubeconfig-less `deckhand serve` whose default executor is the
+/// Kubernetes one, on the cluster at `server`.
+fn serve_on(server: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let path = kubeconfig(dir.path(), server);
+    Server::start_with(
+        dir,
+        &[
+            ("DECKHAND_KUBECONFIG", &path),
+            ("DECKHAND_EXECUTOR", "kubernetes"),
+        ],
+    )
+}
+
+/// `/readyz` until its reason contains `wanted` (or 10 s), asserting 503
+/// all along; the last answer.
+fn not_ready_until(server: &Server, wanted: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, answer) = server.get("/readyz", None);
+        assert_eq!(code, 503, "{answer}");
+        assert_eq!(answer["executor"], "kubernetes", "{answer}");
+        let reason = answer["reason"].as_str().unwrap().to_string();
+        if reason.contains(wanted) || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The in-test API server (fake): the watch on the StatefulSet is cut
@@ -103,32 +128,78 @@ fn a_silent_cluster_is_tried_at_start_and_holds_up_no_other_executor() {
 /// reason, naming the address, and keeps trying.
 #[test]
 fn readiness_says_why_the_default_cluster_is_not_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = kubeconfig(dir.path(), "http://127.0.0.1:9");
-    let server = Server::start_with(
-        dir,
-        &[
-            ("DECKHAND_KUBECONFIG", &path),
-            ("DECKHAND_EXECUTOR", "kubernetes"),
-        ],
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let answer = loop {
-        let (code, answer) = server.get("/readyz", None);
-        assert_eq!(code, 503, "{answer}");
-        assert_eq!(answer["executor"], "kubernetes", "{answer}");
-        let reason = answer["reason"].as_str().unwrap().to_string();
-        if reason.contains("127.0.0.1:9") || std::time::Instant::now() > deadline {
-            break answer;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let server = serve_on("http://127.0.0.1:9");
+    let answer = not_ready_until(&server, "127.0.0.1:9");
     let reason = answer["reason"].as_str().unwrap();
     assert!(
         reason.contains("cannot reach the Kubernetes API at http://127.0.0.1:9")
             && reason.ends_with("(connecting again)"),
         "{answer}"
     );
+}
+
+/// An API server that refuses deckhand's credentials (a plain HTTP server
+/// answering every request 401, as kube-apiserver does for a bad token; a
+/// fake, since the test control plane's only users are valid ones): that
+/// is not a connection, `/readyz` says 503 with the answer, and an intent
+/// fails with it.
+#[test]
+fn refused_credentials_are_not_a_connection() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let server = serve_on(&format!("http://127.0.0.1:{port}"));
+    let answer = not_ready_until(&server, "401");
+    assert!(
+        answer["reason"].as_str().unwrap().contains(
+            "reading the API server's version: the API server answered 401: Unauthorized"
+        ),
+        "{answer}"
+    );
+    let done = run(&server, "install redis", json!({}));
+    assert_eq!(done["status"], "failed");
+    assert!(
+        done["error"].as_str().unwrap().contains("answered 401"),
+        "{}",
+        done["error"]
+    );
+}
+
+/// The in-test API server (fake: only the answers to `/version` matter
+/// here): once it has answered, `/readyz` is 200.
+#[test]
+fn readiness_is_ready_once_the_cluster_answered() {
+    let fake = FakeKube::start();
+    let server = serve_on(&fake.url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, answer) = server.get("/readyz", None);
+        if code == 200 {
+            assert_eq!(answer, json!({"status": "ready", "executor": "kubernetes"}));
+            break;
+        }
+        assert_eq!(code, 503, "{answer}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -110,8 +110,9 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: 200 once intents run at once, 503 with the reason while the
-/// default executor is not there (a Kubernetes cluster not connected yet, or
-/// not answering: a new connection is started and the last error said).
+/// default executor is not there (a Kubernetes cluster not connected yet:
+/// a new connection is started and the last error said). Once connected it
+/// stays ready: whether the cluster still answers is each intent's to say.
 /// No authentication, as for `/healthz`.
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = Object), (status = 503, body = Object)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

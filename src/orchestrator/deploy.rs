@@ -199,7 +199,10 @@ impl Orchestrator {
                 dir,
             });
         }
-        // Every release's files, written durably side by side before any is applied.
+        // Every release's files, written durably side by side before any is
+        // applied. A directory there already (an earlier run that stopped
+        // before recording this revision) is an earlier run's record.
+        let existed: Vec<bool> = works.iter().map(|work| work.dir.exists()).collect();
         let writes = works.iter().map(|work| {
             let (dir, files) = (work.dir.clone(), work.files.clone());
             tokio::task::spawn_blocking(move || execute::render::write_release(&dir, &files))
@@ -211,10 +214,12 @@ impl Orchestrator {
                 Ok(Err(err)) => err.to_string(),
                 Err(join) => join.to_string(),
             };
-            // No revision is recorded for any of them: none of their
-            // directories may stand as if one were.
-            for written in &works {
-                let _ = std::fs::remove_dir_all(&written.dir);
+            // No revision is recorded for any of them: none of the
+            // directories made here may stand as if one were.
+            for (written, existed) in works.iter().zip(&existed) {
+                if !existed {
+                    let _ = std::fs::remove_dir_all(&written.dir);
+                }
             }
             return Ok(Err(format!(
                 "{}: cannot write {}: {failed}",

@@ -37,6 +37,7 @@ mod upgrade;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -266,6 +267,10 @@ pub struct Orchestrator {
     making_executor: [tokio::sync::Mutex<()>; 3],
     /// Why the last Kubernetes connection failed (none once one succeeds).
     connect_failure: Mutex<Option<String>>,
+    /// Kubernetes connections attempted so far.
+    connect_attempts: std::sync::atomic::AtomicU64,
+    /// A connection started by a readiness check is under way.
+    readiness_connecting: std::sync::atomic::AtomicBool,
     /// The language model asked when the rules fail ([`fallback`]).
     llm: Mutex<Option<Arc<crate::intent::llm::LlmParser>>>,
     /// Canary and blue-green upgrades running now, for promote and abort.
@@ -331,6 +336,8 @@ impl Orchestrator {
             executors: Mutex::new(HashMap::new()),
             making_executor: Default::default(),
             connect_failure: Mutex::new(None),
+            connect_attempts: Default::default(),
+            readiness_connecting: Default::default(),
             llm: Mutex::new(None),
             rollouts: strategy::Rollouts::default(),
         })
@@ -345,7 +352,9 @@ impl Orchestrator {
     }
 
     /// The executor for `kind`, made on first use (a Kubernetes client is
-    /// only built when an intent needs one; a failure is not remembered).
+    /// only built when an intent needs one). A failure is not remembered
+    /// for later callers, but those that waited for the attempt that failed
+    /// get its error rather than each trying again in turn.
     pub async fn executor(&self, kind: ExecutorKind) -> Result<Arc<dyn Executor>, ExecError> {
         let cached = || {
             self.executors
@@ -357,14 +366,27 @@ impl Orchestrator {
         if let Some(found) = cached() {
             return Ok(found);
         }
+        let attempts = || self.connect_attempts.load(Ordering::SeqCst);
+        let before = attempts();
         let _making = self.making_executor[executor_slot(kind)].lock().await;
         if let Some(found) = cached() {
             return Ok(found);
+        }
+        if kind == ExecutorKind::Kubernetes
+            && attempts() != before
+            && let Some(failure) = self
+                .connect_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        {
+            return Err(ExecError::Unavailable(failure));
         }
         let made: Arc<dyn Executor> = match kind {
             ExecutorKind::Render => Arc::new(RenderExecutor),
             ExecutorKind::Compose => Arc::new(ComposeExecutor::new()),
             ExecutorKind::Kubernetes => {
+                self.connect_attempts.fetch_add(1, Ordering::SeqCst);
                 let connected = KubernetesExecutor::connect(
                     self.settings.kubeconfig.as_deref(),
                     self.settings.kube_context.as_deref(),

@@ -4,6 +4,7 @@
 //! again in the background and its reason reported meanwhile.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
@@ -28,10 +29,7 @@ impl Orchestrator {
     /// needs a connection; while it has none, a connection is started in
     /// the background (one at a time) and this answers at once.
     pub fn readiness(self: &Arc<Self>) -> Readiness {
-        let kind = self
-            .settings
-            .default_executor
-            .unwrap_or(ExecutorKind::Render);
+        let kind = ExecutorKind::choose(None, None, self.settings.default_executor);
         let executor = kind.as_str();
         if kind != ExecutorKind::Kubernetes
             || self
@@ -58,8 +56,17 @@ impl Orchestrator {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .unwrap_or_else(|| "not connected to the Kubernetes API yet".into());
-        let connecting = self.clone();
-        tokio::spawn(async move { connecting.connect_default_executor().await });
+        // One connection started from here at a time, however many checks
+        // come while it runs.
+        if !self.readiness_connecting.swap(true, Ordering::SeqCst) {
+            let connecting = self.clone();
+            tokio::spawn(async move {
+                connecting.connect_default_executor().await;
+                connecting
+                    .readiness_connecting
+                    .store(false, Ordering::SeqCst);
+            });
+        }
         Readiness::NotReady {
             executor,
             reason: format!("{reason} (connecting again)"),

@@ -21,8 +21,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::intent::Strategy;
 
-/// The canary stages when none are said, in percent of the replicas.
-pub const DEFAULT_STEPS: [u32; 4] = crate::intent::DEFAULT_CANARY_STEPS;
 /// How long each stage is validated when the request does not say.
 pub const DEFAULT_STAGE_SECONDS: u64 = 30;
 /// How often a stage's validation looks, when the request does not say.
@@ -198,7 +196,7 @@ impl Timing {
 /// The canary's stages: increasing percentages from 1 to 100, ending at 100.
 pub fn canary_steps(steps: Option<&[u32]>) -> Result<Vec<u32>, String> {
     let Some(steps) = steps else {
-        return Ok(DEFAULT_STEPS.to_vec());
+        return Ok(crate::intent::DEFAULT_CANARY_STEPS.to_vec());
     };
     if steps.is_empty() {
         return Err("a canary needs at least one stage".into());

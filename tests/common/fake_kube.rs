@@ -240,22 +240,7 @@ impl FakeKube {
     /// named "fake", token [`FAKE_TOKEN`], namespace "default") into `dir`
     /// and returns its path.
     pub fn kubeconfig(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("kubeconfig");
-        let text = format!(
-            "apiVersion: v1\n\
-             kind: Config\n\
-             clusters:\n\
-             - name: fake\n  cluster:\n    server: {url}\n\
-             contexts:\n\
-             - name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
-             current-context: fake\n\
-             users:\n\
-             - name: fake\n  user:\n    token: {FAKE_TOKEN}\n\
-             preferences: {{}}\n",
-            url = self.url
-        );
-        std::fs::write(&path, text).expect("kubeconfig written");
-        path
+        super::write_kubeconfig(dir, &self.url, FAKE_TOKEN)
     }
 }
 

@@ -13,6 +13,27 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// Writes a kubeconfig for the API server at `server` into `dir` (context,
+/// cluster and user all named "fake", bearer `token`, namespace "default")
+/// and returns its path.
+pub fn write_kubeconfig(dir: &Path, server: &str, token: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: fake\n  cluster:\n    server: {server}\n\
+         contexts:\n\
+         - name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
+         current-context: fake\n\
+         users:\n\
+         - name: fake\n  user:\n    token: {token}\n\
+         preferences: {{}}\n"
+    );
+    std::fs::write(&path, text).expect("kubeconfig written");
+    path
+}
+
 /// The `deckhand` binary cargo built for these tests.
 pub fn deckhand() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_deckhand"));

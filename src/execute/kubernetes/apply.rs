@@ -130,13 +130,14 @@ impl KubernetesExecutor {
             )),
             _ => None,
         }));
-        // The namespace first (when it is missing), then the Secrets the
-        // pods read, then the rest together.
+        // The namespace first (only when it is missing: someone whose
+        // rights end at their namespace may not apply it), then the
+        // Secrets the pods read, then the rest together.
         let stage = |o: &KubeObject| match o {
-            KubeObject::Namespace(_) if namespace_missing => 0,
-            KubeObject::Namespace(_) => 3,
-            KubeObject::Secret(_) => 1,
-            _ => 2,
+            KubeObject::Namespace(_) if namespace_missing => Some(0),
+            KubeObject::Namespace(_) => None,
+            KubeObject::Secret(_) => Some(1),
+            _ => Some(2),
         };
         let mut applied = 0;
         let mut notes = Vec::new();
@@ -144,7 +145,7 @@ impl KubernetesExecutor {
             let done = futures_util::future::try_join_all(
                 work.objects
                     .iter()
-                    .filter(|o| stage(o) == n)
+                    .filter(|o| stage(o) == Some(n))
                     .map(|o| self.apply_object(o, ns, &scaled)),
             )
             .await?;

@@ -174,8 +174,10 @@ impl KubernetesExecutor {
         // The API server answers (every authenticated user may normally read
         // its version): a cluster that is not there fails here, within
         // CONNECT_CHECK, with its address, and the first connection is open
-        // before the first apply. A server that answers but refuses the
-        // version (403, 404) is there: that is enough.
+        // before the first apply. A server that answers but does not let
+        // this user read its version (403) or has no such path (404) is
+        // there: that is enough. Any other answer (401: the credentials are
+        // refused; 5xx) is a failure with its reason.
         match tokio::time::timeout(CONNECT_CHECK, client.apiserver_version()).await {
             Ok(Ok(version)) => tracing::info!(
                 target: "deckhand::kubernetes",
@@ -183,12 +185,14 @@ impl KubernetesExecutor {
                 version = version.git_version.as_str(),
                 "connected to the Kubernetes API"
             ),
-            Ok(Err(kube::Error::Api(status))) => tracing::info!(
-                target: "deckhand::kubernetes",
-                server = server.as_str(),
-                code = status.code,
-                "connected to the Kubernetes API (its version is not readable)"
-            ),
+            Ok(Err(kube::Error::Api(status))) if matches!(status.code, 403 | 404) => {
+                tracing::info!(
+                    target: "deckhand::kubernetes",
+                    server = server.as_str(),
+                    code = status.code,
+                    "connected to the Kubernetes API (its version is not readable)"
+                )
+            }
             Ok(Err(err)) => {
                 return Err(kube_error(&server, "reading the API server's version", err));
             }

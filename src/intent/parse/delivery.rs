@@ -249,7 +249,7 @@ fn turned_off(words: &[Word], clause: Range<usize>, i: usize) -> bool {
         .take(3)
         .take_while(|&k| {
             let w = &words[k];
-            !w.is(Lex::And) && !w.is_punct() && w.app().is_none()
+            !w.is(Lex::And) && !w.is_punct()
         })
         .any(|k| {
             let w = &words[k];

@@ -527,6 +527,19 @@ fn ranges_sizes_in_words_and_misspellings_where_they_stand() {
         steps("canary grafana 13, 10% first"),
         Some(vec![10, 25, 50, 100])
     );
+    // The words that say so are understood, not reported.
+    for said in [
+        "canary grafana 13, start at 5%",
+        "canary grafana 13, begin with 5%",
+        "upgrade grafana to 13 as a canary, starting at 5%",
+    ] {
+        assert_eq!(steps(said), Some(vec![5, 25, 50, 100]), "{said}");
+        assert!(
+            ok(said).ignored.is_empty(),
+            "{said}: {:?}",
+            ok(said).ignored
+        );
+    }
     assert_eq!(
         steps("upgrade grafana to 13 as a canary, 5% at first"),
         Some(vec![5, 25, 50, 100])
@@ -578,6 +591,12 @@ fn turning_autoscaling_off_is_a_scale_that_keeps_its_count() {
     let off = ok("no more autoscaler for n8n");
     assert_eq!(off.parameters.autoscale_off, Some(true));
     assert_eq!(off.parameters.replicas, None);
+    // The application between the verb and the autoscaler.
+    for said in ["remove the grafana autoscaler", "stop n8n's autoscaler"] {
+        let off = ok(said);
+        assert_eq!(off.action, Action::Scale, "{said}");
+        assert_eq!(off.parameters.autoscale_off, Some(true), "{said}");
+    }
     // A removal beside an autoscaling does not turn it off.
     let two = err("remove redis and autoscale grafana between 2 and 6");
     assert!(!two.error.contains("off"), "{}", two.error);

@@ -111,6 +111,9 @@ pub struct Values {
     pub delivery: Vec<Said<StrategyName>>,
     /// Canary stages, in percent ("in steps of 10 25 50 100").
     pub canary_steps: Option<Said<Vec<u32>>>,
+    /// The one canary share was said as where the canary begins ("10%
+    /// first", "start at 5%"): the usual stages above it follow.
+    pub canary_starts: bool,
     /// Rolling: pods at a time ("two at a time", "max surge 2").
     pub rolling_batch: Option<Said<Number>>,
     /// Rolling: "max unavailable 1".

@@ -225,14 +225,16 @@ impl Orchestrator {
         let word = self
             .await_word(run, steering, Some(timing.retire_after()))
             .await;
-        let retire_by = match word {
-            Word::Promote(by) => format!("promoted by {by}"),
-            Word::Elapsed => format!("kept for {} s", timing.retire_after_seconds),
-            Word::Abort(_) | Word::Cancelled => {
-                let why = match word {
-                    Word::Abort(by) => format!("aborted by {by}"),
-                    _ => "cancelled".to_string(),
-                };
+        // Ok: why blue retires; Err: why traffic goes back to it.
+        let decided = match word {
+            Word::Promote(by) => Ok(format!("promoted by {by}")),
+            Word::Elapsed => Ok(format!("kept for {} s", timing.retire_after_seconds)),
+            Word::Abort(by) => Err(format!("aborted by {by}")),
+            Word::Cancelled => Err("cancelled".to_string()),
+        };
+        let retire_by = match decided {
+            Ok(retire_by) => retire_by,
+            Err(why) => {
                 let back = Back {
                     old,
                     green,

@@ -78,17 +78,8 @@ impl Reading<'_> {
                         // "10% first", "start at 5%": one share said to be
                         // where the canary begins; the usual stages above it
                         // follow.
-                        let span = (0..self.words.len())
-                            .filter(|&i| {
-                                self.words[i].start >= s.at[0] && self.words[i].end <= s.at[1]
-                            })
-                            .fold(None, |span: Option<(usize, usize)>, i| {
-                                Some(span.map_or((i, i), |(a, _)| (a, i)))
-                            });
-                        let said_as_start =
-                            span.is_some_and(|(first, last)| self.starts_canary(first, last));
                         if let [first] = steps[..]
-                            && said_as_start
+                            && values.canary_starts
                         {
                             steps.extend(
                                 crate::intent::DEFAULT_CANARY_STEPS

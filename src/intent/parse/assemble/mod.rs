@@ -469,51 +469,78 @@ impl Reading<'_> {
         })
     }
 
-    /// Whether the share said in words `first..=last` is where a canary
-    /// begins: "10% first", "5% at first", "start at 5%", "starting at 5%",
-    /// "begin with 5%".
-    pub(super) fn starts_canary(&self, first: usize, last: usize) -> bool {
+    /// The words that say the share in words `first..=last` is where a
+    /// canary begins ("10% first", "5% at first", "start at 5%", "starting
+    /// at 5%", "begin with 5%"), if any.
+    fn canary_start_cues(&self, first: usize, last: usize) -> Option<Vec<usize>> {
         let lower = |i: usize| self.words.get(i).map_or("", |w| w.lower.as_str());
-        let after =
-            lower(last + 1) == "first" || (lower(last + 1) == "at" && lower(last + 2) == "first");
         let start_word =
             |i: usize| matches!(lower(i), "start" | "starting" | "begin" | "beginning");
-        let before = first >= 1
-            && (start_word(first - 1)
-                || (first >= 2
-                    && matches!(lower(first - 1), "at" | "with")
-                    && start_word(first - 2)));
-        after || before
+        if lower(last + 1) == "first" {
+            Some(vec![last + 1])
+        } else if lower(last + 1) == "at" && lower(last + 2) == "first" {
+            Some(vec![last + 1, last + 2])
+        } else if first >= 1 && start_word(first - 1) {
+            Some(vec![first - 1])
+        } else if first >= 2 && matches!(lower(first - 1), "at" | "with") && start_word(first - 2) {
+            Some(vec![first - 2, first - 1])
+        } else {
+            None
+        }
     }
 
-    /// "canary grafana 13, 10% first", "Start at 5%": a canary without steps
-    /// begins at the one share said with such words elsewhere in the
-    /// request. Any other percentage is left to be reported.
+    /// "canary grafana 13, 10% first", "Start at 5%": the one share of a
+    /// canary said as where it begins, with the stages or elsewhere in the
+    /// request ([`Values::canary_starts`]; the words saying so are used).
+    /// Any other percentage is left to be reported.
     fn read_canary_start(&mut self, primary: &[Range<usize>], values: &mut Values) {
         use crate::intent::parse::lexicon::StrategyName;
-        if values.canary_steps.is_some()
-            || !values
-                .delivery
-                .iter()
-                .any(|s| s.value == StrategyName::Canary)
+        if !values
+            .delivery
+            .iter()
+            .any(|s| s.value == StrategyName::Canary)
         {
             return;
         }
-        let free: Vec<usize> = primary
-            .iter()
-            .flat_map(|r| r.clone())
-            .filter(|&i| {
-                !self.used[i]
-                    && matches!(self.words[i].kind, Kind::Percent(1..=99))
-                    && self.starts_canary(i, i)
-            })
-            .collect();
-        if let [i] = free[..]
+        let start = match &values.canary_steps {
+            Some(said) if said.value.len() == 1 => {
+                let span: Vec<usize> = (0..self.words.len())
+                    .filter(|&i| {
+                        self.words[i].start >= said.at[0] && self.words[i].end <= said.at[1]
+                    })
+                    .collect();
+                let (Some(&first), Some(&last)) = (span.first(), span.last()) else {
+                    return;
+                };
+                self.canary_start_cues(first, last).map(|cues| (None, cues))
+            }
+            Some(_) => None,
+            None => {
+                let free: Vec<(usize, Vec<usize>)> = primary
+                    .iter()
+                    .flat_map(|r| r.clone())
+                    .filter(|&i| {
+                        !self.used[i] && matches!(self.words[i].kind, Kind::Percent(1..=99))
+                    })
+                    .filter_map(|i| Some((i, self.canary_start_cues(i, i)?)))
+                    .collect();
+                match free.as_slice() {
+                    [(i, cues)] => Some((Some(*i), cues.clone())),
+                    _ => None,
+                }
+            }
+        };
+        let Some((share, cues)) = start else { return };
+        if let Some(i) = share
             && let Kind::Percent(p) = self.words[i].kind
         {
             self.used[i] = true;
             values.canary_steps = Some(values::Said::of(vec![p], &self.words[i]));
         }
+        for cue in cues {
+            self.used[cue] = true;
+        }
+        values.canary_starts = true;
     }
 
     /// A request clause set with something to act on.
