@@ -476,15 +476,22 @@ fn a_change_that_changes_nothing_records_no_revision() {
     assert_eq!(release[0]["revisions"].as_array().unwrap().len(), 2);
 }
 
+/// A server whose namespace "blocked" has a file where authentik's revision
+/// directories would go; the namespace's directory.
+fn blocked_authentik() -> (Server, std::path::PathBuf) {
+    let server = Server::start();
+    let namespace = server.data().join("releases").join("blocked");
+    std::fs::create_dir_all(&namespace).unwrap();
+    std::fs::write(namespace.join("authentik"), "not a directory").unwrap();
+    (server, namespace)
+}
+
 /// A release whose files cannot be written (its directory's place is taken
 /// by a file) fails the intent with the path, and no other release of the
 /// plan keeps files for a revision that was never recorded.
 #[test]
 fn a_release_whose_files_cannot_be_written_fails_and_leaves_no_revision_files() {
-    let server = Server::start();
-    let namespace = server.data().join("releases").join("blocked");
-    std::fs::create_dir_all(&namespace).unwrap();
-    std::fs::write(namespace.join("authentik"), "not a directory").unwrap();
+    let (server, namespace) = blocked_authentik();
     let done = common::server::run(&server, "install authentik in namespace blocked", json!({}));
     assert_eq!(done["status"], "failed", "{done}");
     let error = done["error"].as_str().unwrap();
@@ -502,10 +509,7 @@ fn a_release_whose_files_cannot_be_written_fails_and_leaves_no_revision_files() 
 /// that run's record and stay (only what this run made is removed).
 #[test]
 fn an_earlier_runs_unrecorded_files_stay_when_writing_fails() {
-    let server = Server::start();
-    let namespace = server.data().join("releases").join("blocked");
-    std::fs::create_dir_all(&namespace).unwrap();
-    std::fs::write(namespace.join("authentik"), "not a directory").unwrap();
+    let (server, namespace) = blocked_authentik();
     let earlier = namespace.join("authentik-postgresql/1/earlier-run.yaml");
     std::fs::create_dir_all(earlier.parent().unwrap()).unwrap();
     std::fs::write(&earlier, "kind: Earlier\n").unwrap();
